@@ -1,0 +1,170 @@
+"""Typed documents that oredox writes to the store.
+
+One :class:`StudyDocument` per hull: the entries with their relaxed structures and
+energies, the hull vertices, the voltage steps, the energy scheme and the software
+versions. Energies are in eV, per formula unit of the host unless the name says
+otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
+from uuid import uuid4
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    field_validator,
+)
+from pymatgen.core import Structure
+
+
+def _to_structure(value: Any) -> Structure:
+    if isinstance(value, Structure):
+        return value
+    if isinstance(value, dict):
+        return Structure.from_dict(value)
+    raise TypeError(f"expected a pymatgen Structure or its dict, got {type(value)}")
+
+
+def _to_utc_ms(value: datetime) -> datetime:
+    """UTC with millisecond precision; naive times (as BSON returns them) are UTC."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+# A pymatgen Structure in a pydantic model: validated from a Structure or its as_dict()
+# form, written as that dict in JSON mode (Python mode keeps the object for monty).
+StructureField = Annotated[
+    Structure,
+    PlainValidator(_to_structure),
+    PlainSerializer(lambda s: s.as_dict(), when_used="json"),
+]
+
+TRACKED_PACKAGES = (
+    "oredox",
+    "pymatgen",
+    "jobflow",
+    "atomate2",
+    "ase",
+    "maggma",
+    "chgnet",
+    "torch",
+)
+
+
+def software_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape the results."""
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+class EnergyScheme(BaseModel):
+    """What makes energies comparable: entries on one hull must share all of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    engine: str = Field(description="Engine name, e.g. 'chgnet' or 'vasp'")
+    engine_version: str = Field(description="Version of the engine's package")
+    model: str | None = Field(None, description="ML model name and version, if any")
+    functional: str = Field(
+        description="Exchange-correlation functional (or that learned by the ML model)"
+    )
+    hubbard_u_eV: dict[str, float] | None = Field(
+        None, description="U_eff per element in eV (Dudarev), if DFT+U"
+    )
+    potcars: list[str] | None = Field(None, description="POTCAR symbols, if VASP")
+    encut_eV: float | None = Field(None, description="Plane-wave cutoff, eV")
+    relax_fmax_eV_per_A: float = Field(description="Force convergence of relaxations")
+    relax_cell: bool = Field(description="Whether the cell was relaxed")
+
+
+class VoltageStepDoc(BaseModel):
+    """A voltage plateau between two hull vertices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    x_low: float = Field(description="Alkali per formula unit at the lower end")
+    x_high: float = Field(description="Alkali per formula unit at the upper end")
+    voltage_V: float = Field(description="Voltage vs alkali metal, V")
+
+
+class ConfigurationEntry(BaseModel):
+    """One relaxed alkali/vacancy configuration of the host supercell."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config_id: str = Field(description="'k<n_vacancies>-<index>' within the study")
+    x: float = Field(description="Alkali per formula unit of the host")
+    n_alkali: int = Field(description="Alkali atoms in the supercell")
+    vacancies: list[int] = Field(
+        description="Vacant alkali sites (indices among the host's alkali sites)"
+    )
+    multiplicity: int = Field(description="Symmetry-equivalent copies in the supercell")
+    energy_eV: float = Field(description="Total energy of the relaxed supercell, eV")
+    energy_per_fu_eV: float = Field(description="Energy per host formula unit, eV")
+    formation_energy_per_fu_eV: float = Field(
+        description="Relative to the end members, eV per formula unit"
+    )
+    e_above_hull_per_fu_eV: float = Field(description="eV per formula unit")
+    on_hull: bool
+    converged: bool = Field(
+        description="Whether the relaxation met the force criterion"
+    )
+    structure: StructureField = Field(description="Relaxed structure")
+
+
+class StudyDocument(BaseModel):
+    """A stored delithiation study: one hull and its voltage profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    study_id: str = Field(default_factory=lambda: uuid4().hex)
+    name: str
+    created_at: datetime = Field(
+        default_factory=lambda: _to_utc_ms(datetime.now(UTC)),
+        description="UTC, millisecond precision (what MongoDB keeps)",
+    )
+    host_formula: str = Field(description="Reduced formula of the lithiated host")
+    framework: str = Field(description="Parent framework, e.g. 'O3 layered'")
+    alkali: str
+    host_structure: StructureField = Field(description="Unrelaxed host supercell")
+    supercell_matrix: list[list[int]]
+    formula_units: int = Field(description="Host formula units in the supercell")
+    n_alkali_sites: int
+    space_group: str = Field(description="Space group of the host supercell")
+    n_symmetry_operations: int = Field(
+        description="Distinct permutations of the alkali sites"
+    )
+    configurations_per_x: dict[str, int] = Field(
+        description="Distinct configurations per alkali content, keyed by x"
+    )
+    energy_scheme: EnergyScheme
+    alkali_reference_energy_per_atom_eV: float = Field(
+        description="Relaxed alkali metal (bcc), eV/atom, same scheme"
+    )
+    entries: list[ConfigurationEntry]
+    hull_config_ids: list[str] = Field(description="Hull vertices, by increasing x")
+    voltage_steps: list[VoltageStepDoc]
+    average_voltage_V: float = Field(description="Average over the whole x range, V")
+    software: dict[str, str] = Field(default_factory=software_versions)
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc_ms(cls, value: datetime) -> datetime:
+        return _to_utc_ms(value)
+
+    def hull_entries(self) -> list[ConfigurationEntry]:
+        """The hull vertices, by increasing x."""
+        by_id = {entry.config_id: entry for entry in self.entries}
+        return [by_id[config_id] for config_id in self.hull_config_ids]

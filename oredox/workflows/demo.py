@@ -1,0 +1,113 @@
+"""The demo study on the embedded defaults: O3 LiCoO2, CHGNet, MontyDB, local run.
+
+LiCoO2 is the default host because its Co3+ is low-spin d6: non-magnetic and free of
+Jahn-Teller distortion, so a machine-learned potential relaxes every delithiated
+configuration without a magnetic-state search, and its voltage (about 3.9 V for
+x = 1 -> 0.5, measured) is known to every battery researcher. LiNiO2 works too
+(``formula="LiNiO2"``) but its Ni3+ Jahn-Teller and magnetic states make a poorer first
+test.
+
+The default supercell, the hexagonal cell doubled along a (Li6Co6O12, 24 atoms), has
+6 Li sites and 13 symmetry-distinct configurations over all Li contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from oredox.analysis.plots import plot_hull_and_voltage
+from oredox.errors import OredoxInputError
+from oredox.schemas import StudyDocument
+from oredox.settings import OredoxSettings, load_settings
+from oredox.store import get_job_store, get_study
+from oredox.structures.delithiation import alkali_symmetry, enumerate_all
+from oredox.structures.frameworks import ALKALI_ELEMENTS, make_supercell, o3_layered
+from oredox.workflows.engines import get_engine
+from oredox.workflows.execution import new_run_dir, run_flow
+from oredox.workflows.hull import DelithiationHullMaker
+
+DEFAULT_SUPERCELL = (2, 1, 1)
+MAX_DEMO_CONFIGURATIONS = 200
+
+
+def run_demo(
+    formula: str = "LiCoO2",
+    supercell: Sequence = DEFAULT_SUPERCELL,
+    engine: str | None = None,
+    primitive: bool = False,
+    oxidation_states: Mapping[str, float] | None = None,
+    fmax: float = 0.05,
+    settings: OredoxSettings | None = None,
+    png: str | Path | None = None,
+    progress: bool = True,
+) -> StudyDocument:
+    """Build, run and store a delithiation hull of an O3 layered host.
+
+    Everything is checked before anything is stored: the formula, the supercell, the
+    engine and the store connection.
+
+    Parameters
+    ----------
+    formula
+        O3 host ``A M O2``.
+    supercell
+        3 integers or a 3x3 matrix applied to the framework cell.
+    engine
+        Engine name; default ``settings.default_engine``.
+    primitive
+        Start from the rhombohedral primitive cell (1 f.u.) instead of the hexagonal
+        conventional cell (3 f.u.).
+    oxidation_states
+        Oxidation states per element, e.g. ``{"Co": 3}``.
+    fmax
+        Force convergence of the relaxations, eV/A.
+    settings
+        Store and work directory; default :func:`oredox.settings.load_settings`.
+    png
+        Where to write the hull and voltage figure; ``None`` for no figure.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    StudyDocument
+        As read back from the store.
+    """
+    settings = settings or load_settings()
+    engine_name = engine or settings.default_engine
+    get_engine(engine_name)
+    framework = o3_layered(formula, oxidation_states=oxidation_states)
+    if primitive:
+        framework = framework.get_primitive_structure()
+    host = make_supercell(framework, supercell)
+    alkali = next(s.specie.symbol for s in host if s.specie.symbol in ALKALI_ELEMENTS)
+    n_configurations = len(enumerate_all(alkali_symmetry(host, alkali)))
+    if n_configurations > MAX_DEMO_CONFIGURATIONS:
+        raise OredoxInputError(
+            f"supercell {list(supercell)} gives {n_configurations} configurations, "
+            f"more than the demo's limit of {MAX_DEMO_CONFIGURATIONS}; "
+            "choose a smaller supercell"
+        )
+    store = get_job_store(settings)
+
+    maker = DelithiationHullMaker(engine=engine_name, fmax=fmax, alkali=alkali)
+    flow = maker.make(
+        host,
+        supercell_matrix=_as_matrix(supercell),
+        framework="O3 layered" + (" (primitive cell)" if primitive else ""),
+    )
+    run_dir = new_run_dir(settings.work_dir, f"demo-{host.composition.reduced_formula}")
+    responses = run_flow(flow, store, run_dir, progress=progress, description="demo")
+    written = responses[flow.jobs[-1].uuid][1].output
+    study = get_study(store, written.study_id)
+    if png is not None:
+        plot_hull_and_voltage(study, png)
+    return study
+
+
+def _as_matrix(supercell: Sequence) -> list[list[int]]:
+    flat = list(supercell)
+    if len(flat) == 3 and all(not isinstance(v, Sequence) for v in flat):
+        return [[int(flat[i]) if i == j else 0 for j in range(3)] for i in range(3)]
+    return [[int(v) for v in row] for row in flat]

@@ -1,0 +1,80 @@
+"""Engines: what relaxes a structure and what its energies mean.
+
+An engine supplies a relax ``Maker`` (a jobflow maker whose job outputs a task document
+with ``.output.energy`` in eV, ``.structure`` and ``.is_force_converged``) and the
+:class:`~oredox.schemas.EnergyScheme` that every entry it produces carries. Swapping
+engines changes the makers, never the flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import version
+
+from jobflow import Maker
+
+from oredox.errors import OredoxInputError
+from oredox.schemas import EnergyScheme
+
+CHGNET_MODEL = "0.3.0"
+
+
+@dataclass(frozen=True)
+class ChgnetEngine:
+    """CHGNet universal potential (weights ship in the wheel; runs offline on CPU).
+
+    Energies are CHGNet's predictions of MPtrj total energies, i.e. PBE and PBE+U with
+    Materials Project U values, as the model learned them.
+    """
+
+    name: str = "chgnet"
+
+    def relax_maker(self, fmax: float = 0.05, steps: int = 500) -> Maker:
+        """atomate2's force-field relax maker with CHGNet, cell and ions relaxed.
+
+        Parameters
+        ----------
+        fmax
+            Force convergence in eV/A.
+        steps
+            Maximum number of optimiser steps.
+        """
+        from atomate2.forcefields.jobs import ForceFieldRelaxMaker
+
+        return ForceFieldRelaxMaker(
+            name="chgnet relax",
+            force_field_name="CHGNet",
+            relax_cell=True,
+            steps=steps,
+            relax_kwargs={"fmax": fmax},
+        )
+
+    def energy_scheme(self, fmax: float = 0.05) -> EnergyScheme:
+        """The scheme of the energies this engine produces with ``relax_maker``."""
+        return EnergyScheme(
+            engine=self.name,
+            engine_version=version("chgnet"),
+            model=f"CHGNet {CHGNET_MODEL} (MPtrj)",
+            functional="PBE/PBE+U (MP U values) as learned from MPtrj",
+            relax_fmax_eV_per_A=fmax,
+            relax_cell=True,
+        )
+
+
+ENGINES = {"chgnet": ChgnetEngine()}
+
+
+def get_engine(name: str) -> ChgnetEngine:
+    """The engine called ``name``.
+
+    Raises
+    ------
+    OredoxInputError
+        If no engine has that name; the message lists the available ones.
+    """
+    try:
+        return ENGINES[name.lower()]
+    except KeyError:
+        raise OredoxInputError(
+            f"unknown engine {name!r}; available engines: {', '.join(sorted(ENGINES))}"
+        ) from None

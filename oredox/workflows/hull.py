@@ -1,0 +1,233 @@
+"""The delithiation convex-hull flow.
+
+Read top to bottom, :meth:`DelithiationHullMaker.make` is the procedure:
+
+1. find the alkali sites of the host supercell and its symmetry;
+2. enumerate every symmetry-distinct alkali/vacancy arrangement at every content;
+3. relax each arrangement with the engine, and the bcc alkali metal for the reference;
+4. assemble the study document: formation energies, hull, voltage profile.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from jobflow import Flow, Maker, job
+from pymatgen.core import Lattice, Structure
+
+from oredox.analysis.hull import (
+    average_voltage,
+    energy_above_hull,
+    formation_energies,
+    lower_hull,
+    voltage_profile,
+)
+from oredox.schemas import (
+    ConfigurationEntry,
+    EnergyScheme,
+    StudyDocument,
+    VoltageStepDoc,
+)
+from oredox.store import STUDY_JOB_NAME
+from oredox.structures.delithiation import (
+    Configuration,
+    alkali_symmetry,
+    apply_configuration,
+    enumerate_all,
+)
+from oredox.workflows.engines import get_engine
+
+# bcc lattice parameters (A) of the alkali metals at room temperature.
+BCC_LATTICE_A = {"Li": 3.51, "Na": 4.29, "K": 5.33}
+
+
+def alkali_metal(alkali: str) -> Structure:
+    """Conventional bcc cell (2 atoms) of the alkali metal, for the reference energy."""
+    return Structure(
+        Lattice.cubic(BCC_LATTICE_A[alkali]),
+        [alkali, alkali],
+        [[0, 0, 0], [0.5, 0.5, 0.5]],
+    )
+
+
+@dataclass
+class DelithiationHullMaker(Maker):
+    """Flow from a host supercell to a stored delithiation hull and voltage profile.
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    engine
+        Engine that relaxes every configuration and the alkali metal.
+    fmax
+        Force convergence of the relaxations, eV/A.
+    max_steps
+        Maximum optimiser steps per relaxation.
+    alkali
+        The mobile ion removed from the host.
+    symprec
+        Symmetry tolerance (A) for the enumeration.
+    """
+
+    name: str = "delithiation hull"
+    engine: str = "chgnet"
+    fmax: float = 0.05
+    max_steps: int = 500
+    alkali: str = "Li"
+    symprec: float = 1e-3
+
+    def make(
+        self,
+        host: Structure,
+        supercell_matrix: list[list[int]],
+        framework: str = "O3 layered",
+        study_name: str | None = None,
+    ) -> Flow:
+        """Build the flow for ``host``, the fully lithiated supercell.
+
+        Parameters
+        ----------
+        host
+            Host supercell with every alkali site occupied.
+        supercell_matrix
+            How ``host`` was made from the framework cell (recorded, not applied).
+        framework
+            Name of the parent framework (recorded).
+        study_name
+            Name of the study document; default ``"<formula> <framework>"``.
+        """
+        engine = get_engine(self.engine)
+        symmetry = alkali_symmetry(host, self.alkali, self.symprec)
+        configurations = enumerate_all(symmetry)
+        relax = engine.relax_maker(fmax=self.fmax, steps=self.max_steps)
+
+        config_ids = _config_ids(configurations)
+        relax_jobs = []
+        for config, config_id in zip(configurations, config_ids, strict=True):
+            relax_job = relax.make(apply_configuration(host, symmetry, config))
+            relax_job.name = f"relax {config_id}"
+            relax_jobs.append(relax_job)
+        reference_job = relax.make(alkali_metal(self.alkali))
+        reference_job.name = f"relax {self.alkali} metal"
+
+        formula = host.composition.reduced_formula
+        study_job = build_study_document(
+            name=study_name or f"{formula} {framework}",
+            host=host,
+            supercell_matrix=[[int(v) for v in row] for row in supercell_matrix],
+            framework=framework,
+            alkali=self.alkali,
+            space_group=symmetry.space_group,
+            n_symmetry_operations=len(symmetry.permutations),
+            configurations=[
+                {
+                    "config_id": config_id,
+                    "n_vacancies": config.n_vacancies,
+                    "vacancies": list(config.vacancies),
+                    "multiplicity": config.multiplicity,
+                }
+                for config, config_id in zip(configurations, config_ids, strict=True)
+            ],
+            energies_eV=[j.output.output.energy for j in relax_jobs],
+            structures=[j.output.structure for j in relax_jobs],
+            converged=[j.output.is_force_converged for j in relax_jobs],
+            alkali_energy_eV=reference_job.output.output.energy,
+            alkali_n_atoms=len(alkali_metal(self.alkali)),
+            energy_scheme=engine.energy_scheme(fmax=self.fmax),
+        )
+        return Flow(
+            [*relax_jobs, reference_job, study_job], study_job.output, self.name
+        )
+
+
+@job(name=STUDY_JOB_NAME)
+def build_study_document(
+    name: str,
+    host: Structure,
+    supercell_matrix: list[list[int]],
+    framework: str,
+    alkali: str,
+    space_group: str,
+    n_symmetry_operations: int,
+    configurations: list[dict],
+    energies_eV: list[float],
+    structures: list[Structure],
+    converged: list[bool | None],
+    alkali_energy_eV: float,
+    alkali_n_atoms: int,
+    energy_scheme: EnergyScheme,
+) -> StudyDocument:
+    """Assemble the study: formation energies, hull and voltages from relaxed energies.
+
+    Energies per formula unit use the reduced formula of the full host (LiCoO2 for a
+    Li6Co6O12 supercell, 6 formula units), so ``x`` is the alkali per formula unit.
+    """
+    _, formula_units = host.composition.get_reduced_composition_and_factor()
+    formula_units = int(formula_units)
+    n_sites = sum(site.specie.symbol == alkali for site in host)
+    n_alkali = np.array([n_sites - c["n_vacancies"] for c in configurations])
+    x = n_alkali / formula_units
+    e_fu = np.asarray(energies_eV, dtype=float) / formula_units
+    mu_alkali = alkali_energy_eV / alkali_n_atoms
+
+    e_form = formation_energies(x, e_fu)
+    e_above = energy_above_hull(x, e_fu)
+    vertices = lower_hull(x, e_fu)
+    steps = voltage_profile(x, e_fu, mu_alkali)
+
+    entries = [
+        ConfigurationEntry(
+            config_id=config["config_id"],
+            x=float(x[i]),
+            n_alkali=int(n_alkali[i]),
+            vacancies=config["vacancies"],
+            multiplicity=config["multiplicity"],
+            energy_eV=float(energies_eV[i]),
+            energy_per_fu_eV=float(e_fu[i]),
+            formation_energy_per_fu_eV=float(e_form[i]),
+            e_above_hull_per_fu_eV=float(e_above[i]),
+            on_hull=bool(e_above[i] == 0.0),
+            converged=bool(converged[i]),
+            structure=structures[i],
+        )
+        for i, config in enumerate(configurations)
+    ]
+    counts: dict[str, int] = {}
+    for entry in entries:
+        key = f"{entry.x:.4f}"
+        counts[key] = counts.get(key, 0) + 1
+    return StudyDocument(
+        name=name,
+        host_formula=host.composition.reduced_formula,
+        framework=framework,
+        alkali=alkali,
+        host_structure=host,
+        supercell_matrix=supercell_matrix,
+        formula_units=formula_units,
+        n_alkali_sites=n_sites,
+        space_group=space_group,
+        n_symmetry_operations=n_symmetry_operations,
+        configurations_per_x=counts,
+        energy_scheme=energy_scheme,
+        alkali_reference_energy_per_atom_eV=float(mu_alkali),
+        entries=entries,
+        hull_config_ids=[entries[i].config_id for i in vertices],
+        voltage_steps=[
+            VoltageStepDoc(x_low=s.x_low, x_high=s.x_high, voltage_V=s.voltage_V)
+            for s in steps
+        ],
+        average_voltage_V=float(average_voltage(steps)),
+    )
+
+
+def _config_ids(configurations: list[Configuration]) -> list[str]:
+    """``k<vacancies>-<i>``: the i-th distinct arrangement with that many vacancies."""
+    seen: Counter[int] = Counter()
+    ids = []
+    for config in configurations:
+        ids.append(f"k{config.n_vacancies}-{seen[config.n_vacancies]}")
+        seen[config.n_vacancies] += 1
+    return ids

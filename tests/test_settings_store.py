@@ -1,0 +1,185 @@
+"""Settings precedence, the embedded store, and the MongoDB path (through mongomock)."""
+
+import subprocess
+import time
+
+import mongomock_ng
+import pytest
+from jobflow import run_locally
+from maggma.stores import MongoStore, MontyStore
+
+from oredox import store as store_module
+from oredox.errors import OredoxInputError
+from oredox.schemas import EnergyScheme, StudyDocument
+from oredox.settings import load_settings
+from oredox.store import (
+    describe_store,
+    get_job_store,
+    get_study,
+    list_studies,
+    redact_uri,
+)
+from oredox.structures.delithiation import (
+    alkali_symmetry,
+    apply_configuration,
+    enumerate_all,
+)
+from oredox.structures.frameworks import o3_layered
+from oredox.workflows.hull import build_study_document
+
+URI = "mongodb://alice:s3cr3t-pw@db.example.org:27017/oredox_test"
+
+
+def test_settings_precedence(tmp_path, monkeypatch):
+    config = tmp_path / "oredox.yaml"
+    config.write_text(f"work_dir: {tmp_path / 'from-yaml'}\ndft_u_preset: ltno-2022\n")
+    monkeypatch.setenv("OREDOX_CONFIG_FILE", str(config))
+    monkeypatch.delenv("OREDOX_WORK_DIR")
+    settings = load_settings()
+    assert settings.work_dir == tmp_path / "from-yaml"
+    assert settings.dft_u_preset == "ltno-2022"
+    monkeypatch.setenv("OREDOX_WORK_DIR", str(tmp_path / "from-env"))
+    assert load_settings().work_dir == tmp_path / "from-env"
+    assert (
+        load_settings(work_dir=tmp_path / "from-arg").work_dir == tmp_path / "from-arg"
+    )
+    assert load_settings(work_dir=None).work_dir == tmp_path / "from-env"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("OREDOX_STORE", "postgres://x", "store must be"),
+        ("OREDOX_DFT_U_PRESET", "nonsense", "unknown DFT\\+U preset"),
+        ("OREDOX_MONGO_TIMEOUT_S", "-1", "mongo_timeout_s"),
+    ],
+)
+def test_bad_settings(monkeypatch, key, value, message):
+    monkeypatch.setenv(key, value)
+    with pytest.raises(OredoxInputError, match=message):
+        load_settings()
+
+
+def test_unknown_key_in_yaml_is_an_error(tmp_path, monkeypatch):
+    config = tmp_path / "oredox.yaml"
+    config.write_text("stroe: montydb\n")
+    monkeypatch.setenv("OREDOX_CONFIG_FILE", str(config))
+    with pytest.raises(OredoxInputError, match="stroe"):
+        load_settings()
+
+
+def test_default_store_is_embedded_and_starts_no_server(isolated_settings, monkeypatch):
+    def no_server(*args, **kwargs):
+        raise AssertionError("the embedded store must not start or contact a server")
+
+    monkeypatch.setattr(store_module, "MongoClient", no_server)
+    monkeypatch.setattr(subprocess, "Popen", no_server)
+    store = get_job_store(load_settings())
+    assert isinstance(store.docs_store, MontyStore)
+    assert isinstance(store.additional_stores["data"], MontyStore)
+    store.docs_store.update([{"uuid": "a", "index": 1, "name": "probe"}], key="uuid")
+    assert store.docs_store.count({"name": "probe"}) == 1
+    assert (isolated_settings / "store").is_dir()
+    assert "MontyDB (embedded)" in describe_store(load_settings())
+
+
+def test_redact_uri():
+    assert redact_uri(URI) == "mongodb://***@db.example.org:27017/oredox_test"
+    assert redact_uri("mongodb+srv://u:p@c.net/db") == "mongodb+srv://***@c.net/db"
+    assert redact_uri("mongodb://localhost:27017") == "mongodb://localhost:27017"
+
+
+def test_unreachable_mongodb_fails_fast_without_leaking_password(monkeypatch):
+    monkeypatch.setenv("OREDOX_STORE", "mongodb://bob:hunter2@127.0.0.1:1/oredox")
+    monkeypatch.setenv("OREDOX_MONGO_TIMEOUT_S", "0.5")
+    start = time.perf_counter()
+    with pytest.raises(OredoxInputError) as err:
+        get_job_store(load_settings())
+    assert time.perf_counter() - start < 10
+    assert "hunter2" not in str(err.value)
+    assert "cannot reach MongoDB at mongodb://***@127.0.0.1:1/oredox" in str(err.value)
+
+
+@pytest.fixture
+def mongomock_server(monkeypatch):
+    """pymongo's MongoClient replaced by mongomock clients sharing one server."""
+    server = mongomock_ng.store.ServerStore()
+
+    def client(*args, **kwargs):
+        for key in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
+            kwargs.pop(key, None)
+        return mongomock_ng.MongoClient(*args, _store=server, **kwargs)
+
+    monkeypatch.setattr(store_module, "MongoClient", client)
+    monkeypatch.setattr("maggma.stores.mongolike.MongoClient", client)
+    return server
+
+
+def small_study_job():
+    """The study job of a real 3-Li host, fed with energies chosen for the test."""
+    host = o3_layered("LiCoO2")
+    sym = alkali_symmetry(host)
+    configs = enumerate_all(sym)
+    scheme = EnergyScheme(
+        engine="test",
+        engine_version="0",
+        functional="none",
+        relax_fmax_eV_per_A=0.05,
+        relax_cell=False,
+    )
+    return build_study_document(
+        name="store round trip",
+        host=host,
+        supercell_matrix=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        framework="O3 layered",
+        alkali="Li",
+        space_group=sym.space_group,
+        n_symmetry_operations=len(sym.permutations),
+        configurations=[
+            {
+                "config_id": f"k{c.n_vacancies}-0",
+                "n_vacancies": c.n_vacancies,
+                "vacancies": list(c.vacancies),
+                "multiplicity": c.multiplicity,
+            }
+            for c in configs
+        ],
+        # 3 f.u.: per f.u. -25.9, -24.3, -22.5, -20.0 at x = 1, 2/3, 1/3, 0
+        energies_eV=[-77.7, -72.9, -67.5, -60.0],
+        structures=[apply_configuration(host, sym, c) for c in configs],
+        converged=[True] * 4,
+        alkali_energy_eV=-3.8,
+        alkali_n_atoms=2,
+        energy_scheme=scheme,
+    )
+
+
+def test_mongodb_path_round_trip(monkeypatch, mongomock_server, capsys, caplog):
+    monkeypatch.setenv("OREDOX_STORE", URI)
+    settings = load_settings()
+    store = get_job_store(settings)
+    assert isinstance(store.docs_store, MongoStore)
+    assert store.docs_store.database == "oredox_test"
+    assert isinstance(store.additional_stores["data"], MongoStore)
+    assert store.additional_stores["data"].collection_name == "oredox_data"
+
+    job = small_study_job()
+    responses = run_locally(job, store=store, log=False, ensure_success=True)
+    written: StudyDocument = responses[job.uuid][1].output
+    rows = list_studies(store)
+    assert [row["study_id"] for row in rows] == [written.study_id]
+    read = get_study(store, written.study_id[:8])
+    assert read.model_dump(mode="json") == written.model_dump(mode="json")
+    # hand check: e(2/3) = -24.3 vs chord -23.9667 -> on hull; e(1/3) = -22.5 vs chord
+    # between 0 and 2/3 (-22.15) -> on hull; average V = -(-25.9 + 20.0 + 1.9) = 4.0
+    assert read.hull_config_ids == ["k0-0", "k1-0", "k2-0", "k3-0"][::-1]
+    assert read.average_voltage_V == pytest.approx(4.0)
+    assert "s3cr3t-pw" not in describe_store(settings)
+    out = capsys.readouterr()
+    assert "s3cr3t-pw" not in out.out + out.err + caplog.text
+
+
+def test_get_study_errors(isolated_settings):
+    store = get_job_store(load_settings())
+    with pytest.raises(OredoxInputError, match="no study"):
+        get_study(store, "deadbeef")
