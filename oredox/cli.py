@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from oredox.errors import OredoxInputError
+from oredox.errors import OredoxInputError, OredoxRunError
 
 app = typer.Typer(
     help="DFT+U high-throughput studies of oxygen redox in battery cathodes.",
@@ -101,8 +101,9 @@ def query(
         if as_json:
             print(json.dumps(rows, indent=2))
             return
-        table = Table(title=f"{len(rows)} studies")
-        for column in ("study_id", "name", "engine", "entries", "avg V", "created"):
+        table = Table(title=f"studies: {len(rows)}")
+        table.add_column("study_id", no_wrap=True)
+        for column in ("name", "engine", "entries", "avg V (V)", "created (UTC)"):
             table.add_column(column)
         for row in rows:
             table.add_row(
@@ -184,12 +185,14 @@ def _parse_states(items: list[str] | None) -> dict[str, float] | None:
 
 
 def main() -> None:
-    """Entry point: run the app; turn input errors into one line and exit code 2."""
+    """Entry point: input errors exit with 2, failed runs with 1; one line each."""
     try:
         app()
-    except OredoxInputError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
+    except (OredoxInputError, OredoxRunError) as exc:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]error:[/] {exc}", highlight=False
+        )
+        sys.exit(2 if isinstance(exc, OredoxInputError) else 1)
 
 
 if __name__ == "__main__":

@@ -7,3 +7,11 @@ class OredoxInputError(ValueError):
     The command line prints the message alone (no traceback) and exits with status 2.
     Raised before anything is submitted or written to a store.
     """
+
+
+class OredoxRunError(RuntimeError):
+    """A run that started but did not finish; the message points to its log.
+
+    The command line prints the message alone and exits with status 1. Outputs of the
+    jobs that finished stay in the store; no study document is written.
+    """

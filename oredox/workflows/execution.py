@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
-from oredox.errors import OredoxInputError
+from oredox.errors import OredoxInputError, OredoxRunError
 
 if TYPE_CHECKING:
     from jobflow import Flow, JobStore
@@ -58,7 +58,7 @@ def run_flow(
 
     Raises
     ------
-    RuntimeError
+    OredoxRunError
         If any job failed; the message points to the log.
     """
     from jobflow import run_locally
@@ -97,7 +97,7 @@ def run_flow(
                 lg.propagate = propagate
     missing = [j.name for j in flow.jobs if j.uuid not in responses]
     if missing:
-        raise RuntimeError(
+        raise OredoxRunError(
             f"{len(missing)} of {len(flow)} jobs did not finish "
             f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}); "
             f"see {log_path}"
