@@ -7,7 +7,7 @@ import pytest
 
 from oredox.cli import main
 from oredox.settings import load_settings
-from oredox.store import get_job_store, list_studies
+from oredox.store import get_job_store, get_study, list_studies
 from oredox.workflows.demo import run_demo
 
 
@@ -69,6 +69,9 @@ def test_stored_document_equals_written_and_is_queryable(demo_run, monkeypatch, 
     store = get_job_store(settings)
     rows = list_studies(store)
     assert [row["study_id"] for row in rows] == [study.study_id]
+    stored = get_study(store, study.study_id)
+    assert stored.model_dump(mode="json") == study.model_dump(mode="json")
+    assert stored.entries[3].structure == study.entries[3].structure
     outputs = store.query({"name": "oredox study document"}, load=True)
     assert len(list(outputs)) == 1
     assert study.energy_scheme.engine == "chgnet"

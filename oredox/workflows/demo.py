@@ -20,7 +20,7 @@ from oredox.analysis.plots import plot_hull_and_voltage
 from oredox.errors import OredoxInputError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
-from oredox.store import get_job_store, get_study
+from oredox.store import get_job_store
 from oredox.structures.delithiation import alkali_symmetry, enumerate_all
 from oredox.structures.frameworks import ALKALI_ELEMENTS, make_supercell, o3_layered
 from oredox.workflows.engines import get_engine
@@ -72,7 +72,7 @@ def run_demo(
     Returns
     -------
     StudyDocument
-        As read back from the store.
+        As written to the store (``oredox.store.get_study`` reads it back).
     """
     settings = settings or load_settings()
     engine_name = engine or settings.default_engine
@@ -99,8 +99,7 @@ def run_demo(
     )
     run_dir = new_run_dir(settings.work_dir, f"demo-{host.composition.reduced_formula}")
     responses = run_flow(flow, store, run_dir, progress=progress, description="demo")
-    written = responses[flow.jobs[-1].uuid][1].output
-    study = get_study(store, written.study_id)
+    study: StudyDocument = responses[flow.jobs[-1].uuid][1].output
     if png is not None:
         plot_hull_and_voltage(study, png)
     return study
