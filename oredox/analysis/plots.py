@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,9 @@ def plot_hull_and_voltage(study: StudyDocument, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     alkali = study.alkali
-    host = study.host_formula.replace(alkali, f"{alkali}$_x$", 1)
+    # Li_x CoO2 for LiCoO2, Li_x MnO3 for Li2MnO3 (x per formula unit of the host)
+    framework = re.sub(rf"{alkali}[\d.]*", "", study.host_formula, count=1)
+    host = f"{alkali}$_x$" + re.sub(r"([\d.]+)", r"$_{\1}$", framework)
     fig, (ax_hull, ax_v) = plt.subplots(
         2, 1, figsize=(6.0, 7.0), sharex=True, constrained_layout=True
     )
