@@ -1,0 +1,108 @@
+"""The seed cells of SCIENCE.md section 2, ready to use.
+
+- :func:`li2mno3_honeycomb`: Li2MnO3 (Li[Li1/3Mn2/3]O2), honeycomb LiMn6, C2/m.
+- :func:`nlmo_ribbon`: P2-Na0.6Li0.2Mn0.8O2 with the ribbon order (Zhou et al. 2025,
+  House et al. 2020), 10 metal sites, Na on the lowest-Ewald prismatic arrangement.
+- :func:`nlmro_ribbon`: the same with one Mn in ten replaced by Ru
+  (Na0.6Li0.2Mn0.7Ru0.1O2).
+"""
+
+from __future__ import annotations
+
+from pymatgen.core import Structure
+
+from oredox.errors import OredoxInputError
+from oredox.structures.frameworks import o3_layered, p2_layered
+from oredox.structures.superstructures import (
+    fill_alkali_sites,
+    honeycomb,
+    ribbon,
+    stack_o3,
+    stacking_variants,
+)
+
+
+def li2mno3_honeycomb(a: float = 2.845, c: float = 14.24) -> Structure:
+    """Li2MnO3 from O3 with the honeycomb order: C2/m, a 4.93, b 8.53, c 5.02 A.
+
+    ``a`` and ``c`` are the hexagonal O3 parameters of the parent; the defaults give
+    the measured monoclinic cell (a = sqrt3 a_hex, b = 3 a_hex, c sin(beta) = c_hex/3).
+    """
+    parent = o3_layered(
+        "LiMnO2", a=a, c=c, oxidation_states={"Mn": 3}, cell="primitive"
+    )
+    structure = stack_o3(parent, honeycomb())
+    structure.properties["provenance"]["seed"] = "Li2MnO3 honeycomb (SCIENCE.md 2)"
+    return structure
+
+
+def nlmo_ribbon(a: float = 2.87, c: float = 11.11, n_na: int = 6) -> Structure:
+    """P2-Na0.6[Li0.2Mn0.8]O2 with the ribbon order, 10 metal sites (Na6Li2Mn8O20).
+
+    The ribbon order sits in both metal layers; of its distinct stackings and of all
+    symmetry-distinct arrangements of 6 Na on the 20 prismatic sites, the one with the
+    lowest point-charge Ewald energy is returned (Mn4+). The choice is recorded in
+    ``structure.properties["provenance"]``.
+    """
+    parent = p2_layered("NaMnO2", a=a, c=c)
+    best = None
+    for variant in stacking_variants(parent, ribbon(), in_layer="Li"):
+        filled, record = fill_alkali_sites(variant.structure, n_na)
+        if best is None or record["ewald_eV"] < best[1]["ewald_eV"]:
+            record |= {
+                "stacking_shift": list(variant.shift),
+                "stacking_space_group": variant.space_group,
+            }
+            best = (filled, record)
+    structure, record = best
+    structure.properties["provenance"] = {
+        **structure.properties.get("provenance", {}),
+        "seed": "P2 Na0.6Li0.2Mn0.8O2 ribbon (SCIENCE.md 2)",
+        "alkali_layer": record,
+    }
+    return structure
+
+
+def nlmro_ribbon(a: float = 2.87, c: float = 11.16) -> Structure:
+    """P2-Na0.6Li0.2Mn0.7Ru0.1O2: :func:`nlmo_ribbon` with one Mn of ten as Ru4+.
+
+    Ru goes on a Mn site with the most in-layer Li neighbours (two in the ribbon
+    order): Ru there has O ions that also bond to Li, i.e. the Na-O-Li oxygens whose
+    non-bonding 2p states Ru 4d t2g orbitals are meant to stabilise (Zhou et al. 2025).
+    The default c is their measured 11.16 A.
+    """
+    structure = nlmo_ribbon(a=a, c=c)
+    mn = [i for i, site in enumerate(structure) if site.specie.symbol == "Mn"]
+    if not mn or structure.composition["Li"] == 0:
+        raise OredoxInputError("the NLMO cell has no Mn or in-layer Li")
+    nn = min(
+        n.nn_distance
+        for n in structure.get_neighbors(structure[mn[0]], 3.5)
+        if n.specie.symbol in ("Mn", "Li")
+    )
+
+    def li_neighbours(i: int) -> int:
+        """In-layer Li around Mn i, periodic images counted separately."""
+        return sum(
+            n.specie.symbol == "Li"
+            for n in structure.get_neighbors(structure[i], 1.1 * nn)
+        )
+
+    site = max(mn, key=lambda i: (li_neighbours(i), -i))
+    structure.replace(site, "Ru")
+    structure.remove_oxidation_states()
+    structure.add_oxidation_state_by_element(
+        {"Na": 1, "Li": 1, "Mn": 4, "Ru": 4, "O": -2}
+    )
+    structure.properties["provenance"] |= {
+        "seed": "P2 Na0.6Li0.2Mn0.7Ru0.1O2 ribbon (SCIENCE.md 2)",
+        "ru_site": {
+            "index": site,
+            "in_layer_li_neighbours": int(li_neighbours(site)),
+            "rule": "Mn site with the most in-layer Li neighbours",
+        },
+    }
+    return structure
+
+
+__all__ = ["li2mno3_honeycomb", "nlmo_ribbon", "nlmro_ribbon"]

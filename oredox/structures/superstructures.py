@@ -1,0 +1,520 @@
+"""Cation orders in the metal layer of layered oxides, and their stacking.
+
+The metal layer is a triangular net with lattice vectors a1, a2 at 120 deg (pymatgen's
+hexagonal setting, so |m a1 + n a2|^2 = (m^2 + n^2 - m n) a^2). An
+ordering is a superlattice of that net (two integer vectors in units of a1, a2) and
+the positions of the in-layer alkali A in one superlattice cell; every other site holds
+the metal M.
+
+- :func:`honeycomb`: A1/3 M2/3 on the sqrt3 x sqrt3 R30 cell; each A has six M
+  neighbours (LiMn6 in Li2MnO3).
+- :func:`ribbon`: A1/5 M4/5; A rows sqrt3 a apart along one direction and -A-4M-A-
+  along a1 (P2-Na0.6[Li0.2Mn0.8]O2, House et al. 2020).
+- :func:`enumerate_layer_orderings`: all orderings of a ratio in supercells up to N
+  sites, ranked by point-charge Ewald energy and classified by :func:`classify`.
+- :func:`stack_o3` and :func:`stack_p2`: 3D cells from a layer ordering; the stacking
+  shift s sets how the order of one metal layer sits over the next
+  (:func:`stacking_variants` lists the distinct ones with their space groups).
+
+How :func:`classify` decides, from the in-layer neighbours of every A (first shell at
+a, six sites; second shell at sqrt3 a, six sites):
+
+- ``honeycomb``: no A among the first shell and six among the second (the A form a
+  sqrt3 triangular lattice, M a honeycomb);
+- ``ribbon``: no A in the first shell, exactly two in the second, on opposite sides
+  (A rows along a sqrt3 direction with M ribbons between);
+- ``stripe``: two A in the first shell on opposite sides (straight A lines);
+- ``zigzag``: two A in the first shell not on opposite sides (zigzag A chains);
+- ``dispersed``: no A in the first shell, another second-shell count;
+- ``other``: anything else, or A sites that do not share one motif.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import isclose
+
+import numpy as np
+from pymatgen.analysis.structure_matcher import StructureMatcher
+from pymatgen.core import Lattice, Species, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from oredox.errors import OredoxInputError
+from oredox.structures.delithiation import alkali_symmetry, enumerate_configurations
+from oredox.structures.ewald import EwaldQuadraticForm
+from oredox.structures.frameworks import resolve_oxidation_states
+
+# Neighbour vectors of the net in (a1, a2) at 120 deg: distance a, then sqrt3 a.
+FIRST_SHELL = ((1, 0), (0, 1), (1, 1), (-1, 0), (0, -1), (-1, -1))
+SECOND_SHELL = ((2, 1), (1, 2), (-1, 1), (-2, -1), (-1, -2), (1, -1))
+
+
+@dataclass(frozen=True)
+class LayerOrdering:
+    """An A/M order on the triangular metal net.
+
+    Attributes
+    ----------
+    superlattice
+        Two superlattice vectors in units of (a1, a2).
+    a_sites
+        Integer positions of A in one superlattice cell (distinct modulo it).
+    name
+        Label for provenance (``"honeycomb"``, ``"ribbon"``, ``"enumerated"``).
+    """
+
+    superlattice: tuple[tuple[int, int], tuple[int, int]]
+    a_sites: tuple[tuple[int, int], ...]
+    name: str = "custom"
+    _inverse: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        matrix = np.array(self.superlattice, dtype=float)
+        if matrix.shape != (2, 2) or round(abs(np.linalg.det(matrix))) == 0:
+            raise OredoxInputError(f"superlattice {self.superlattice} is singular")
+        object.__setattr__(self, "_inverse", np.linalg.inv(matrix))
+        reduced = {self.reduce(a) for a in self.a_sites}
+        if len(reduced) != len(self.a_sites):
+            raise OredoxInputError("two A sites of the ordering are the same site")
+
+    @property
+    def n_sites(self) -> int:
+        """Metal-net sites per superlattice cell."""
+        return round(abs(np.linalg.det(np.array(self.superlattice))))
+
+    @property
+    def a_fraction(self) -> float:
+        """Fraction of the net occupied by A."""
+        return len(self.a_sites) / self.n_sites
+
+    def reduce(self, n) -> tuple[int, int]:
+        """``n`` expressed by its fractional coordinates in the superlattice (mod 1)."""
+        frac = np.asarray(n, dtype=float) @ self._inverse
+        frac -= np.floor(frac + 1e-9)
+        return (round(frac[0] * 1e6), round(frac[1] * 1e6))
+
+    def is_a(self, n) -> bool:
+        """Whether net site ``n`` (integers in a1, a2) holds A."""
+        return any(self.reduce(np.subtract(n, a)) == (0, 0) for a in self.a_sites)
+
+
+def honeycomb() -> LayerOrdering:
+    """A1/3 M2/3 on a sqrt3 x sqrt3 R30 superlattice; each A has six M neighbours."""
+    return LayerOrdering(((2, 1), (-1, 1)), ((0, 0),), "honeycomb")
+
+
+def ribbon() -> LayerOrdering:
+    """A1/5 M4/5 with -A-4M-A- rows along a1 and A rows sqrt3 a apart (index 5)."""
+    return LayerOrdering(((2, 1), (5, 0)), ((0, 0),), "ribbon")
+
+
+NAMED_ORDERINGS = {"honeycomb": (honeycomb, 1 / 3), "ribbon": (ribbon, 1 / 5)}
+
+
+def named_ordering(name: str, a_fraction: float | None = None) -> LayerOrdering:
+    """The named ordering ``name``; checks that it exists at ``a_fraction``.
+
+    Raises
+    ------
+    OredoxInputError
+        Unknown name, or a ratio the order cannot have (ribbon is A1/5 M4/5 only).
+    """
+    if name not in NAMED_ORDERINGS:
+        raise OredoxInputError(
+            f"unknown ordering {name!r}; named ones: {', '.join(NAMED_ORDERINGS)}; "
+            f"enumerate_layer_orderings finds all orders of a ratio"
+        )
+    factory, fraction = NAMED_ORDERINGS[name]
+    if a_fraction is not None and not isclose(a_fraction, fraction, abs_tol=1e-6):
+        fits = [n for n, (_, f) in NAMED_ORDERINGS.items() if isclose(a_fraction, f)]
+        hint = f"use {fits[0]}" if fits else "use enumerate_layer_orderings"
+        raise OredoxInputError(
+            f"a {name} order has A{_fraction_text(fraction)} in the metal layer and "
+            f"cannot exist at A{_fraction_text(a_fraction)}; {hint}"
+        )
+    return factory()
+
+
+def _fraction_text(value: float) -> str:
+    from fractions import Fraction
+
+    return str(Fraction(value).limit_denominator(24))
+
+
+def classify(ordering: LayerOrdering) -> str:
+    """Name the local motif of ``ordering`` (rules in the module docstring)."""
+    motifs = set()
+    for a in ordering.a_sites:
+        first = [v for v in FIRST_SHELL if ordering.is_a(np.add(a, v))]
+        second = [v for v in SECOND_SHELL if ordering.is_a(np.add(a, v))]
+        motifs.add(_motif(first, second))
+    return motifs.pop() if len(motifs) == 1 else "other"
+
+
+def _motif(first: list, second: list) -> str:
+    def opposite(pair):
+        return tuple(np.add(*pair)) == (0, 0)
+
+    if not first:
+        if len(second) == 6:
+            return "honeycomb"
+        if len(second) == 2 and opposite(second):
+            return "ribbon"
+        return "dispersed"
+    if len(first) == 2:
+        return "stripe" if opposite(first) else "zigzag"
+    return "other"
+
+
+@dataclass(frozen=True)
+class RankedOrdering:
+    """An enumerated layer ordering with its point-charge energy and motif."""
+
+    ordering: LayerOrdering
+    motif: str
+    ewald_eV_per_site: float
+
+
+def enumerate_layer_orderings(
+    a_fraction: float,
+    max_sites: int = 12,
+    a_charge: float = 1.0,
+    m_charge: float | None = None,
+    a_lattice: float = 2.85,
+) -> list[RankedOrdering]:
+    """All distinct A/M orderings of the net with A fraction ``a_fraction``.
+
+    Every superlattice of up to ``max_sites`` sites (Hermite normal forms) is tried;
+    arrangements within one are reduced by its symmetry, and arrangements from
+    different superlattices that are the same infinite pattern are merged
+    (StructureMatcher on the layers). Each is ranked by the Ewald energy of the
+    charged layer (A and M point charges on the net, a = ``a_lattice`` A, 20 A of
+    vacuum, neutralising background); only differences at one ratio mean anything.
+
+    Parameters
+    ----------
+    a_fraction
+        A per net site, e.g. 1/3 (honeycomb) or 1/5 (ribbon).
+    max_sites
+        Largest supercell, in net sites.
+    a_charge, m_charge
+        Point charges of A and M. Default M: the charge that balances
+        A[A_x M_(1-x)]O2 with a full alkali layer, (3 - x q_A) / (1 - x), e.g. Mn4+
+        in Li[Li1/3Mn2/3]O2; give it for other alkali contents (P2 Na0.6: 4).
+
+    Returns
+    -------
+    list of RankedOrdering
+        Lowest energy first.
+    """
+    if not 0 < a_fraction < 1:
+        raise OredoxInputError(f"A fraction must be between 0 and 1, not {a_fraction}")
+    if m_charge is None:
+        m_charge = (3 - a_charge * a_fraction) / (1 - a_fraction)
+    found: list[tuple[LayerOrdering, Structure]] = []
+    for n_sites in range(1, max_sites + 1):
+        n_a = a_fraction * n_sites
+        if not isclose(n_a, round(n_a), abs_tol=1e-6) or round(n_a) == 0:
+            continue
+        for superlattice in _hermite_normal_forms(n_sites):
+            net = _net_structure(superlattice, a_lattice)
+            sym = alkali_symmetry(net, "Mn")
+            points = _net_points(net, a_lattice)
+            for config in enumerate_configurations(sym, round(n_a)):
+                a_sites = tuple(points[i] for i in config.vacancies)
+                found.append((LayerOrdering(superlattice, a_sites, "enumerated"), None))
+    if not found:
+        raise OredoxInputError(
+            f"no supercell of up to {max_sites} sites holds an A fraction of "
+            f"{a_fraction:g}; raise max_sites"
+        )
+    layers = [_charged_layer(o, a_charge, m_charge, a_lattice) for o, _ in found]
+    matcher = StructureMatcher(primitive_cell=True, attempt_supercell=True, scale=False)
+    ranked = []
+    for group in matcher.group_structures(layers):
+        index = next(i for i, layer in enumerate(layers) if layer is group[0])
+        ordering = found[index][0]
+        energy = EwaldQuadraticForm(group[0], []).energies(np.zeros((1, 0)))[0]
+        ranked.append(
+            RankedOrdering(ordering, classify(ordering), energy / ordering.n_sites)
+        )
+    return sorted(ranked, key=lambda r: r.ewald_eV_per_site)
+
+
+def _hermite_normal_forms(n: int) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """2D superlattices of index n: rows (a, 0), (b, d) with a d = n, 0 <= b < a."""
+    return [
+        ((a, 0), (b, n // a)) for a in range(1, n + 1) if n % a == 0 for b in range(a)
+    ]
+
+
+def _net_structure(superlattice, a_lattice: float) -> Structure:
+    """One metal net (all Mn) in a hexagonal cell with the in-plane superlattice."""
+    base = Lattice.hexagonal(a_lattice, 20.0)
+    net = Structure(base, ["Mn"], [[0, 0, 0]])
+    matrix = [[*superlattice[0], 0], [*superlattice[1], 0], [0, 0, 1]]
+    return net.make_supercell(matrix, in_place=False)
+
+
+def _net_points(net: Structure, a_lattice: float) -> list[tuple[int, int]]:
+    base = Lattice.hexagonal(a_lattice, 20.0)
+    frac = base.get_fractional_coords(net.cart_coords)
+    return [(round(f[0]), round(f[1])) for f in frac]
+
+
+def _charged_layer(ordering, a_charge, m_charge, a_lattice) -> Structure:
+    net = _net_structure(ordering.superlattice, a_lattice)
+    points = _net_points(net, a_lattice)
+    species = [
+        Species("Li", a_charge) if ordering.is_a(p) else Species("Mn", m_charge)
+        for p in points
+    ]
+    return Structure(net.lattice, species, net.frac_coords)
+
+
+# --- stacking -----------------------------------------------------------------------
+
+
+def _in_plane_to_rhombohedral(m: int, n: int) -> list[int]:
+    """M a1 + n a2 in the O3 rhombohedral basis (a1 = p1 - p2, a2 = p2 - p3)."""
+    return [m, n - m, -n]
+
+
+def stack_o3(
+    parent: Structure,
+    ordering: LayerOrdering,
+    shift: tuple[int, int] = (0, 0),
+    in_layer: str | None = None,
+    oxidation_states: dict | None = None,
+) -> Structure:
+    """O3 cell with ``ordering`` in every metal layer.
+
+    The cell has one metal layer: two in-plane superlattice vectors and the stacking
+    vector p1 + s1 a1 + s2 a2 (p1 the rhombohedral translation to the next layer), so
+    the next layer's order is this one's moved by that vector.
+
+    Parameters
+    ----------
+    parent
+        O3 primitive cell from ``o3_layered(..., cell="primitive")``.
+    ordering
+        The metal-layer order.
+    shift
+        Stacking shift (s1, s2); :func:`stacking_variants` tries them all.
+    in_layer
+        Element that takes the A sites of the metal layer; default the parent's alkali.
+    oxidation_states
+        For the final composition (default: charge balance, e.g. Mn4+ in Li2MnO3).
+    """
+    rows = [_in_plane_to_rhombohedral(*v) for v in ordering.superlattice]
+    s1, s2 = shift
+    rows.append([1 + s1, s2 - s1, -s2])
+    if round(abs(np.linalg.det(rows))) != ordering.n_sites:
+        raise RuntimeError("O3 stacking matrix has the wrong volume")
+    cell = parent.make_supercell(rows, in_place=False)
+    hexagonal = _hexagonal_of_o3(parent)
+
+    def layer_point(site):
+        u, v, _ = hexagonal.get_fractional_coords(site.coords)
+        return round(u), round(v), 0
+
+    return _fill_metal_layer(cell, ordering, layer_point, in_layer, oxidation_states)
+
+
+def stack_p2(
+    parent: Structure,
+    ordering: LayerOrdering,
+    shift: tuple[int, int] = (0, 0),
+    in_layer: str | None = None,
+) -> Structure:
+    """P2 cell (two metal layers) with ``ordering`` in both.
+
+    The metal sites of the two layers sit directly above each other; the upper layer's
+    order is the lower one's moved by the in-plane shift (s1, s2). ``shift=(0, 0)``
+    puts A above A; a shift outside the superlattice caps every A with M above and
+    below (:func:`capped_honeycomb`). Every prismatic site stays occupied and the
+    cell carries no oxidation states: :func:`fill_alkali_sites` chooses the alkali
+    arrangement and assigns them.
+    """
+    matrix = [[*ordering.superlattice[0], 0], [*ordering.superlattice[1], 0], [0, 0, 1]]
+    cell = parent.make_supercell(matrix, in_place=False)
+
+    def layer_point(site):
+        u, v, z = parent.lattice.get_fractional_coords(site.coords)
+        layer = round(2 * (z % 1)) % 2
+        return round(u) - layer * shift[0], round(v) - layer * shift[1], layer
+
+    # The P2 alkali layer is over-full until fill_alkali_sites: no oxidation states yet.
+    return _fill_metal_layer(cell, ordering, layer_point, in_layer, None, charged=False)
+
+
+def capped_honeycomb(
+    parent: Structure, in_layer: str | None = None, oxidation_states: dict | None = None
+) -> Structure:
+    """Honeycomb layers stacked so that M sits directly above and below every A.
+
+    Needs metal layers stacked on top of each other (P2); in O3 the metal layers are
+    ABC-stacked and no site lies directly above another.
+    """
+    if "prism" not in parent.site_properties:
+        raise OredoxInputError(
+            "capped honeycomb needs metal layers stacked directly on top of each other "
+            "(a P2 framework from p2_layered); O3 layers are ABC-stacked"
+        )
+    return stack_p2(parent, honeycomb(), (1, 0), in_layer)
+
+
+def _fill_metal_layer(
+    cell, ordering, layer_point, in_layer, oxidation_states, charged=True
+):
+    alkali = next(
+        site.specie.symbol
+        for site in cell
+        if site.properties.get("sublattice") == "alkali"
+    )
+    in_layer = in_layer or alkali
+    roles = []
+    species = []
+    for site in cell:
+        role = site.properties.get("sublattice")
+        if role == "metal" and ordering.is_a(layer_point(site)[:2]):
+            species.append(in_layer)
+            roles.append("metal_layer_alkali")
+        else:
+            species.append(site.specie.symbol)
+            roles.append(role)
+    properties = {key: cell.site_properties[key] for key in cell.site_properties}
+    properties["role"] = roles
+    structure = Structure(
+        cell.lattice, species, cell.frac_coords, site_properties=properties
+    )
+    if charged:
+        formula = structure.composition.formula
+        states = resolve_oxidation_states(formula, oxidation_states)
+        structure.add_oxidation_state_by_element(states)
+    structure.properties["provenance"] = {
+        "method": f"layer ordering: {ordering.name}",
+        "superlattice": [list(v) for v in ordering.superlattice],
+        "a_sites": [list(a) for a in ordering.a_sites],
+        "motif": classify(ordering),
+    }
+    return structure
+
+
+def _hexagonal_of_o3(parent: Structure) -> Lattice:
+    """The hexagonal lattice (a1, a2, c) of an O3 primitive cell p1, p2, p3."""
+    p = parent.lattice.matrix
+    return Lattice([p[0] - p[1], p[1] - p[2], p[0] + p[1] + p[2]])
+
+
+@dataclass(frozen=True)
+class StackingVariant:
+    """One distinct stacking of a layer ordering."""
+
+    shift: tuple[int, int]
+    space_group: str
+    structure: Structure
+
+
+def stacking_variants(
+    parent: Structure,
+    ordering: LayerOrdering,
+    in_layer: str | None = None,
+    oxidation_states: dict | None = None,
+    symprec: float = 1e-3,
+) -> list[StackingVariant]:
+    """Distinct stackings of ``ordering`` on ``parent`` (O3 or P2), with space groups.
+
+    Shifts run over the cosets of the superlattice; stackings that give the same
+    structure (StructureMatcher) are listed once.
+    """
+    is_p2 = "prism" in parent.site_properties
+    variants: list[StackingVariant] = []
+    matcher = StructureMatcher(scale=False)
+    for shift in coset_representatives(ordering):
+        if is_p2:
+            structure = stack_p2(parent, ordering, shift, in_layer)
+        else:
+            structure = stack_o3(parent, ordering, shift, in_layer, oxidation_states)
+        if any(matcher.fit(structure, v.structure) for v in variants):
+            continue
+        group = SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_symbol()
+        variants.append(StackingVariant(tuple(shift), group, structure))
+    return variants
+
+
+def coset_representatives(ordering: LayerOrdering) -> list[tuple[int, int]]:
+    """One net vector per coset of the superlattice (the possible stacking shifts)."""
+    span = max(abs(v) for row in ordering.superlattice for v in row)
+    points = [(i, j) for i in range(-span, span + 1) for j in range(-span, span + 1)]
+    reps: dict[tuple[int, int], tuple[int, int]] = {}
+    for n in sorted(points, key=lambda n: (abs(n[0]) + abs(n[1]), n)):
+        reps.setdefault(ordering.reduce(n), n)
+    return sorted(reps.values(), key=lambda n: (abs(n[0]) + abs(n[1]), n))
+
+
+# --- alkali layer -------------------------------------------------------------------
+
+
+def fill_alkali_sites(
+    structure: Structure, n_alkali: int, oxidation_states: dict | None = None
+) -> tuple[Structure, dict]:
+    """Keep ``n_alkali`` alkali-layer sites: the arrangement of lowest Ewald energy.
+
+    Every symmetry-distinct arrangement of the alkali layer (sublattice ``alkali``) is
+    scored by point-charge Ewald energy with the final oxidation states; the lowest is
+    returned with a record of how it was chosen.
+
+    Returns
+    -------
+    structure, record
+        The filled cell (charge balanced), and ``{"n_candidates", "ewald_eV",
+        "ewald_gap_eV"}`` (gap to the second-lowest arrangement, eV per cell).
+    """
+    alkali_sites = [
+        i
+        for i, site in enumerate(structure)
+        if site.properties.get("sublattice") == "alkali"
+    ]
+    if not 0 < n_alkali <= len(alkali_sites):
+        raise OredoxInputError(
+            f"cannot place {n_alkali} alkali on {len(alkali_sites)} alkali-layer sites"
+        )
+    alkali = structure[alkali_sites[0]].specie.symbol
+    in_layer = [
+        i
+        for i, site in enumerate(structure)
+        if site.specie.symbol == alkali and i not in alkali_sites
+    ]
+    # Symmetry of the host with the metal-layer alkali relabelled (it does not move).
+    probe = structure.copy()
+    for i in in_layer:
+        probe.replace(i, "Cs")
+    sym = alkali_symmetry(probe, alkali)
+    configs = enumerate_configurations(sym, len(alkali_sites) - n_alkali)
+
+    template = structure.copy()
+    template.remove_oxidation_states()
+    kept_formula = template.copy()
+    kept_formula.remove_sites(alkali_sites[n_alkali:])
+    states = resolve_oxidation_states(
+        kept_formula.composition.formula, oxidation_states
+    )
+    template.add_oxidation_state_by_element(states)
+    form = EwaldQuadraticForm(template, list(sym.alkali_indices))
+    occupied = np.ones((len(configs), sym.n_sites), dtype=bool)
+    for row, config in enumerate(configs):
+        occupied[row, list(config.vacancies)] = False
+    energies = form.energies(occupied)
+    order = np.argsort(energies)
+    best = configs[order[0]]
+    filled = template.copy()
+    filled.remove_sites([sym.alkali_indices[i] for i in best.vacancies])
+    record = {
+        "n_candidates": len(configs),
+        "ewald_eV": float(energies[order[0]]),
+        "ewald_gap_eV": float(energies[order[1]] - energies[order[0]])
+        if len(configs) > 1
+        else None,
+    }
+    return filled, record
