@@ -163,8 +163,9 @@ def rock_salt(
     anion: str = "O",
     a: float = 4.15,
     oxidation_states: Mapping[str, float] | None = None,
+    cell: str = "conventional",
 ) -> Structure:
-    """Rock-salt framework (Fm-3m), conventional cubic cell (4 cation + 4 anion sites).
+    """Rock-salt framework (Fm-3m): cubic cell (4 cation + 4 anion sites) or primitive.
 
     Parameters
     ----------
@@ -177,7 +178,10 @@ def rock_salt(
     a
         Cubic lattice parameter, A (LTNO: 4.14-4.16 A measured).
     oxidation_states
-        Needed for metals whose state charge balance cannot fix (more than one).
+        For metals whose states charge balance alone cannot fix.
+    cell
+        ``"conventional"`` (cubic, a) or ``"primitive"`` (fcc, one cation and one
+        anion; vectors a/2 (0,1,1), (1,0,1), (1,1,0)), the parent for supercells.
 
     Returns
     -------
@@ -213,12 +217,18 @@ def rock_salt(
     occupancy = {
         Species(el, states[el]): frac / total for el, frac in fractions.items()
     }
-    structure = Structure.from_spacegroup(
-        "Fm-3m",
-        Lattice.cubic(a),
-        [occupancy, Species(anion, states[anion])],
-        [[0, 0, 0], [0.5, 0.5, 0.5]],
-    )
+    species = [occupancy, Species(anion, states[anion])]
+    if cell == "conventional":
+        structure = Structure.from_spacegroup(
+            "Fm-3m", Lattice.cubic(a), species, [[0, 0, 0], [0.5, 0.5, 0.5]]
+        )
+    elif cell == "primitive":
+        fcc = Lattice(np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]]) * a / 2)
+        structure = Structure(fcc, species, [[0, 0, 0], [0.5, 0.5, 0.5]])
+    else:
+        raise OredoxInputError(
+            f"cell must be 'conventional' or 'primitive', not {cell!r}"
+        )
     structure.add_site_property(
         "sublattice",
         [
