@@ -5,6 +5,10 @@
   House et al. 2020), 10 metal sites, Na on the lowest-Ewald prismatic arrangement.
 - :func:`nlmro_ribbon`: the same with one Mn in ten replaced by Ru
   (Na0.6Li0.2Mn0.7Ru0.1O2).
+- :func:`ltno_sqs`: Li14Ti7Ni3O24 (Li1.17Ti0.58Ni0.25O2, Li et al. 2022) as an SQS of
+  the disordered rock salt, compact 48-atom cell.
+- :func:`ltno_spread`: the same cell with Ti and Ni as far apart as possible (fewest
+  TM-TM nearest-neighbour contacts), the study's ground-state rule.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 from pymatgen.core import Structure
 
 from oredox.errors import OredoxInputError
-from oredox.structures.frameworks import o3_layered, p2_layered
+from oredox.structures.frameworks import o3_layered, p2_layered, rock_salt
+from oredox.structures.sqs import generate_sqs, minimize_contacts
 from oredox.structures.superstructures import (
     fill_alkali_sites,
     honeycomb,
@@ -105,4 +110,34 @@ def nlmro_ribbon(a: float = 2.87, c: float = 11.16) -> Structure:
     return structure
 
 
-__all__ = ["li2mno3_honeycomb", "nlmo_ribbon", "nlmro_ribbon"]
+LTNO_CATIONS = {"Li": 7 / 12, "Ti": 7 / 24, "Ni": 1 / 8}  # per O: Li14Ti7Ni3O24
+
+
+def ltno_sqs(a: float = 4.15, seed: int = 0, n_steps: int = 300_000) -> Structure:
+    """Li14Ti7Ni3O24 SQS: 24 cations (4 pair shells matched to random), O fixed.
+
+    ``a`` is the rock-salt lattice parameter (measured 4.14-4.16 A).
+    """
+    parent = rock_salt(LTNO_CATIONS, a=a, cell="primitive")
+    structure = generate_sqs(parent, n_cells=24, n_steps=n_steps, seed=seed)
+    structure.properties["provenance"]["seed_cell"] = "LTNO SQS (SCIENCE.md 2)"
+    return structure
+
+
+def ltno_spread(a: float = 4.15, seed: int = 0, n_steps: int = 300_000) -> Structure:
+    """Li14Ti7Ni3O24 with Ti and Ni spread out: fewest TM-TM nearest neighbours."""
+    parent = rock_salt(LTNO_CATIONS, a=a, cell="primitive")
+    structure = minimize_contacts(
+        parent, ["Ti", "Ni"], n_cells=24, n_steps=n_steps, seed=seed
+    )
+    structure.properties["provenance"]["seed_cell"] = "LTNO minimum TM-TM contacts"
+    return structure
+
+
+__all__ = [
+    "li2mno3_honeycomb",
+    "ltno_spread",
+    "ltno_sqs",
+    "nlmo_ribbon",
+    "nlmro_ribbon",
+]
