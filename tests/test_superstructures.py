@@ -195,3 +195,38 @@ def test_ewald_quadratic_form_equals_full_ewald():
     )
     everything = form.energies(np.ones((1, len(na)), dtype=bool))[0]
     assert everything == pytest.approx(EwaldSummation(structure).total_energy, abs=1e-6)
+
+
+def test_house_limn6_cell():
+    from oredox.structures.seeds import house_honeycomb
+
+    structure = house_honeycomb()
+    assert structure.composition.formula == "Na6 Li2 Mn6 O16"
+    assert structure.charge == pytest.approx(0)
+    for i, site in enumerate(structure):
+        if site.specie.symbol == "Li":
+            first = in_layer_neighbours(structure, i, 1.1 * 2.87)
+            assert {n.specie.symbol for n in first} == {"Mn"}
+            assert len(first) == 6
+            li = [
+                n
+                for n in in_layer_neighbours(structure, i, 2.1 * 2.87)
+                if n.specie.symbol == "Li"
+            ]
+            assert all(n.nn_distance == pytest.approx(2 * 2.87) for n in li)
+    assert named_ordering("limn6-2x2", 0.25).n_sites == 4
+
+
+def test_metal_net_of_layered_cells():
+    from oredox.structures.frameworks import make_supercell
+    from oredox.structures.superstructures import metal_net
+
+    net = metal_net(make_supercell(o3_layered("LiCoO2"), (2, 1, 1)))
+    assert len(net) == 6
+    assert sorted({layer for _, _, layer in net}) == [0, 1, 2]
+    for layer in range(3):
+        points = sorted(p for _, p, lay in net if lay == layer)
+        assert points == [(0, 0), (1, 0)]
+    ribbon_net = metal_net(nlmo_ribbon())
+    assert len(ribbon_net) == 10
+    assert sorted({layer for _, _, layer in ribbon_net}) == [0, 1]

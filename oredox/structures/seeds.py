@@ -3,7 +3,9 @@
 - :func:`li2mno3_honeycomb`: Li2MnO3 (Li[Li1/3Mn2/3]O2), honeycomb LiMn6, C2/m.
 - :func:`nlmo_ribbon`: P2-Na0.6Li0.2Mn0.8O2 with the ribbon order (Zhou et al. 2025,
   House et al. 2020), 10 metal sites, Na on the lowest-Ewald prismatic arrangement.
-- :func:`nlmro_ribbon`: the same with one Mn in ten replaced by Ru
+- :func:`house_honeycomb`: P2-Na0.75[Li0.25Mn0.75]O2 with isolated LiMn6 units, the
+  "honeycomb" phase House et al. 2020 compare with the ribbon one.
+- :func:`nlmro_ribbon`: the ribbon cell with one Mn in ten replaced by Ru
   (Na0.6Li0.2Mn0.7Ru0.1O2).
 - :func:`ltno_sqs`: Li14Ti7Ni3O24 (Li1.17Ti0.58Ni0.25O2, Li et al. 2022) as an SQS of
   the disordered rock salt, compact 48-atom cell.
@@ -21,6 +23,7 @@ from oredox.structures.sqs import generate_sqs, minimize_contacts
 from oredox.structures.superstructures import (
     fill_alkali_sites,
     honeycomb,
+    lim6_2x2,
     ribbon,
     stack_o3,
     stacking_variants,
@@ -49,9 +52,16 @@ def nlmo_ribbon(a: float = 2.87, c: float = 11.11, n_na: int = 6) -> Structure:
     lowest point-charge Ewald energy is returned (Mn4+). The choice is recorded in
     ``structure.properties["provenance"]``.
     """
+    return _filled_p2(
+        ribbon(), n_na, a, c, "P2 Na0.6Li0.2Mn0.8O2 ribbon (SCIENCE.md 2)"
+    )
+
+
+def _filled_p2(ordering, n_na: int, a: float, c: float, label: str) -> Structure:
+    """P2 cell with ``ordering`` (Li in the metal layers) and the best Na placement."""
     parent = p2_layered("NaMnO2", a=a, c=c)
     best = None
-    for variant in stacking_variants(parent, ribbon(), in_layer="Li"):
+    for variant in stacking_variants(parent, ordering, in_layer="Li"):
         filled, record = fill_alkali_sites(variant.structure, n_na)
         if best is None or record["ewald_eV"] < best[1]["ewald_eV"]:
             record |= {
@@ -62,10 +72,21 @@ def nlmo_ribbon(a: float = 2.87, c: float = 11.11, n_na: int = 6) -> Structure:
     structure, record = best
     structure.properties["provenance"] = {
         **structure.properties.get("provenance", {}),
-        "seed": "P2 Na0.6Li0.2Mn0.8O2 ribbon (SCIENCE.md 2)",
+        "seed": label,
         "alkali_layer": record,
     }
     return structure
+
+
+def house_honeycomb(a: float = 2.87, c: float = 11.11) -> Structure:
+    """P2-Na0.75[Li0.25Mn0.75]O2: the "honeycomb" (LiMn6 2x2) phase of House 2020.
+
+    8 metal sites (2 layers of 2x2), Li in both layers, 6 Na on the lowest-Ewald
+    arrangement of the 16 prismatic sites over the distinct stackings (Mn4+).
+    """
+    return _filled_p2(
+        lim6_2x2(), 6, a, c, "P2 Na0.75Li0.25Mn0.75O2 LiMn6 2x2 (House 2020)"
+    )
 
 
 def nlmro_ribbon(a: float = 2.87, c: float = 11.16) -> Structure:
@@ -94,7 +115,7 @@ def nlmro_ribbon(a: float = 2.87, c: float = 11.16) -> Structure:
         )
 
     site = max(mn, key=lambda i: (li_neighbours(i), -i))
-    structure.replace(site, "Ru")
+    structure.replace(site, "Ru", properties=structure[site].properties)
     structure.remove_oxidation_states()
     structure.add_oxidation_state_by_element(
         {"Na": 1, "Li": 1, "Mn": 4, "Ru": 4, "O": -2}
@@ -135,6 +156,7 @@ def ltno_spread(a: float = 4.15, seed: int = 0, n_steps: int = 300_000) -> Struc
 
 
 __all__ = [
+    "house_honeycomb",
     "li2mno3_honeycomb",
     "ltno_spread",
     "ltno_sqs",

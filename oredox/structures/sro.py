@@ -316,7 +316,7 @@ def _ewald_coupling(cell: Structure, sites: list[int]) -> tuple[np.ndarray, np.n
 def _ordered(cell: Structure, sites, species, occupation) -> Structure:
     structure = cell.copy()
     for site, sigma in zip(sites, occupation, strict=True):
-        structure.replace(site, species[sigma])
+        structure.replace(site, species[sigma], properties=structure[site].properties)
     return structure
 
 

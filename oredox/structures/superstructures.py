@@ -108,7 +108,21 @@ def ribbon() -> LayerOrdering:
     return LayerOrdering(((2, 1), (5, 0)), ((0, 0),), "ribbon")
 
 
-NAMED_ORDERINGS = {"honeycomb": (honeycomb, 1 / 3), "ribbon": (ribbon, 1 / 5)}
+def lim6_2x2() -> LayerOrdering:
+    """A1/4 M3/4: isolated LiMn6 units on a 2a x 2a lattice (M forms a kagome net).
+
+    The "honeycomb" Na0.75[Li0.25Mn0.75]O2 that House et al. (Nature 2020) compare
+    with the ribbon phase: every A has six M neighbours, as in a honeycomb, but at
+    A1/4 the A sit 2a apart. :func:`classify` calls it ``dispersed``.
+    """
+    return LayerOrdering(((2, 0), (0, 2)), ((0, 0),), "LiMn6 2x2")
+
+
+NAMED_ORDERINGS = {
+    "honeycomb": (honeycomb, 1 / 3),
+    "ribbon": (ribbon, 1 / 5),
+    "limn6-2x2": (lim6_2x2, 1 / 4),
+}
 
 
 def named_ordering(name: str, a_fraction: float | None = None) -> LayerOrdering:
@@ -270,6 +284,52 @@ def _charged_layer(ordering, a_charge, m_charge, a_lattice) -> Structure:
         for p in points
     ]
     return Structure(net.lattice, species, net.frac_coords)
+
+
+def metal_net(structure: Structure) -> list[tuple[int, tuple[int, int], int]]:
+    """The metal layers of a layered cell as points of the triangular net.
+
+    Works on cells made from the hexagonal O3 or P2 frameworks (``o3_layered`` with
+    the conventional cell, ``p2_layered`` and their in-plane supercells).
+
+    Returns
+    -------
+    list of (site index, (m, n), layer)
+        Each ``sublattice == "metal"`` site with its net coordinates in units of the
+        hexagonal a1, a2 (120 deg; the O3 layer offsets removed) and its layer number
+        counted from z = 0.
+    """
+    if "sublattice" not in structure.site_properties:
+        raise OredoxInputError("the structure has no sublattice labels")
+    c_axis = structure.lattice.matrix[2]
+    if (
+        abs(np.dot(structure.lattice.matrix[0], c_axis)) > 1e-6
+        or abs(np.dot(structure.lattice.matrix[1], c_axis)) > 1e-6
+    ):
+        raise OredoxInputError(
+            "metal_net needs a hexagonal-type cell with c normal to the layers"
+        )
+    metal = [
+        i
+        for i, lab in enumerate(structure.site_properties["sublattice"])
+        if lab == "metal"
+    ]
+    heights = sorted({round(structure[i].frac_coords[2] % 1, 4) for i in metal})
+    a = min(
+        np.linalg.norm(n.coords - structure[metal[0]].coords)
+        for n in structure.get_neighbors(structure[metal[0]], 4.0)
+        if abs(n.coords[2] - structure[metal[0]].coords[2]) < 1e-3
+    )
+    base = Lattice.hexagonal(a, structure.lattice.c)
+    reference = {}
+    points = []
+    for i in metal:
+        layer = heights.index(round(structure[i].frac_coords[2] % 1, 4))
+        u, v, _ = base.get_fractional_coords(structure[i].coords)
+        reference.setdefault(layer, (u % 1, v % 1))
+        du, dv = u - reference[layer][0], v - reference[layer][1]
+        points.append((i, (round(du), round(dv)), layer))
+    return points
 
 
 # --- stacking -----------------------------------------------------------------------
@@ -489,7 +549,7 @@ def fill_alkali_sites(
     # Symmetry of the host with the metal-layer alkali relabelled (it does not move).
     probe = structure.copy()
     for i in in_layer:
-        probe.replace(i, "Cs")
+        probe.replace(i, "Cs", properties=probe[i].properties)
     sym = alkali_symmetry(probe, alkali)
     configs = enumerate_configurations(sym, len(alkali_sites) - n_alkali)
 
