@@ -130,6 +130,272 @@ def query(
     _print_study(study)
 
 
+structure_app = typer.Typer(
+    help="Build host cells: frameworks, metal-layer orders, SQS, SRO, seed cells.",
+    no_args_is_help=True,
+)
+app.add_typer(structure_app, name="structure")
+
+Output = Annotated[
+    Path, typer.Option("-o", "--output", help="File: .cif, .vasp or POSCAR.")
+]
+Cations = Annotated[
+    str, typer.Option(help="Cation fractions per anion, e.g. Li=7/12,Ti=7/24,Ni=1/8.")
+]
+
+
+@structure_app.command("o3")
+def structure_o3(
+    output: Output,
+    formula: Annotated[str, typer.Option(help="A M O2 host.")] = "LiCoO2",
+    primitive: Annotated[bool, typer.Option(help="Rhombohedral cell.")] = False,
+    supercell: Annotated[tuple[int, int, int], typer.Option()] = (1, 1, 1),
+) -> None:
+    """O3 layered A M O2 (R-3m)."""
+    from oredox.structures.frameworks import make_supercell, o3_layered
+
+    cell = "primitive" if primitive else "conventional"
+    _save(make_supercell(o3_layered(formula, cell=cell), supercell), output)
+
+
+@structure_app.command("p2")
+def structure_p2(
+    output: Output,
+    formula: Annotated[str, typer.Option(help="A M O2 of the framework.")] = "NaMnO2",
+) -> None:
+    """P2 layered framework (P6_3/mmc), every prismatic site occupied."""
+    from oredox.structures.frameworks import p2_layered
+
+    _save(p2_layered(formula), output)
+
+
+@structure_app.command("rocksalt")
+def structure_rocksalt(
+    output: Output,
+    cations: Cations = "Li=1/2,Ni=1/2",
+    anion: str = "O",
+    a: Annotated[float, typer.Option(help="Lattice parameter, A.")] = 4.15,
+    primitive: bool = False,
+) -> None:
+    """Disordered rock salt (Fm-3m): a CIF with partial occupancies."""
+    from oredox.structures.frameworks import rock_salt
+
+    cell = "primitive" if primitive else "conventional"
+    _save(rock_salt(_fractions(cations), anion, a, cell=cell), output)
+
+
+@structure_app.command("layered")
+def structure_layered(
+    output: Output,
+    ordering: Annotated[
+        str, typer.Option(help="honeycomb, ribbon or limn6-2x2.")
+    ] = "honeycomb",
+    framework: Annotated[str, typer.Option(help="o3 or p2.")] = "o3",
+    formula: Annotated[str, typer.Option(help="Parent A M O2.")] = "LiMnO2",
+    in_layer: Annotated[str, typer.Option(help="A in the metal layer.")] = "Li",
+    shift: Annotated[tuple[int, int], typer.Option(help="Stacking shift.")] = (0, 0),
+    n_alkali: Annotated[
+        int | None, typer.Option(help="P2: alkali to keep in the alkali layer.")
+    ] = None,
+) -> None:
+    """A named metal-layer order stacked on O3 or P2 (Li2MnO3: the defaults)."""
+    from oredox.structures.frameworks import o3_layered, p2_layered
+    from oredox.structures.superstructures import (
+        fill_alkali_sites,
+        named_ordering,
+        stack_o3,
+        stack_p2,
+    )
+
+    order = named_ordering(ordering)
+    if framework == "o3":
+        parent = o3_layered(formula, cell="primitive")
+        structure = stack_o3(parent, order, shift, in_layer)
+    elif framework == "p2":
+        if n_alkali is None:
+            raise OredoxInputError(
+                "a P2 cell needs --n-alkali (e.g. 6 for Na0.6 in 10)"
+            )
+        structure = stack_p2(p2_layered(formula), order, shift, in_layer)
+        structure, _ = fill_alkali_sites(structure, n_alkali)
+    else:
+        raise OredoxInputError(f"framework must be o3 or p2, not {framework!r}")
+    _save(structure, output)
+
+
+@structure_app.command("orderings")
+def structure_orderings(
+    fraction: Annotated[str, typer.Option(help="A per metal-layer site, e.g. 1/3.")],
+    max_sites: Annotated[int, typer.Option(help="Largest supercell.")] = 12,
+    m_charge: Annotated[float | None, typer.Option(help="Charge of M.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every metal-layer order of a ratio, ranked by Ewald energy and classified."""
+    from oredox.structures.superstructures import enumerate_layer_orderings
+
+    ranked = enumerate_layer_orderings(
+        _fraction(fraction), max_sites=max_sites, m_charge=m_charge
+    )
+    rows = [
+        {
+            "rank": k + 1,
+            "motif": r.motif,
+            "n_sites": r.ordering.n_sites,
+            "superlattice": [list(v) for v in r.ordering.superlattice],
+            "a_sites": [list(p) for p in r.ordering.a_sites],
+            "ewald_eV_per_site": r.ewald_eV_per_site,
+        }
+        for k, r in enumerate(ranked)
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"A{fraction} orderings (Ewald relative to the lowest)")
+    for column in (
+        "rank",
+        "motif",
+        "sites",
+        "superlattice",
+        "A sites",
+        "dE (meV/site)",
+    ):
+        table.add_column(column)
+    lowest = rows[0]["ewald_eV_per_site"]
+    for row in rows:
+        table.add_row(
+            str(row["rank"]),
+            row["motif"],
+            str(row["n_sites"]),
+            str(row["superlattice"]),
+            str(row["a_sites"]),
+            f"{1000 * (row['ewald_eV_per_site'] - lowest):.1f}",
+        )
+    console.print(table)
+
+
+@structure_app.command("sqs")
+def structure_sqs(
+    output: Output,
+    cations: Cations = "Li=7/12,Ti=7/24,Ni=1/8",
+    anion: str = "O",
+    a: Annotated[float, typer.Option(help="Lattice parameter, A.")] = 4.15,
+    n_cells: Annotated[int, typer.Option(help="Cations in the cell.")] = 24,
+    shells: Annotated[int, typer.Option(help="Pair shells to match.")] = 4,
+    steps: Annotated[int, typer.Option(help="Annealing swaps.")] = 300_000,
+    seed: int = 0,
+) -> None:
+    """Special quasirandom structure of a rock salt in a compact supercell."""
+    from oredox.structures.frameworks import rock_salt
+    from oredox.structures.sqs import generate_sqs
+
+    parent = rock_salt(_fractions(cations), anion, a, cell="primitive")
+    _save(
+        generate_sqs(
+            parent, n_cells=n_cells, n_shells=shells, n_steps=steps, seed=seed
+        ),
+        output,
+    )
+
+
+@structure_app.command("sro")
+def structure_sro(
+    output: Output,
+    cations: Cations = "Li=7/12,Ti=7/24,Ni=1/8",
+    anion: str = "O",
+    a: Annotated[float, typer.Option(help="Lattice parameter, A.")] = 4.15,
+    temperature: Annotated[float, typer.Option(help="Kelvin.")] = 1500.0,
+    n_cells: Annotated[int, typer.Option(help="Cations in the cell.")] = 192,
+    sweeps: Annotated[int, typer.Option(help="Swaps per site.")] = 2000,
+    dielectric: Annotated[float, typer.Option(help="Ewald screening.")] = 10.0,
+    seed: int = 0,
+) -> None:
+    """Monte Carlo short-range-ordered rock salt; writes the last snapshot."""
+    from oredox.structures.frameworks import rock_salt
+    from oredox.structures.sro import monte_carlo_sro
+
+    parent = rock_salt(_fractions(cations), anion, a, cell="primitive")
+    result = monte_carlo_sro(
+        parent,
+        temperature,
+        n_cells=n_cells,
+        n_sweeps=sweeps,
+        n_snapshots=1,
+        dielectric=dielectric,
+        seed=seed,
+    )
+    snapshot = result.snapshots[-1]
+    snapshot.properties["provenance"] |= {
+        "screened_ewald_eV": result.energies_eV[-1],
+        "random_start_screened_ewald_eV": result.initial_energy_eV,
+        "acceptance": result.acceptance,
+        "descriptors": result.descriptors[-1],
+        "random_start_descriptors": result.initial_descriptors,
+    }
+    _save(snapshot, output)
+
+
+@structure_app.command("seed")
+def structure_seed(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help=", ".join(
+                ["li2mno3", "nlmo", "nlmro", "house", "ltno-sqs", "ltno-spread"]
+            )
+        ),
+    ],
+    output: Output,
+) -> None:
+    """A seed cell of SCIENCE.md section 2, ready to use."""
+    from oredox.structures import seeds
+
+    builders = {
+        "li2mno3": seeds.li2mno3_honeycomb,
+        "nlmo": seeds.nlmo_ribbon,
+        "nlmro": seeds.nlmro_ribbon,
+        "house": seeds.house_honeycomb,
+        "ltno-sqs": seeds.ltno_sqs,
+        "ltno-spread": seeds.ltno_spread,
+    }
+    if name not in builders:
+        raise OredoxInputError(f"unknown seed {name!r}; choose {', '.join(builders)}")
+    _save(builders[name](), output)
+
+
+def _save(structure, output: Path) -> None:
+    from oredox.structures.output import describe, write_structure
+
+    path, record = write_structure(structure, output)
+    info = describe(structure)
+    quality = info["provenance"].get("quality", {}).get("cluster_vector_mismatch")
+    extra = f", cluster-vector mismatch {quality:.4f}" if quality is not None else ""
+    group = info.get("space_group", "disordered")
+    console.print(
+        f"{info['formula']} ({group}{extra}) -> {path}; record {record}",
+        soft_wrap=True,
+    )
+
+
+def _fraction(text: str) -> float:
+    from fractions import Fraction
+
+    try:
+        return float(Fraction(text.strip()))
+    except (ValueError, ZeroDivisionError):
+        raise OredoxInputError(
+            f"{text!r} is not a number or fraction like 7/12"
+        ) from None
+
+
+def _fractions(text: str) -> dict[str, float]:
+    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    if not pairs or any(not sep for _, sep, _ in pairs):
+        raise OredoxInputError(
+            f"cations {text!r} must look like Li=7/12,Ti=7/24,Ni=1/8"
+        )
+    return {el.strip(): _fraction(value) for el, _, value in pairs}
+
+
 def _print_study(study) -> None:
     scheme = study.energy_scheme
     console.print(

@@ -55,3 +55,51 @@ def test_bad_input_exits_2_and_writes_nothing(
 def test_query_on_empty_store(monkeypatch, capsys):
     assert run_cli(monkeypatch, "query", "--json") == 0
     assert capsys.readouterr().out.strip() == "[]"
+
+
+def test_structure_commands_write_files_and_records(monkeypatch, tmp_path):
+    import json
+
+    from pymatgen.core import Structure
+
+    out = tmp_path / "li2mno3.cif"
+    assert run_cli(monkeypatch, "structure", "seed", "li2mno3", "-o", str(out)) == 0
+    assert Structure.from_file(out).composition.reduced_formula == "Li2MnO3"
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["space_group"] == "C2/m"
+    assert record["provenance"]["motif"] == "honeycomb"
+
+    poscar = tmp_path / "POSCAR"
+    args = ["structure", "sqs", "--steps", "20000", "--seed", "3", "-o", str(poscar)]
+    assert run_cli(monkeypatch, *args) == 0
+    assert Structure.from_file(poscar).composition.formula == "Li14 Ti7 Ni3 O24"
+    quality = json.loads((tmp_path / "POSCAR.json").read_text())["provenance"][
+        "quality"
+    ]
+    assert quality["cluster_vector_mismatch"] < 0.2
+    assert len(quality["warren_cowley_alpha"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["structure", "layered", "--ordering", "zigzag", "-o", "x.cif"],
+            "unknown ordering",
+        ),
+        (
+            ["structure", "sqs", "--cations", "Li=0.4,Ti=0.2,Ni=0.4", "-o", "x.cif"],
+            "24 sites cannot hold",
+        ),
+        (
+            ["structure", "rocksalt", "--cations", "Li=0.5,Ni=0.6", "-o", "x.cif"],
+            "must sum to 1",
+        ),
+        (["structure", "rocksalt", "-o", "x.vasp"], "cannot hold partial occupancies"),
+        (["structure", "seed", "lto", "-o", "x.cif"], "unknown seed"),
+    ],
+)
+def test_structure_bad_input(monkeypatch, capsys, tmp_path, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(monkeypatch, *args) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
