@@ -230,3 +230,15 @@ def test_metal_net_of_layered_cells():
     ribbon_net = metal_net(nlmo_ribbon())
     assert len(ribbon_net) == 10
     assert sorted({layer for _, _, layer in ribbon_net}) == [0, 1]
+
+
+def test_li2mno3_stacking_polytypes():
+    """One-, two- and three-layer honeycomb stackings: C2/m, C2/c and P3_112."""
+    parent = o3_layered("LiMnO2", a=2.845, c=14.24, cell="primitive")
+    variants = stacking_variants(parent, honeycomb(), max_period=3)
+    groups = {v.space_group: len(v.structure) for v in variants}
+    assert groups["C2/m"] == 12
+    assert groups["C2/c"] == 24
+    assert groups.get("P3_112", groups.get("P3_212")) == 36
+    for v in variants:
+        assert v.structure.composition.reduced_formula == "Li2MnO3"

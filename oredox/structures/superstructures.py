@@ -32,6 +32,7 @@ a, six sites; second shell at sqrt3 a, six sites):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import product
 from math import isclose
 
 import numpy as np
@@ -343,15 +344,17 @@ def _in_plane_to_rhombohedral(m: int, n: int) -> list[int]:
 def stack_o3(
     parent: Structure,
     ordering: LayerOrdering,
-    shift: tuple[int, int] = (0, 0),
+    shift: tuple[int, int] | list[tuple[int, int]] = (0, 0),
     in_layer: str | None = None,
     oxidation_states: dict | None = None,
 ) -> Structure:
     """O3 cell with ``ordering`` in every metal layer.
 
-    The cell has one metal layer: two in-plane superlattice vectors and the stacking
-    vector p1 + s1 a1 + s2 a2 (p1 the rhombohedral translation to the next layer), so
-    the next layer's order is this one's moved by that vector.
+    Going up one metal layer is the rhombohedral translation p1 plus an in-plane
+    stacking shift s (in units of a1, a2): layer k+1's order is layer k's moved by
+    p1 + s_k. One shift gives a one-layer cell (p1 + s as third vector); a list of p
+    shifts gives a p-layer period (third vector p p1 + sum of the shifts), the way
+    polytypes such as Li2MnO3's C2/c (two layers) and P3_112 (three) differ from C2/m.
 
     Parameters
     ----------
@@ -360,25 +363,36 @@ def stack_o3(
     ordering
         The metal-layer order.
     shift
-        Stacking shift (s1, s2); :func:`stacking_variants` tries them all.
+        One stacking shift (s1, s2), or one per layer of the period;
+        :func:`stacking_variants` tries them all.
     in_layer
         Element that takes the A sites of the metal layer; default the parent's alkali.
     oxidation_states
         For the final composition (default: charge balance, e.g. Mn4+ in Li2MnO3).
     """
+    shifts = [tuple(shift)] if np.ndim(shift) == 1 else [tuple(x) for x in shift]
+    period = len(shifts)
+    total = np.sum(shifts, axis=0)
     rows = [_in_plane_to_rhombohedral(*v) for v in ordering.superlattice]
-    s1, s2 = shift
-    rows.append([1 + s1, s2 - s1, -s2])
-    if round(abs(np.linalg.det(rows))) != ordering.n_sites:
+    rows.append([period + total[0], total[1] - total[0], -total[1]])
+    if round(abs(np.linalg.det(rows))) != ordering.n_sites * period:
         raise RuntimeError("O3 stacking matrix has the wrong volume")
     cell = parent.make_supercell(rows, in_place=False)
     hexagonal = _hexagonal_of_o3(parent)
+    cumulative = np.vstack([[0, 0], np.cumsum(shifts, axis=0)])
 
     def layer_point(site):
-        u, v, _ = hexagonal.get_fractional_coords(site.coords)
-        return round(u), round(v), 0
+        u, v, w = hexagonal.get_fractional_coords(site.coords)
+        layer = round(3 * w)  # metal layers sit at w = k/3
+        repeats, k = divmod(layer, period)
+        c1, c2 = repeats * total + cumulative[k]
+        return round(u - layer * 2 / 3) - c1, round(v - layer / 3) - c2, k
 
-    return _fill_metal_layer(cell, ordering, layer_point, in_layer, oxidation_states)
+    structure = _fill_metal_layer(
+        cell, ordering, layer_point, in_layer, oxidation_states
+    )
+    structure.properties["provenance"]["stacking_shifts"] = [list(x) for x in shifts]
+    return structure
 
 
 def stack_p2(
@@ -471,7 +485,7 @@ def _hexagonal_of_o3(parent: Structure) -> Lattice:
 class StackingVariant:
     """One distinct stacking of a layer ordering."""
 
-    shift: tuple[int, int]
+    shift: tuple[int, int] | list[tuple[int, int]]
     space_group: str
     structure: Structure
 
@@ -481,25 +495,36 @@ def stacking_variants(
     ordering: LayerOrdering,
     in_layer: str | None = None,
     oxidation_states: dict | None = None,
+    max_period: int = 1,
     symprec: float = 1e-3,
 ) -> list[StackingVariant]:
     """Distinct stackings of ``ordering`` on ``parent`` (O3 or P2), with space groups.
 
-    Shifts run over the cosets of the superlattice; stackings that give the same
-    structure (StructureMatcher) are listed once.
+    Shifts run over the cosets of the superlattice; on O3, periods of 1 to
+    ``max_period`` layers are tried (each layer with its own shift). Stackings that
+    give the same structure (StructureMatcher) are listed once, shortest period first.
     """
     is_p2 = "prism" in parent.site_properties
+    cosets = coset_representatives(ordering)
+    candidates: list = []
+    if is_p2:
+        candidates = [(s, stack_p2(parent, ordering, s, in_layer)) for s in cosets]
+    else:
+        for period in range(1, max_period + 1):
+            for shifts in product(cosets, repeat=period):
+                structure = stack_o3(
+                    parent, ordering, list(shifts), in_layer, oxidation_states
+                )
+                candidates.append(
+                    (shifts[0] if period == 1 else list(shifts), structure)
+                )
     variants: list[StackingVariant] = []
-    matcher = StructureMatcher(scale=False)
-    for shift in coset_representatives(ordering):
-        if is_p2:
-            structure = stack_p2(parent, ordering, shift, in_layer)
-        else:
-            structure = stack_o3(parent, ordering, shift, in_layer, oxidation_states)
+    matcher = StructureMatcher(scale=False, attempt_supercell=True)
+    for shift, structure in candidates:
         if any(matcher.fit(structure, v.structure) for v in variants):
             continue
         group = SpacegroupAnalyzer(structure, symprec=symprec).get_space_group_symbol()
-        variants.append(StackingVariant(tuple(shift), group, structure))
+        variants.append(StackingVariant(shift, group, structure))
     return variants
 
 
