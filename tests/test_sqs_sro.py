@@ -193,3 +193,60 @@ def test_monte_carlo_is_deterministic(mc_result):
         seed=3,
     )
     assert again.energies_eV == mc_result.energies_eV
+
+
+def test_pair_cluster_expansion_alone_separates_transition_metals():
+    """A repulsive TM-TM nearest-neighbour interaction (no Ewald) removes TM contacts.
+
+    The reported energy must be J times the number of TM-TM nearest-neighbour bonds.
+    """
+    j = 0.2
+    tm_pairs = {("Ti", "Ti", 1): j, ("Ti", "Ni", 1): j, ("Ni", "Ni", 1): j}
+    parent = rock_salt(LTNO_CATIONS, a=A)
+    result = monte_carlo_sro(
+        parent,
+        300,
+        supercell_matrix=np.diag([3, 2, 2]),
+        n_sweeps=300,
+        n_snapshots=2,
+        seed=1,
+        ewald=False,
+        pair_interactions=tm_pairs,
+    )
+
+    def tm_bonds(structure):
+        cations = [i for i, s in enumerate(structure) if s.specie.symbol != "O"]
+        bonds = 0
+        for i in cations:
+            if structure[i].specie.symbol in ("Ti", "Ni"):
+                bonds += sum(
+                    n.specie.symbol in ("Ti", "Ni")
+                    for n in structure.get_neighbors(structure[i], A * 0.75)
+                )
+        return bonds // 2
+
+    for snapshot, energy in zip(result.snapshots, result.energies_eV, strict=True):
+        assert energy == pytest.approx(j * tm_bonds(snapshot))
+    # At 300 K (J / kT = 7.7) the Monte Carlo reaches the fewest TM-TM bonds this cell
+    # allows (42 % TM on fcc cannot avoid contacts), the number the contact annealer
+    # finds independently.
+    fewest = minimize_contacts(
+        parent,
+        ["Ti", "Ni"],
+        supercell_matrix=np.diag([3, 2, 2]),
+        n_steps=200_000,
+        seed=2,
+    )
+    fewest_bonds = fewest.properties["provenance"]["first_shell_contacts"] // 2
+    assert fewest_bonds == tm_bonds(fewest)
+    assert min(result.energies_eV) == pytest.approx(j * fewest_bonds)
+    assert result.initial_energy_eV > j * fewest_bonds + 1.0
+    with pytest.raises(OredoxInputError, match="no energy"):
+        monte_carlo_sro(parent, 1000, supercell_matrix=np.diag([3, 2, 2]), ewald=False)
+    with pytest.raises(OredoxInputError, match="species must be among"):
+        monte_carlo_sro(
+            parent,
+            1000,
+            supercell_matrix=np.diag([3, 2, 2]),
+            pair_interactions={("Mn", "Ti", 1): 0.1},
+        )

@@ -2,8 +2,9 @@
 
 :func:`monte_carlo_sro` equilibrates the cation sublattice of a supercell at a
 temperature with swaps (composition fixed) under the point-charge Ewald energy of the
-formal charges, screened by a dielectric constant, and returns snapshots with their
-descriptors (:func:`sro_descriptors`):
+formal charges, screened by a dielectric constant, plus a pair cluster expansion when
+one is given (effective pair interactions per shell and species pair), and returns
+snapshots with their descriptors (:func:`sro_descriptors`):
 
 - Warren-Cowley alpha per cation shell and species pair;
 - the histogram of anion environments: anions with n alkali and 6 - n other cations
@@ -31,6 +32,7 @@ from oredox.errors import OredoxInputError
 from oredox.structures.clusters import (
     disordered_sites,
     order_quality,
+    pair_counts,
     pair_shells,
     shell_radii,
 )
@@ -49,7 +51,8 @@ class SroResult:
     snapshots
         Ordered structures sampled after equilibration.
     energies_eV
-        Screened Ewald energy of each snapshot, eV per cell.
+        Energy of each snapshot (screened Ewald plus pair interactions), eV per cell,
+        without the constant anion-anion Ewald term.
     descriptors
         :func:`sro_descriptors` of each snapshot.
     initial_energy_eV, initial_descriptors
@@ -79,6 +82,8 @@ def monte_carlo_sro(
     n_snapshots: int = 5,
     dielectric: float = 10.0,
     seed: int = 0,
+    pair_interactions: dict[tuple[str, str, int], float] | None = None,
+    ewald: bool = True,
 ) -> SroResult:
     """Canonical Monte Carlo of the disordered cation sublattice at ``temperature_K``.
 
@@ -99,7 +104,16 @@ def monte_carlo_sro(
         strongly at synthesis temperatures).
     seed
         Random seed; the same seed gives the same snapshots.
+    pair_interactions
+        A pair cluster expansion: effective pair interactions in eV per bond, keyed
+        ``(species a, species b, shell)`` with shells counted from 1 (nearest
+        neighbours), e.g. ``{("Ti", "Ti", 1): 0.08}``; missing pairs are 0. Added to
+        the screened Ewald energy (or alone with ``ewald=False``).
+    ewald
+        Include the screened point-charge Ewald energy.
     """
+    if not ewald and not pair_interactions:
+        raise OredoxInputError("no energy: keep ewald=True or give pair_interactions")
     if temperature_K <= 0 or dielectric <= 0:
         raise OredoxInputError("temperature and dielectric constant must be positive")
     parent_sites, species, conc = disordered_sites(structure)
@@ -120,19 +134,32 @@ def monte_carlo_sro(
         )
     charges = np.array([_charge(s) for s in species])
     coupling, fixed_potential = _ewald_coupling(cell, sites)
-    coupling /= dielectric
-    fixed_potential /= dielectric
+    coupling *= (1.0 if ewald else 0.0) / dielectric
+    fixed_potential *= (1.0 if ewald else 0.0) / dielectric
 
     rng = np.random.default_rng(seed)
     occupation = rng.permutation(np.repeat(np.arange(len(species)), counts)).astype(
         np.int64
     )
     q = charges[occupation]
-    radii = shell_radii(structure, parent_sites, 4)
+    eci = _pair_interaction_array(pair_interactions or {}, species)
+    radii = shell_radii(structure, parent_sites, max(4, len(eci)))
     shells = pair_shells(cell, sites, radii)
+    eci = np.pad(eci, ((0, len(radii) - len(eci)), (0, 0), (0, 0)))
+    kernel_args = (
+        shells.pointer,
+        shells.neighbour,
+        shells.shell,
+        shells.count.astype(np.float64),
+        eci,
+    )
 
-    def energy(q):
-        return float(q @ coupling @ q + 2 * q @ fixed_potential)
+    def energy(occ):
+        q = charges[occ]
+        counts = pair_counts(shells, occ, len(species))
+        return float(
+            q @ coupling @ q + 2 * q @ fixed_potential + 0.5 * np.sum(counts * eci)
+        )
 
     def describe(occ):
         ordered = _ordered(cell, sites, species, occ)
@@ -145,7 +172,7 @@ def monte_carlo_sro(
             concentrations=conc,
         )
 
-    initial = (energy(q), describe(occupation))
+    initial = (energy(occupation), describe(occupation))
     beta = 1.0 / (BOLTZMANN_EV_PER_K * temperature_K)
     n_steps = n_sweeps * len(sites)
     half = n_steps // 2
@@ -153,15 +180,17 @@ def monte_carlo_sro(
     phi = coupling @ q + fixed_potential
     occ = occupation.copy()
     start = time.perf_counter()
-    accepted = _metropolis(occ, q, phi, coupling, beta, half, seed)
+    accepted = _metropolis(occ, q, phi, coupling, beta, half, seed, *kernel_args)
     elapsed = time.perf_counter() - start
     snapshots, energies, descriptors = [], [], []
     for k in range(n_snapshots):
         start = time.perf_counter()
-        accepted += _metropolis(occ, q, phi, coupling, beta, chunk, seed + 1 + k)
+        accepted += _metropolis(
+            occ, q, phi, coupling, beta, chunk, seed + 1 + k, *kernel_args
+        )
         elapsed += time.perf_counter() - start
         snapshots.append(_ordered(cell, sites, species, occ))
-        energies.append(energy(q))
+        energies.append(energy(occ))
         descriptors.append(describe(occ))
     total = half + chunk * n_snapshots
     for snap in snapshots:
@@ -321,7 +350,9 @@ def _ordered(cell: Structure, sites, species, occupation) -> Structure:
 
 
 @numba.njit(cache=True)
-def _metropolis(occ, q, phi, coupling, beta, n_steps, seed):
+def _metropolis(
+    occ, q, phi, coupling, beta, n_steps, seed, pointer, neighbour, shell, count, eci
+):
     np.random.seed(seed)
     n = occ.shape[0]
     accepted = 0
@@ -334,6 +365,11 @@ def _metropolis(occ, q, phi, coupling, beta, n_steps, seed):
         delta = 2 * d * (phi[i] - phi[j]) + d * d * (
             coupling[i, i] + coupling[j, j] - 2 * coupling[i, j]
         )
+        a, b = occ[i], occ[j]
+        delta += _site_change(occ, pointer, neighbour, shell, count, eci, i, b)
+        occ[i] = b
+        delta += _site_change(occ, pointer, neighbour, shell, count, eci, j, a)
+        occ[i] = a
         if delta <= 0 or np.random.random() < np.exp(-beta * delta):
             for k in range(n):
                 phi[k] += d * (coupling[k, i] - coupling[k, j])
@@ -341,3 +377,37 @@ def _metropolis(occ, q, phi, coupling, beta, n_steps, seed):
             occ[i], occ[j] = occ[j], occ[i]
             accepted += 1
     return accepted
+
+
+@numba.njit(cache=True)
+def _site_change(occ, pointer, neighbour, shell, count, eci, site, new):
+    """Pair-energy change (eV) when ``site`` takes species ``new``, others fixed."""
+    old = occ[site]
+    delta = 0.0
+    for e in range(pointer[site], pointer[site + 1]):
+        k, s, c = neighbour[e], shell[e], count[e]
+        if k == site:  # bonds to its own images: each listed once per direction
+            delta += 0.5 * c * (eci[s, new, new] - eci[s, old, old])
+        else:
+            delta += c * (eci[s, new, occ[k]] - eci[s, old, occ[k]])
+    return delta
+
+
+def _pair_interaction_array(
+    pair_interactions: dict[tuple[str, str, int], float], species: list[str]
+) -> np.ndarray:
+    """J[shell, a, b] (eV per bond, symmetric) from ``{(a, b, shell): J}``."""
+    symbols = [sp.rstrip("+-0123456789") for sp in species]
+    n_shells = max((key[2] for key in pair_interactions), default=0)
+    eci = np.zeros((n_shells, len(species), len(species)))
+    for key, value in pair_interactions.items():
+        if len(key) != 3 or key[2] < 1:
+            raise OredoxInputError(
+                f"pair interaction key {key!r} must be (species, species, shell >= 1)"
+            )
+        a, b, shell = key
+        if a not in symbols or b not in symbols:
+            raise OredoxInputError(f"pair {a}-{b}: species must be among {symbols}")
+        i, j = symbols.index(a), symbols.index(b)
+        eci[shell - 1, i, j] = eci[shell - 1, j, i] = float(value)
+    return eci
