@@ -12,6 +12,7 @@ distributed as possible" cell of the LTNO study.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 
 import numba
@@ -100,9 +101,10 @@ def generate_sqs(
         Ordered, with ``properties["provenance"]`` holding the method, parameters,
         seed and the :class:`~oredox.structures.clusters.OrderQuality` report.
     """
-    cell, sites, species, conc, shells, occupation = _setup(
+    prepared, shells, occupation = _setup(
         structure, n_cells, supercell_matrix, n_shells, seed
     )
+    species, conc = prepared.species, prepared.concentrations
     target = random_correlations(conc, n_shells)
     best, objective = _run(
         occupation,
@@ -118,9 +120,7 @@ def generate_sqs(
     )
     quality = order_quality(shells, best, species, conc)
     return _finish(
-        cell,
-        sites,
-        species,
+        prepared,
         best,
         quality,
         {
@@ -152,9 +152,8 @@ def minimize_contacts(
     rule of Li et al. 2022. Same outputs as :func:`generate_sqs`; the provenance adds
     ``first_shell_contacts`` (ordered pairs, each bond counted twice).
     """
-    cell, sites, species, conc, shells, occupation = _setup(
-        structure, n_cells, supercell_matrix, 1, seed
-    )
+    prepared, shells, occupation = _setup(structure, n_cells, supercell_matrix, 1, seed)
+    species, conc = prepared.species, prepared.concentrations
     symbols = [s.rstrip("+-0123456789") for s in species]
     unknown = set(spread) - set(symbols)
     if unknown:
@@ -177,16 +176,12 @@ def minimize_contacts(
     )
     counts = pair_counts(shells, best, len(species))
     contacts = int(sum(counts[0, a, b] for a, b in product(chosen, chosen)))
+    radii = shell_radii(structure, prepared.parent_sites, 4)
     quality = order_quality(
-        pair_shells(cell, sites, shell_radii(structure, _ordering_sites(structure), 4)),
-        best,
-        species,
-        conc,
+        pair_shells(prepared.cell, prepared.sites, radii), best, species, conc
     )
     return _finish(
-        cell,
-        sites,
-        species,
+        prepared,
         best,
         quality,
         {
@@ -200,11 +195,58 @@ def minimize_contacts(
     )
 
 
-def _ordering_sites(structure: Structure) -> list[int]:
-    return [i for i, site in enumerate(structure) if not site.is_ordered]
+@dataclass(frozen=True)
+class OrderingCell:
+    """A supercell of a disordered parent, ready to be occupied.
+
+    Attributes
+    ----------
+    cell
+        The supercell (disordered sites still partial).
+    parent_sites
+        Disordered sites of the parent (for the pair-shell radii).
+    sites
+        Disordered sites of the supercell, in order.
+    species
+        Their species, by atomic number.
+    concentrations
+        Species fractions on the sublattice.
+    counts
+        Exact number of each species in the supercell.
+    """
+
+    cell: Structure
+    parent_sites: list[int]
+    sites: list[int]
+    species: list[str]
+    concentrations: np.ndarray
+    counts: np.ndarray
+
+    def random_occupation(self, seed: int) -> np.ndarray:
+        """Species indices at the exact counts, randomly placed."""
+        rng = np.random.default_rng(seed)
+        return rng.permutation(np.repeat(np.arange(len(self.species)), self.counts))
+
+    def occupy(self, occupation: np.ndarray) -> Structure:
+        """The ordered supercell for ``occupation`` (site properties kept)."""
+        structure = self.cell.copy()
+        for site, sigma in zip(self.sites, occupation, strict=True):
+            structure.replace(
+                site, self.species[sigma], properties=structure[site].properties
+            )
+        return structure
 
 
-def _setup(structure, n_cells, supercell_matrix, n_shells, seed):
+def ordering_cell(
+    structure: Structure, n_cells: int | None = None, supercell_matrix=None
+) -> OrderingCell:
+    """Supercell of ``structure`` whose disordered sites hold exact species counts.
+
+    Raises
+    ------
+    OredoxInputError
+        No size given, or a site count that makes some species count fractional.
+    """
     parent_sites, species, conc = disordered_sites(structure)
     if supercell_matrix is None:
         if n_cells is None:
@@ -212,20 +254,22 @@ def _setup(structure, n_cells, supercell_matrix, n_shells, seed):
         supercell_matrix = compact_supercell(structure, n_cells)
     cell = structure.make_supercell(np.asarray(supercell_matrix), in_place=False)
     sites = [i for i, site in enumerate(cell) if not site.is_ordered]
-    counts = conc * len(sites)
-    if np.any(np.abs(counts - np.round(counts)) > 0.02):
-        detail = ", ".join(f"{s} {c:.3f}" for s, c in zip(species, counts, strict=True))
+    exact = conc * len(sites)
+    counts = np.round(exact).astype(np.int64)
+    if counts.sum() != len(sites) or np.any(np.abs(exact - counts) > 0.02):
+        detail = ", ".join(f"{s} {c:.3f}" for s, c in zip(species, exact, strict=True))
         raise OredoxInputError(
             f"{len(sites)} sites cannot hold these concentrations exactly ({detail}); "
             f"choose a cell whose site count makes every count an integer"
         )
-    radii = shell_radii(structure, parent_sites, n_shells)
-    shells = pair_shells(cell, sites, radii)
-    rng = np.random.default_rng(seed)
-    occupation = rng.permutation(
-        np.repeat(np.arange(len(species)), np.round(counts).astype(int))
-    ).astype(np.int64)
-    return cell, sites, species, conc, shells, occupation
+    return OrderingCell(cell, parent_sites, sites, species, conc, counts)
+
+
+def _setup(structure, n_cells, supercell_matrix, n_shells, seed):
+    prepared = ordering_cell(structure, n_cells, supercell_matrix)
+    radii = shell_radii(structure, prepared.parent_sites, n_shells)
+    shells = pair_shells(prepared.cell, prepared.sites, radii)
+    return prepared, shells, prepared.random_occupation(seed)
 
 
 def _run(
@@ -256,10 +300,8 @@ def _run(
     )
 
 
-def _finish(cell, sites, species, occupation, quality: OrderQuality, provenance):
-    structure = cell.copy()
-    for site, sigma in zip(sites, occupation, strict=True):
-        structure.replace(site, species[sigma], properties=structure[site].properties)
+def _finish(prepared: OrderingCell, occupation, quality: OrderQuality, provenance):
+    structure = prepared.occupy(occupation)
     structure.properties["provenance"] = {**provenance, "quality": quality.as_dict()}
     return structure
 

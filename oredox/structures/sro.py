@@ -30,14 +30,13 @@ from pymatgen.core import Structure
 
 from oredox.errors import OredoxInputError
 from oredox.structures.clusters import (
-    disordered_sites,
     order_quality,
     pair_counts,
     pair_shells,
     shell_radii,
 )
 from oredox.structures.frameworks import ALKALI_ELEMENTS
-from oredox.structures.sqs import compact_supercell
+from oredox.structures.sqs import ordering_cell
 
 BOLTZMANN_EV_PER_K = 8.617333262e-5
 
@@ -116,34 +115,18 @@ def monte_carlo_sro(
         raise OredoxInputError("no energy: keep ewald=True or give pair_interactions")
     if temperature_K <= 0 or dielectric <= 0:
         raise OredoxInputError("temperature and dielectric constant must be positive")
-    parent_sites, species, conc = disordered_sites(structure)
-    if supercell_matrix is None:
-        if n_cells is None:
-            raise OredoxInputError("give n_cells or supercell_matrix")
-        supercell_matrix = compact_supercell(structure, n_cells)
-    cell = structure.make_supercell(np.asarray(supercell_matrix), in_place=False)
-    sites = [i for i, site in enumerate(cell) if not site.is_ordered]
-    counts = np.round(conc * len(sites)).astype(int)
-    if abs(counts.sum() - len(sites)) or np.any(
-        np.abs(conc * len(sites) - counts) > 0.02
-    ):
-        raise OredoxInputError(
-            f"{len(sites)} sites cannot hold the concentrations "
-            f"{dict(zip(species, conc.round(4).tolist(), strict=True))} exactly; "
-            f"choose another cell size"
-        )
+    prepared = ordering_cell(structure, n_cells, supercell_matrix)
+    cell, sites = prepared.cell, prepared.sites
+    species, conc = prepared.species, prepared.concentrations
     charges = np.array([_charge(s) for s in species])
     coupling, fixed_potential = _ewald_coupling(cell, sites)
     coupling *= (1.0 if ewald else 0.0) / dielectric
     fixed_potential *= (1.0 if ewald else 0.0) / dielectric
 
-    rng = np.random.default_rng(seed)
-    occupation = rng.permutation(np.repeat(np.arange(len(species)), counts)).astype(
-        np.int64
-    )
+    occupation = prepared.random_occupation(seed)
     q = charges[occupation]
     eci = _pair_interaction_array(pair_interactions or {}, species)
-    radii = shell_radii(structure, parent_sites, max(4, len(eci)))
+    radii = shell_radii(structure, prepared.parent_sites, max(4, len(eci)))
     shells = pair_shells(cell, sites, radii)
     eci = np.pad(eci, ((0, len(radii) - len(eci)), (0, 0), (0, 0)))
     kernel_args = (
@@ -162,7 +145,7 @@ def monte_carlo_sro(
         )
 
     def describe(occ):
-        ordered = _ordered(cell, sites, species, occ)
+        ordered = prepared.occupy(occ)
         return sro_descriptors(
             ordered,
             shells=shells,
@@ -189,7 +172,7 @@ def monte_carlo_sro(
             occ, q, phi, coupling, beta, chunk, seed + 1 + k, *kernel_args
         )
         elapsed += time.perf_counter() - start
-        snapshots.append(_ordered(cell, sites, species, occ))
+        snapshots.append(prepared.occupy(occ))
         energies.append(energy(occ))
         descriptors.append(describe(occ))
     total = half + chunk * n_snapshots
@@ -340,13 +323,6 @@ def _ewald_coupling(cell: Structure, sites: list[int]) -> tuple[np.ndarray, np.n
     coupling = matrix[np.ix_(sites, sites)]
     fixed_potential = matrix[np.ix_(sites, fixed)] @ fixed_charges
     return np.ascontiguousarray(coupling), fixed_potential
-
-
-def _ordered(cell: Structure, sites, species, occupation) -> Structure:
-    structure = cell.copy()
-    for site, sigma in zip(sites, occupation, strict=True):
-        structure.replace(site, species[sigma], properties=structure[site].properties)
-    return structure
 
 
 @numba.njit(cache=True)
