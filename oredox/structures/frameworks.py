@@ -134,7 +134,8 @@ def p2_layered(
     Returns
     -------
     Structure
-        A4 M2 O4 with ``sublattice`` labels, ``prism`` labels on the alkali sites and
+        A4 M2 O4 with ``sublattice`` labels, ``prism`` labels (``"face"``, ``"edge"``;
+        ``""`` on other sites) and
         oxidation states of the A M O2 formula (the framework is over-full in A:
         reduce it before using charges).
     """
@@ -149,8 +150,9 @@ def p2_layered(
     prism = []
     for site in structure:
         on_axis = np.allclose(site.frac_coords[:2] % 1, 0, atol=1e-6)
+        # "" (not None, which pymatgen drops) on the non-alkali sites
         prism.append(
-            None if site.specie.symbol != alkali else ("face" if on_axis else "edge")
+            "" if site.specie.symbol != alkali else ("face" if on_axis else "edge")
         )
     structure.add_site_property("prism", prism)
     return _decorate(
