@@ -9,28 +9,35 @@ alkali sites; the distinct permutations form the group ``G`` that acts on arrang
 
 - :func:`count_configurations` counts the orbits of k-vacancy arrangements with
   Burnside's lemma, without enumerating them.
-- :func:`enumerate_configurations` lists one representative per orbit with its
-  multiplicity (orbit size, so that the multiplicities at one k sum to C(n, k)).
+- :func:`iter_configurations` streams one representative per orbit with its
+  multiplicity (orbit size, so that the multiplicities at one k sum to C(n, k)):
+  an arrangement is kept when its bit mask is the smallest of its orbit, which needs no
+  memory of earlier ones. :func:`enumerate_configurations` collects the stream.
+- :func:`beam_search` removes alkali one at a time and keeps the lowest-energy
+  distinct arrangements at each content, for cells too large to enumerate.
 
-Arrangements are bit masks over the alkali sites (bit i set: site i is vacant), which
-keeps the orbit reduction vectorised. This exhaustive method is for cells of up to
-:data:`MAX_ALKALI_SITES` alkali sites.
+Arrangements are bit masks over the alkali sites (bit i set: site i is vacant), up to
+:data:`MAX_ALKALI_SITES` sites. Permuting a mask uses one lookup table per byte and
+symmetry operation; the scanning loop is compiled with numba.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import combinations
+from functools import cached_property
 from math import comb
 
+import numba
 import numpy as np
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from oredox.errors import OredoxInputError
 
-MAX_ALKALI_SITES = 24
-MAX_RAW_CONFIGURATIONS = 2_000_000
+MAX_ALKALI_SITES = 62  # bit masks in int64
+MAX_RAW_CONFIGURATIONS = 50_000_000  # default limit of exhaustive enumeration
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,20 @@ class AlkaliSymmetry:
     def n_sites(self) -> int:
         """Number of alkali sites."""
         return len(self.alkali_indices)
+
+    @cached_property
+    def tables(self) -> np.ndarray:
+        """Byte lookup tables (n_ops, n_bytes, 256): images of 8 sites at a time."""
+        return _byte_tables(self.permutations)
+
+    def canonical(self, masks: np.ndarray) -> np.ndarray:
+        """Smallest mask of each mask's orbit (its canonical representative)."""
+        return _canonical(np.asarray(masks, dtype=np.int64), self.tables)
+
+    def multiplicity(self, masks: np.ndarray) -> np.ndarray:
+        """Orbit size of each mask: group order over the size of its stabiliser."""
+        stab = _stabilisers(np.asarray(masks, dtype=np.int64), self.tables)
+        return len(self.permutations) // stab
 
 
 def alkali_symmetry(
@@ -155,8 +176,38 @@ def count_configurations(symmetry: AlkaliSymmetry, n_vacancies: int) -> int:
     return fixed // n_ops
 
 
+def iter_configurations(
+    symmetry: AlkaliSymmetry, n_vacancies: int, chunk: int = _CHUNK
+) -> Iterator[Configuration]:
+    """Stream the symmetry-distinct arrangements of ``n_vacancies``, smallest first.
+
+    Memory stays at one chunk of raw arrangements however many there are.
+    """
+    n = symmetry.n_sites
+    _check_k(n, n_vacancies)
+    if n > MAX_ALKALI_SITES:
+        raise OredoxInputError(
+            f"{n} alkali sites exceed the {MAX_ALKALI_SITES} that bit masks hold; "
+            f"use a smaller supercell"
+        )
+    tables = symmetry.tables
+    n_ops = len(symmetry.permutations)
+    if n_vacancies == 0:
+        yield Configuration(0, (), 1)
+        return
+    masks = np.empty(chunk, dtype=np.int64)
+    stabilisers = np.empty(chunk, dtype=np.int64)
+    mask = (1 << n_vacancies) - 1
+    while mask >= 0:
+        mask, found = _scan(mask, n, tables, chunk, masks, stabilisers)
+        for m, stab in zip(masks[:found], stabilisers[:found], strict=True):
+            yield Configuration(n_vacancies, _bits(int(m), n), n_ops // int(stab))
+
+
 def enumerate_configurations(
-    symmetry: AlkaliSymmetry, n_vacancies: int
+    symmetry: AlkaliSymmetry,
+    n_vacancies: int,
+    max_raw: int = MAX_RAW_CONFIGURATIONS,
 ) -> list[Configuration]:
     """All symmetry-distinct arrangements of ``n_vacancies`` on the alkali sites.
 
@@ -169,36 +220,20 @@ def enumerate_configurations(
     Raises
     ------
     OredoxInputError
-        If ``n_vacancies`` is out of range or the cell is too large for exhaustive
-        enumeration.
+        If ``n_vacancies`` is out of range, or there are more than ``max_raw`` raw
+        arrangements (the message gives the count and points to beam search).
     """
     n = symmetry.n_sites
     _check_k(n, n_vacancies)
-    if n > MAX_ALKALI_SITES or comb(n, n_vacancies) > MAX_RAW_CONFIGURATIONS:
+    raw = comb(n, n_vacancies)
+    if raw > max_raw:
+        distinct = count_configurations(symmetry, n_vacancies)
         raise OredoxInputError(
-            f"{comb(n, n_vacancies)} raw arrangements of {n_vacancies} vacancies on "
-            f"{n} sites are too many to enumerate exhaustively here; use a smaller "
-            f"supercell"
+            f"{raw:,} raw arrangements of {n_vacancies} vacancies on {n} sites "
+            f"({distinct:,} distinct) exceed the exhaustive limit of {max_raw:,}; use "
+            f"beam_search (the iterative removal of the LTNO study) or raise max_raw"
         )
-    occupied = np.zeros((comb(n, n_vacancies), n), dtype=bool)
-    for row, vacant in enumerate(combinations(range(n), n_vacancies)):
-        occupied[row, list(vacant)] = True
-    weights = 1 << np.arange(n, dtype=np.int64)
-    masks = occupied.astype(np.int64) @ weights
-    canonical = masks.copy()
-    for perm in symmetry.permutations:
-        image = np.zeros_like(occupied)
-        image[:, perm] = occupied  # a vacancy on site i moves to site perm[i]
-        np.minimum(canonical, image.astype(np.int64) @ weights, out=canonical)
-    orbits, sizes = np.unique(canonical, return_counts=True)
-    return [
-        Configuration(
-            n_vacancies=n_vacancies,
-            vacancies=tuple(i for i in range(n) if (int(mask) >> i) & 1),
-            multiplicity=int(size),
-        )
-        for mask, size in zip(orbits, sizes, strict=True)
-    ]
+    return list(iter_configurations(symmetry, n_vacancies))
 
 
 def enumerate_all(symmetry: AlkaliSymmetry) -> list[Configuration]:
@@ -208,6 +243,69 @@ def enumerate_all(symmetry: AlkaliSymmetry) -> list[Configuration]:
         for k in range(symmetry.n_sites + 1)
         for config in enumerate_configurations(symmetry, k)
     ]
+
+
+@dataclass(frozen=True)
+class ScoredConfiguration:
+    """A configuration and the energy (eV per cell) it was ranked by."""
+
+    configuration: Configuration
+    energy_eV: float
+
+
+def beam_search(
+    symmetry: AlkaliSymmetry,
+    energy: Callable[[np.ndarray], np.ndarray],
+    beam_width: int = 5,
+    max_vacancies: int | None = None,
+) -> dict[int, list[ScoredConfiguration]]:
+    """Remove alkali one at a time, keeping the ``beam_width`` lowest at each step.
+
+    The LTNO study's "iterative removal": from the full cell, every distinct child of
+    every kept arrangement (one more vacancy) is scored and the best ``beam_width``
+    distinct ones are kept for the next step.
+
+    Parameters
+    ----------
+    symmetry
+        Alkali sites and their symmetry.
+    energy
+        Scores arrangements of one alkali count: takes a boolean occupation array
+        (n_arrangements, n_sites), returns energies in eV (e.g.
+        ``DelithiationEwald(...).energies`` or a CHGNet single point).
+    beam_width
+        Arrangements kept per alkali content.
+    max_vacancies
+        Stop after this many removals (default: all).
+
+    Returns
+    -------
+    dict
+        Vacancy count -> kept arrangements, lowest energy first.
+    """
+    n = symmetry.n_sites
+    if beam_width < 1:
+        raise OredoxInputError(f"beam width must be at least 1, not {beam_width}")
+    last = n if max_vacancies is None else max_vacancies
+    _check_k(n, last)
+    level = np.zeros(1, dtype=np.int64)
+    scores = np.asarray(energy(masks_to_occupied(level, n)), dtype=float)
+    kept = {0: [ScoredConfiguration(Configuration(0, (), 1), float(scores[0]))]}
+    bits = np.int64(1) << np.arange(n, dtype=np.int64)
+    for k in range(1, last + 1):
+        children = (level[:, None] | bits[None, :])[(level[:, None] & bits) == 0]
+        children = np.unique(symmetry.canonical(children))
+        scores = np.asarray(energy(masks_to_occupied(children, n)), dtype=float)
+        order = np.argsort(scores, kind="stable")[:beam_width]
+        level = children[order]
+        sizes = symmetry.multiplicity(level)
+        kept[k] = [
+            ScoredConfiguration(
+                Configuration(k, _bits(int(m), n), int(size)), float(scores[i])
+            )
+            for m, size, i in zip(level, sizes, order, strict=True)
+        ]
+    return kept
 
 
 def apply_configuration(
@@ -240,3 +338,90 @@ def _cycle_lengths(perm: np.ndarray) -> list[int]:
             length += 1
         lengths.append(length)
     return lengths
+
+
+def masks_to_occupied(masks: np.ndarray, n_sites: int) -> np.ndarray:
+    """Boolean occupation (n_masks, n_sites): True where the alkali is present."""
+    bits = (np.asarray(masks, dtype=np.int64)[:, None] >> np.arange(n_sites)) & 1
+    return bits == 0
+
+
+def _bits(mask: int, n: int) -> tuple[int, ...]:
+    return tuple(i for i in range(n) if (mask >> i) & 1)
+
+
+def _byte_tables(perms: np.ndarray) -> np.ndarray:
+    n_ops, n = perms.shape
+    n_bytes = (n + 7) // 8
+    tables = np.zeros((n_ops, n_bytes, 256), dtype=np.int64)
+    values = np.arange(256)
+    for g in range(n_ops):
+        for byte in range(n_bytes):
+            for bit in range(8):
+                site = 8 * byte + bit
+                if site >= n:
+                    break
+                tables[g, byte, (values >> bit) & 1 == 1] |= (
+                    np.int64(1) << perms[g, site]
+                )
+    return tables
+
+
+@numba.njit(cache=True)
+def _image(mask, tables, g):
+    image = 0
+    byte = 0
+    while mask:
+        image |= tables[g, byte, mask & 255]
+        mask >>= 8
+        byte += 1
+    return image
+
+
+@numba.njit(cache=True)
+def _scan(mask, n, tables, capacity, out_masks, out_stab):
+    """Walk k-subsets from ``mask`` (Gosper's hack); keep orbit minima.
+
+    Returns the next mask to scan (-1 when done) and how many were written.
+    """
+    n_ops = tables.shape[0]
+    limit = np.int64(1) << n
+    found = 0
+    while mask < limit and found < capacity:
+        stab = 0
+        smallest = True
+        for g in range(n_ops):
+            image = _image(mask, tables, g)
+            if image < mask:
+                smallest = False
+                break
+            if image == mask:
+                stab += 1
+        if smallest:
+            out_masks[found] = mask
+            out_stab[found] = stab
+            found += 1
+        low = mask & -mask
+        ripple = mask + low
+        mask = (((ripple ^ mask) >> 2) // low) | ripple
+    return (mask if mask < limit else -1), found
+
+
+@numba.njit(cache=True)
+def _canonical(masks, tables):
+    out = masks.copy()
+    for i in range(masks.shape[0]):
+        for g in range(tables.shape[0]):
+            image = _image(masks[i], tables, g)
+            out[i] = min(out[i], image)
+    return out
+
+
+@numba.njit(cache=True)
+def _stabilisers(masks, tables):
+    out = np.zeros(masks.shape[0], dtype=np.int64)
+    for i in range(masks.shape[0]):
+        for g in range(tables.shape[0]):
+            if _image(masks[i], tables, g) == masks[i]:
+                out[i] += 1
+    return out
