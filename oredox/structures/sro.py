@@ -25,7 +25,6 @@ from itertools import combinations
 
 import numba
 import numpy as np
-from pymatgen.analysis.ewald import EwaldSummation
 from pymatgen.core import Structure
 
 from oredox.errors import OredoxInputError
@@ -35,6 +34,7 @@ from oredox.structures.clusters import (
     pair_shells,
     shell_radii,
 )
+from oredox.structures.ewald import unit_charge_ewald
 from oredox.structures.frameworks import ALKALI_ELEMENTS
 from oredox.structures.sqs import ordering_cell
 
@@ -311,13 +311,7 @@ def _ewald_coupling(cell: Structure, sites: list[int]) -> tuple[np.ndarray, np.n
     Returns J (sites x sites, eV per unit charge squared, E = q^T J q convention) and
     the fixed-ion term f with E_cross = 2 q . f.
     """
-    probe = Structure(
-        cell.lattice,
-        ["H"] * len(cell),
-        cell.frac_coords,
-    )
-    probe.add_oxidation_state_by_element({"H": 1})
-    matrix = EwaldSummation(probe, compute_forces=False).total_energy_matrix
+    matrix = unit_charge_ewald(cell)
     fixed = [i for i in range(len(cell)) if i not in set(sites)]
     fixed_charges = np.array([cell[i].specie.oxi_state for i in fixed], dtype=float)
     coupling = matrix[np.ix_(sites, sites)]
