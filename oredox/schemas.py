@@ -121,6 +121,14 @@ class ConfigurationEntry(BaseModel):
     converged: bool = Field(
         description="Whether the relaxation met the force criterion"
     )
+    framework_flags: list[str] = Field(
+        default_factory=list,
+        description="Why the relaxed structure lost the host framework (empty: "
+        "intact); flagged entries do not build the hull",
+    )
+    duplicate_of: str | None = Field(
+        None, description="config_id of a lower-energy entry it relaxed into"
+    )
     structure: StructureField = Field(description="Relaxed structure")
 
 
@@ -157,6 +165,10 @@ class StudyDocument(BaseModel):
     hull_config_ids: list[str] = Field(description="Hull vertices, by increasing x")
     voltage_steps: list[VoltageStepDoc]
     average_voltage_V: float = Field(description="Average over the whole x range, V")
+    screening: dict = Field(
+        default_factory=dict,
+        description="How candidates were generated, ranked and selected",
+    )
     software: dict[str, str] = Field(default_factory=software_versions)
 
     @field_validator("created_at")

@@ -146,6 +146,7 @@ def small_study_job():
         ],
         # 3 f.u.: per f.u. -25.9, -24.3, -22.5, -20.0 at x = 1, 2/3, 1/3, 0
         energies_eV=[-77.7, -72.9, -67.5, -60.0],
+        initial_structures=[apply_configuration(host, sym, c) for c in configs],
         structures=[apply_configuration(host, sym, c) for c in configs],
         converged=[True] * 4,
         alkali_energy_eV=-3.8,

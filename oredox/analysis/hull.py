@@ -85,11 +85,19 @@ def lower_hull(x: Sequence[float], energy: Sequence[float]) -> list[int]:
     return vertices
 
 
-def energy_above_hull(x: Sequence[float], energy: Sequence[float]) -> np.ndarray:
-    """Energy above the lower hull for every point, in the units of ``energy``."""
+def energy_above_hull(
+    x: Sequence[float], energy: Sequence[float], include: Sequence[bool] | None = None
+) -> np.ndarray:
+    """Energy above the lower hull for every point, in the units of ``energy``.
+
+    ``include`` (default all) chooses the points that build the hull; the others are
+    measured against it too (e.g. configurations that lost their framework).
+    """
     x_arr, e_arr = _as_arrays(x, energy)
-    vertices = lower_hull(x_arr, e_arr)
-    hull_e = np.interp(x_arr, x_arr[vertices], e_arr[vertices])
+    mask = np.ones(len(x_arr), bool) if include is None else np.asarray(include, bool)
+    xs, es = x_arr[mask], e_arr[mask]
+    vertices = lower_hull(xs, es)
+    hull_e = np.interp(x_arr, xs[vertices], es[vertices])
     above = e_arr - hull_e
     above[np.abs(above) < HULL_TOL_EV] = 0.0
     return above

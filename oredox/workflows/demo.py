@@ -26,6 +26,7 @@ from oredox.structures.frameworks import ALKALI_ELEMENTS, make_supercell, o3_lay
 from oredox.workflows.engines import get_engine
 from oredox.workflows.execution import new_run_dir, run_flow
 from oredox.workflows.hull import DelithiationHullMaker
+from oredox.workflows.screening import ScreeningSettings
 
 DEFAULT_SUPERCELL = (2, 1, 1)
 MAX_DEMO_CONFIGURATIONS = 200
@@ -91,7 +92,12 @@ def run_demo(
         )
     store = get_job_store(settings)
 
-    maker = DelithiationHullMaker(engine=engine_name, fmax=fmax, alkali=alkali)
+    maker = DelithiationHullMaker(
+        engine=engine_name,
+        fmax=fmax,
+        alkali=alkali,
+        screening=ScreeningSettings(relax_all=True),
+    )
     flow = maker.make(
         host,
         supercell_matrix=_as_matrix(supercell),
@@ -99,7 +105,12 @@ def run_demo(
     )
     run_dir = new_run_dir(settings.work_dir, f"demo-{host.composition.reduced_formula}")
     responses = run_flow(flow, store, run_dir, progress=progress, description="demo")
-    study: StudyDocument = responses[flow.jobs[-1].uuid][1].output
+    study = next(
+        response.output
+        for by_index in responses.values()
+        for response in by_index.values()
+        if isinstance(response.output, StudyDocument)
+    )
     if png is not None:
         plot_hull_and_voltage(study, png)
     return study

@@ -2,8 +2,9 @@
 
 Jobs run with jobflow's ``run_locally`` in their own folders under the work directory.
 Progress is read from jobflow's own "Finished job" log records, so nothing in the flow
-knows it is being watched. What the engines print (CHGNet announces itself on every
-load) goes to ``run.log`` in the run folder instead of the terminal.
+knows it is being watched; a job that replaces itself with new jobs logs "fan-out: N
+new jobs" and the bar's total grows by N. What the engines print (CHGNet announces
+itself on every load) goes to ``run.log`` in the run folder instead of the terminal.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ class _ProgressHandler(logging.Handler):
         message = record.getMessage()
         self.log_file.write(f"{datetime.now(UTC).isoformat()} {message}\n")
         self.log_file.flush()
-        if message.startswith("Starting job - "):
+        if message.startswith("fan-out: "):  # a job replaced itself by new jobs
+            self.bar.total += int(message.split()[1])
+            self.bar.refresh()
+        elif message.startswith("Starting job - "):
             job_name = message.removeprefix("Starting job - ").rsplit(" (", 1)[0]
             self.bar.set_postfix_str(job_name)
         elif message.startswith("Finished job - "):
@@ -65,8 +69,10 @@ def run_flow(
 
     run_dir.mkdir(parents=True, exist_ok=True)
     log_path = run_dir / "run.log"
-    job_logger = logging.getLogger("jobflow.core.job")
-    manager_logger = logging.getLogger("jobflow.managers.local")
+    loggers = [
+        logging.getLogger(name)
+        for name in ("jobflow.core.job", "jobflow.managers.local", "oredox")
+    ]
     with (
         open(log_path, "a") as log_file,
         tqdm(
@@ -74,8 +80,8 @@ def run_flow(
         ) as bar,
     ):
         handler = _ProgressHandler(bar, log_file)
-        saved = [(lg, lg.level, lg.propagate) for lg in (job_logger, manager_logger)]
-        for lg in (job_logger, manager_logger):
+        saved = [(lg, lg.level, lg.propagate) for lg in loggers]
+        for lg in loggers:
             lg.addHandler(handler)
             lg.setLevel(logging.INFO)
             lg.propagate = False

@@ -1,22 +1,29 @@
 """The delithiation convex-hull flow.
 
-Read top to bottom, :meth:`DelithiationHullMaker.make` is the procedure:
+Read top to bottom, the jobs of :class:`DelithiationHullMaker` are the procedure:
 
-1. find the alkali sites of the host supercell and its symmetry;
-2. enumerate every symmetry-distinct alkali/vacancy arrangement at every content;
-3. relax each arrangement with the engine, and the bcc alkali metal for the reference;
-4. assemble the study document: formation energies, hull, voltage profile.
+1. ``screen delithiated configurations``: find the alkali sites of the host supercell
+   and its symmetry, enumerate the symmetry-distinct arrangements (or beam-search
+   them), rank and select (:mod:`oredox.workflows.screening`); then replace itself
+   with the jobs below, whose number it only now knows (jobflow ``Response(replace)``);
+2. relax every selected arrangement with the engine, and the bcc alkali metal for the
+   reference;
+3. assemble the study document: framework checks and duplicates, formation energies,
+   hull and voltage profile over the configurations that kept their framework.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
-from jobflow import Flow, Maker, job
+from jobflow import Flow, Maker, Response, job
 from pymatgen.core import Lattice, Structure
 
+from oredox.analysis.framework import check_framework, group_duplicates
 from oredox.analysis.hull import (
     average_voltage,
     energy_above_hull,
@@ -35,9 +42,13 @@ from oredox.structures.delithiation import (
     Configuration,
     alkali_symmetry,
     apply_configuration,
-    enumerate_all,
 )
 from oredox.workflows.engines import get_engine
+from oredox.workflows.screening import ScreeningSettings, screen_configurations
+
+logger = logging.getLogger(__name__)
+SCREEN_JOB_NAME = "screen delithiated configurations"
+FAN_OUT_MESSAGE = "fan-out: {} new jobs"
 
 # bcc lattice parameters (A) of the alkali metals at room temperature.
 BCC_LATTICE_A = {"Li": 3.51, "Na": 4.29, "K": 5.33}
@@ -61,7 +72,7 @@ class DelithiationHullMaker(Maker):
     name
         Flow name.
     engine
-        Engine that relaxes every configuration and the alkali metal.
+        Engine that relaxes every selected configuration and the alkali metal.
     fmax
         Force convergence of the relaxations, eV/A.
     max_steps
@@ -70,6 +81,9 @@ class DelithiationHullMaker(Maker):
         The mobile ion removed from the host.
     symprec
         Symmetry tolerance (A) for the enumeration.
+    screening
+        Candidate generation, ranking and selection; ``relax_all=True`` relaxes every
+        distinct configuration (the exhaustive hull of the demo).
     """
 
     name: str = "delithiation hull"
@@ -78,6 +92,7 @@ class DelithiationHullMaker(Maker):
     max_steps: int = 500
     alkali: str = "Li"
     symprec: float = 1e-3
+    screening: ScreeningSettings = field(default_factory=ScreeningSettings)
 
     def make(
         self,
@@ -99,48 +114,80 @@ class DelithiationHullMaker(Maker):
         study_name
             Name of the study document; default ``"<formula> <framework>"``.
         """
-        engine = get_engine(self.engine)
-        symmetry = alkali_symmetry(host, self.alkali, self.symprec)
-        configurations = enumerate_all(symmetry)
-        relax = engine.relax_maker(fmax=self.fmax, steps=self.max_steps)
-
-        config_ids = _config_ids(configurations)
-        relax_jobs = []
-        for config, config_id in zip(configurations, config_ids, strict=True):
-            relax_job = relax.make(apply_configuration(host, symmetry, config))
-            relax_job.name = f"relax {config_id}"
-            relax_jobs.append(relax_job)
-        reference_job = relax.make(alkali_metal(self.alkali))
-        reference_job.name = f"relax {self.alkali} metal"
-
-        formula = host.composition.reduced_formula
-        study_job = build_study_document(
-            name=study_name or f"{formula} {framework}",
+        get_engine(self.engine)  # unknown engines fail before anything runs
+        alkali_symmetry(host, self.alkali, self.symprec)  # as do hosts without alkali
+        screen = screen_and_relax(
             host=host,
             supercell_matrix=[[int(v) for v in row] for row in supercell_matrix],
             framework=framework,
-            alkali=self.alkali,
-            space_group=symmetry.space_group,
-            n_symmetry_operations=len(symmetry.permutations),
-            configurations=[
-                {
-                    "config_id": config_id,
-                    "n_vacancies": config.n_vacancies,
-                    "vacancies": list(config.vacancies),
-                    "multiplicity": config.multiplicity,
-                }
-                for config, config_id in zip(configurations, config_ids, strict=True)
-            ],
-            energies_eV=[j.output.output.energy for j in relax_jobs],
-            structures=[j.output.structure for j in relax_jobs],
-            converged=[j.output.is_force_converged for j in relax_jobs],
-            alkali_energy_eV=reference_job.output.output.energy,
-            alkali_n_atoms=len(alkali_metal(self.alkali)),
-            energy_scheme=engine.energy_scheme(fmax=self.fmax),
+            study_name=study_name or f"{host.composition.reduced_formula} {framework}",
+            settings=asdict(self) | {"screening": asdict(self.screening)},
         )
-        return Flow(
-            [*relax_jobs, reference_job, study_job], study_job.output, self.name
-        )
+        screen.name = SCREEN_JOB_NAME
+        return Flow([screen], screen.output, self.name)
+
+
+@job
+def screen_and_relax(
+    host: Structure,
+    supercell_matrix: list[list[int]],
+    framework: str,
+    study_name: str,
+    settings: dict[str, Any],
+) -> Response:
+    """Screen the configurations, then replace this job by their relaxations.
+
+    ``settings`` are the fields of :class:`DelithiationHullMaker` (plain data, so the
+    job serialises for any manager).
+    """
+    screening = ScreeningSettings(**settings["screening"])
+    engine = get_engine(settings["engine"])
+    alkali = settings["alkali"]
+    symmetry = alkali_symmetry(host, alkali, settings["symprec"])
+    result = screen_configurations(host, symmetry, screening)
+    configurations = result.selected
+    config_ids = _config_ids(configurations)
+    relax = engine.relax_maker(fmax=settings["fmax"], steps=settings["max_steps"])
+
+    relax_jobs, initial = [], []
+    for config, config_id in zip(configurations, config_ids, strict=True):
+        structure = apply_configuration(host, symmetry, config)
+        initial.append(structure)
+        relax_job = relax.make(structure)
+        relax_job.name = f"relax {config_id}"
+        relax_jobs.append(relax_job)
+    reference_job = relax.make(alkali_metal(alkali))
+    reference_job.name = f"relax {alkali} metal"
+
+    study_job = build_study_document(
+        name=study_name,
+        host=host,
+        supercell_matrix=supercell_matrix,
+        framework=framework,
+        alkali=alkali,
+        space_group=symmetry.space_group,
+        n_symmetry_operations=len(symmetry.permutations),
+        configurations=[
+            {
+                "config_id": config_id,
+                "n_vacancies": config.n_vacancies,
+                "vacancies": list(config.vacancies),
+                "multiplicity": config.multiplicity,
+            }
+            for config, config_id in zip(configurations, config_ids, strict=True)
+        ],
+        initial_structures=initial,
+        energies_eV=[j.output.output.energy for j in relax_jobs],
+        structures=[j.output.structure for j in relax_jobs],
+        converged=[j.output.is_force_converged for j in relax_jobs],
+        alkali_energy_eV=reference_job.output.output.energy,
+        alkali_n_atoms=len(alkali_metal(alkali)),
+        energy_scheme=engine.energy_scheme(fmax=settings["fmax"]),
+        screening=_plain(result.record),
+    )
+    jobs = [*relax_jobs, reference_job, study_job]
+    logger.info(FAN_OUT_MESSAGE.format(len(jobs)))
+    return Response(replace=Flow(jobs, study_job.output, "relax and assemble"))
 
 
 @job(name=STUDY_JOB_NAME)
@@ -153,17 +200,21 @@ def build_study_document(
     space_group: str,
     n_symmetry_operations: int,
     configurations: list[dict],
+    initial_structures: list[Structure],
     energies_eV: list[float],
     structures: list[Structure],
     converged: list[bool | None],
     alkali_energy_eV: float,
     alkali_n_atoms: int,
     energy_scheme: EnergyScheme,
+    screening: dict | None = None,
 ) -> StudyDocument:
     """Assemble the study: formation energies, hull and voltages from relaxed energies.
 
     Energies per formula unit use the reduced formula of the full host (LiCoO2 for a
     Li6Co6O12 supercell, 6 formula units), so ``x`` is the alkali per formula unit.
+    Configurations that lost their framework (:func:`check_framework`) are measured
+    against the hull but do not build it, unless that would drop an end member.
     """
     _, formula_units = host.composition.get_reduced_composition_and_factor()
     formula_units = int(formula_units)
@@ -173,10 +224,24 @@ def build_study_document(
     e_fu = np.asarray(energies_eV, dtype=float) / formula_units
     mu_alkali = alkali_energy_eV / alkali_n_atoms
 
+    reports = [
+        check_framework(a, b)
+        for a, b in zip(initial_structures, structures, strict=True)
+    ]
+    intact = np.array([r.intact for r in reports])
+    if not (intact[x == x.min()].any() and intact[x == x.max()].any()):
+        logger.warning("an end member lost its framework; the hull keeps every entry")
+        intact[:] = True
+    duplicate_of: dict[int, int] = {}
+    for group in group_duplicates(structures):
+        keep = min(group, key=lambda i: energies_eV[i])
+        duplicate_of.update({i: keep for i in group if i != keep})
+
     e_form = formation_energies(x, e_fu)
-    e_above = energy_above_hull(x, e_fu)
-    vertices = lower_hull(x, e_fu)
-    steps = voltage_profile(x, e_fu, mu_alkali)
+    e_above = energy_above_hull(x, e_fu, include=intact)
+    hull_idx = np.flatnonzero(intact)
+    vertices = [int(hull_idx[i]) for i in lower_hull(x[intact], e_fu[intact])]
+    steps = voltage_profile(x[intact], e_fu[intact], mu_alkali)
 
     entries = [
         ConfigurationEntry(
@@ -189,8 +254,14 @@ def build_study_document(
             energy_per_fu_eV=float(e_fu[i]),
             formation_energy_per_fu_eV=float(e_form[i]),
             e_above_hull_per_fu_eV=float(e_above[i]),
-            on_hull=bool(e_above[i] == 0.0),
+            on_hull=bool(e_above[i] == 0.0 and intact[i]),
             converged=bool(converged[i]),
+            framework_flags=reports[i].reasons(),
+            duplicate_of=(
+                configurations[duplicate_of[i]]["config_id"]
+                if i in duplicate_of
+                else None
+            ),
             structure=structures[i],
         )
         for i, config in enumerate(configurations)
@@ -220,6 +291,7 @@ def build_study_document(
             for s in steps
         ],
         average_voltage_V=float(average_voltage(steps)),
+        screening=screening or {},
     )
 
 
@@ -231,3 +303,14 @@ def _config_ids(configurations: list[Configuration]) -> list[str]:
         ids.append(f"k{config.n_vacancies}-{seen[config.n_vacancies]}")
         seen[config.n_vacancies] += 1
     return ids
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly copy (numpy scalars and int keys become plain)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,280 @@
+"""Screening delithiated configurations before the expensive engine.
+
+The procedure, stage by stage (:func:`screen_configurations`):
+
+1. candidates: every symmetry-distinct arrangement at every content (exhaustive), or
+   the beam of the iterative removal when there are too many;
+2. ``ewald``: a point-charge Ewald energy with the removed charge compensated on the
+   metals (exact, thousands per second) keeps the ``ewald_keep`` lowest per content;
+3. ``chgnet``: CHGNet single points of the survivors, batched (several structures per
+   model call, one model load), or ``chgnet-relax``: short CHGNet relaxations with one
+   shared model;
+4. selection (:func:`oredox.analysis.selection.select_for_relaxation`): per content
+   the lowest few plus a window of the screened hull (of the content's minimum when
+   only Ewald ranked them).
+
+``relax_all=True`` skips 2-4: every candidate goes to the engine (the demo's
+exhaustive hull).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+
+from oredox.analysis.selection import select_for_relaxation
+from oredox.errors import OredoxInputError
+from oredox.structures.delithiation import (
+    MAX_RAW_CONFIGURATIONS,
+    AlkaliSymmetry,
+    Configuration,
+    apply_configuration,
+    beam_search,
+    enumerate_configurations,
+    masks_to_occupied,
+)
+from oredox.structures.ewald import DelithiationEwald
+
+logger = logging.getLogger(__name__)
+RANKERS = ("ewald", "chgnet", "chgnet-relax")
+
+
+@dataclass
+class ScreeningSettings:
+    """How candidates are generated, ranked and selected.
+
+    Parameters
+    ----------
+    relax_all
+        Send every candidate to the engine (no ranking, no selection).
+    method
+        ``"exhaustive"`` or ``"beam"`` candidate generation.
+    beam_width
+        Arrangements kept per content by the beam search (ranked by Ewald).
+    max_raw
+        Above this many raw arrangements at a content, exhaustive enumeration stops
+        with an error that points to ``method="beam"``.
+    rankers
+        Stages after the candidates, in order: any of ``"ewald"``, ``"chgnet"``,
+        ``"chgnet-relax"``.
+    ewald_keep
+        Configurations per content that survive the Ewald stage.
+    chgnet_keep
+        Configurations per content that survive a CHGNet stage before selection.
+    compensation
+        Where the Ewald model puts the charge of removed alkali: ``"metal"`` or
+        ``"anion"``.
+    lowest, window_meV_per_atom
+        Selection: this many lowest per content, plus those within the window.
+    batch_size
+        Structures per CHGNet model call.
+    """
+
+    relax_all: bool = False
+    method: str = "exhaustive"
+    beam_width: int = 10
+    max_raw: int = MAX_RAW_CONFIGURATIONS
+    rankers: list[str] = field(default_factory=lambda: ["ewald", "chgnet"])
+    ewald_keep: int = 20
+    chgnet_keep: int = 10
+    compensation: str = "metal"
+    lowest: int = 3
+    window_meV_per_atom: float = 10.0
+    batch_size: int = 16
+
+    def __post_init__(self):
+        if self.method not in ("exhaustive", "beam"):
+            raise OredoxInputError("screening method must be 'exhaustive' or 'beam'")
+        unknown = set(self.rankers) - set(RANKERS)
+        if unknown:
+            raise OredoxInputError(
+                f"unknown rankers {sorted(unknown)}; choose from {', '.join(RANKERS)}"
+            )
+        if min(self.beam_width, self.ewald_keep, self.chgnet_keep, self.lowest) < 1:
+            raise OredoxInputError("beam width, keep counts and lowest must be >= 1")
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    """Configurations chosen for the engine and a record of how."""
+
+    selected: list[Configuration]
+    record: dict[str, Any]
+
+
+class ChgnetSinglePoint:
+    """CHGNet energies (eV per cell) of arrangements of a host, batched.
+
+    The pretrained model loads once (lazily); ``energies`` sends the structures through
+    ``CHGNet.predict_structure`` ``batch_size`` at a time.
+    """
+
+    def __init__(self, host: Structure, symmetry: AlkaliSymmetry, batch_size: int = 16):
+        self.host = host
+        self.symmetry = symmetry
+        self.batch_size = batch_size
+        self._model = None
+
+    @property
+    def model(self):
+        """The pretrained CHGNet (loaded on first use)."""
+        if self._model is None:
+            from chgnet.model import CHGNet
+
+            self._model = CHGNet.load(verbose=False)
+        return self._model
+
+    def structures(self, occupied: np.ndarray) -> list[Structure]:
+        """The host with the vacant alkali of each occupation row removed."""
+        out = []
+        for row in np.asarray(occupied, dtype=bool):
+            s = self.host.copy()
+            s.remove_sites(
+                [self.symmetry.alkali_indices[i] for i in np.flatnonzero(~row)]
+            )
+            out.append(s)
+        return out
+
+    def energies(self, occupied: np.ndarray) -> np.ndarray:
+        """Total energies in eV of the arrangements (n, n_sites)."""
+        structures = self.structures(occupied)
+        if not structures:
+            return np.zeros(0)
+        predictions = self.model.predict_structure(
+            structures, task="e", batch_size=self.batch_size
+        )
+        if isinstance(predictions, dict):
+            predictions = [predictions]
+        return np.array(
+            [
+                float(p["e"]) * len(s)
+                for p, s in zip(predictions, structures, strict=True)
+            ]
+        )
+
+    def relaxed_energies(
+        self, occupied: np.ndarray, fmax: float = 0.1, steps: int = 200
+    ) -> np.ndarray:
+        """Energies in eV after short CHGNet relaxations (one shared model)."""
+        from chgnet.model import StructOptimizer
+
+        optimizer = StructOptimizer(model=self.model)
+        energies = []
+        for s in self.structures(occupied):
+            result = optimizer.relax(s, fmax=fmax, steps=steps, verbose=False)
+            energies.append(float(result["trajectory"].energies[-1]))
+        return np.array(energies)
+
+
+def screen_configurations(
+    host: Structure, symmetry: AlkaliSymmetry, settings: ScreeningSettings
+) -> ScreeningResult:
+    """Candidates, ranking stages and selection for one host (see module docstring)."""
+    n = symmetry.n_sites
+    _, formula_units = host.composition.get_reduced_composition_and_factor()
+    ewald = DelithiationEwald(host, symmetry.alkali_indices, settings.compensation)
+
+    # 1. candidates, as bit masks per vacancy count
+    candidates: dict[int, np.ndarray] = {}
+    if settings.method == "beam":
+        beam = beam_search(symmetry, ewald.energies, settings.beam_width)
+        for k, scored in beam.items():
+            candidates[k] = _masks([s.configuration for s in scored])
+    else:
+        for k in range(n + 1):
+            candidates[k] = _masks(
+                enumerate_configurations(symmetry, k, settings.max_raw)
+            )
+    record: dict[str, Any] = {
+        "settings": asdict(settings),
+        "candidates_per_k": {k: len(m) for k, m in candidates.items()},
+    }
+    if settings.relax_all:
+        selected = [m for k in sorted(candidates) for m in candidates[k]]
+        record["selection"] = "relax_all: every candidate"
+        return ScreeningResult(_configurations(symmetry, selected), record)
+
+    # 2-3. ranking stages
+    scores: dict[int, np.ndarray] = {}
+    last_ranker = None
+    chgnet = ChgnetSinglePoint(host, symmetry, settings.batch_size)
+    for ranker in settings.rankers:
+        keep = settings.ewald_keep if ranker == "ewald" else settings.chgnet_keep
+        for k, masks in candidates.items():
+            occupied = masks_to_occupied(masks, n)
+            if ranker == "ewald":
+                energy = ewald.energies(occupied)
+            elif ranker == "chgnet":
+                energy = chgnet.energies(occupied)
+            else:
+                energy = chgnet.relaxed_energies(occupied)
+            order = np.argsort(energy, kind="stable")[:keep]
+            candidates[k], scores[k] = masks[order], energy[order]
+        record[f"after_{ranker}_per_k"] = {k: len(m) for k, m in candidates.items()}
+        last_ranker = ranker
+
+    # 4. selection
+    if last_ranker is None:
+        raise OredoxInputError("give at least one ranker, or relax_all=True")
+    masks = np.concatenate([candidates[k] for k in sorted(candidates)])
+    energies = np.concatenate([scores[k] for k in sorted(candidates)])
+    counts = np.concatenate(
+        [np.full(len(candidates[k]), k) for k in sorted(candidates)]
+    )
+    x = (n - counts) / formula_units
+    atoms_per_fu = (len(host) - counts) / formula_units
+    selection = select_for_relaxation(
+        x,
+        energies / formula_units,
+        atoms_per_fu,
+        lowest=settings.lowest,
+        window_meV_per_atom=settings.window_meV_per_atom,
+        reference="composition" if last_ranker == "ewald" else "hull",
+    )
+    record["selection"] = selection.summary()
+    record["selected_per_x"] = selection.per_x
+    chosen = masks[selection.selected]
+    configs = _configurations(symmetry, chosen)
+    record["reasons"] = {
+        _config_label(c): selection.reasons[i]
+        for c, i in zip(configs, selection.selected, strict=True)
+    }
+    logger.info(
+        "screening selected %d of %d candidates",
+        len(configs),
+        sum(record["candidates_per_k"].values()),
+    )
+    return ScreeningResult(configs, record)
+
+
+def _masks(configs: list[Configuration]) -> np.ndarray:
+    return np.array([sum(1 << i for i in c.vacancies) for c in configs], dtype=np.int64)
+
+
+def _configurations(symmetry: AlkaliSymmetry, masks) -> list[Configuration]:
+    masks = np.asarray(masks, dtype=np.int64)
+    sizes = symmetry.multiplicity(masks) if len(masks) else []
+    n = symmetry.n_sites
+    return [
+        Configuration(
+            n_vacancies=bin(int(m)).count("1"),
+            vacancies=tuple(i for i in range(n) if (int(m) >> i) & 1),
+            multiplicity=int(size),
+        )
+        for m, size in zip(masks, sizes, strict=True)
+    ]
+
+
+def _config_label(config: Configuration) -> str:
+    return f"k{config.n_vacancies}:{','.join(map(str, config.vacancies))}"
+
+
+def structures_of(
+    host: Structure, symmetry: AlkaliSymmetry, configs: list[Configuration]
+) -> list[Structure]:
+    """The delithiated structures of ``configs``."""
+    return [apply_configuration(host, symmetry, c) for c in configs]
