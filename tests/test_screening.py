@@ -1,4 +1,4 @@
-"""Screening: candidates, Ewald and CHGNet ranking, selection, and the dynamic fan-out."""
+"""Screening: candidates, Ewald and CHGNet ranking, selection, dynamic fan-out."""
 
 import numpy as np
 import pytest
