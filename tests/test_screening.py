@@ -132,3 +132,14 @@ def test_flow_fans_out_to_the_selected_relaxations(isolated_settings):
     assert study.screening["after_ewald_per_k"]["2"] == 2
     assert all(not e.framework_flags for e in study.entries)
     assert "fan-out: 7 new jobs" in (run_dir / "run.log").read_text()
+
+
+def test_chgnet_relax_ranker_lowers_energies():
+    host = host_cell()
+    sym = alkali_symmetry(host)
+    occupied = masks_to_occupied(np.array([0b000011, 0b000101], dtype=np.int64), 6)
+    screener = ChgnetSinglePoint(host, sym)
+    single = screener.energies(occupied)
+    relaxed = screener.relaxed_energies(occupied, fmax=0.1, steps=60)
+    assert np.all(relaxed <= single + 1e-4)
+    assert np.all(relaxed > single - 3.0)  # a short relaxation, not a new phase
