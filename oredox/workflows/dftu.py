@@ -1,0 +1,201 @@
+"""DFT+U presets (the one U table every engine reads) and initial magnetic moments.
+
+Presets (SCIENCE.md section 3):
+
+- ``mp``: Materials Project PBE+U (Dudarev): Co 3.32, Cr 3.7, Fe 5.3, Mn 3.9, Mo 4.38,
+  Ni 6.2, V 3.25, W 6.2 eV, applied only when O or F is present; 520 eV.
+- ``ltno-2022``: the LTNO study (Li et al. 2022): PBE, U_eff(Ni) = 6.4 eV (Wang,
+  Maxisch and Ceder 2006), 600 eV, EDIFF 1e-5 eV, EDIFFG -0.02 eV/A, a k-mesh of 1728
+  points per reciprocal atom (their 3x2x6 for 48 atoms).
+- user presets: :func:`custom_preset` with any U table.
+
+:func:`ldau_settings` always writes LDAUU, LDAUL and LDAUJ together for every element
+of the structure, keyed by the anion, because a partial table silently drops the U of
+the elements left out and an element missing from LDAUL gets L = 0 (U on the s shell).
+d metals that get no U (Ru, Ir, Ti, Nb in ``mp``) are named in a warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+from pymatgen.core import Element, Species, Structure
+
+from oredox.errors import OredoxInputError
+
+U_ANIONS = ("O", "F")
+
+
+class DftuPreset(BaseModel):
+    """A DFT+U scheme: functional, U table and numerical settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    functional: str = Field("PBE", description="Exchange-correlation functional")
+    hubbard_u_eV: dict[str, float] = Field(description="U_eff (Dudarev) per element")
+    encut_eV: float = Field(gt=0)
+    ediff_eV: float | None = Field(
+        None,
+        description="Electronic convergence; None: "
+        "the base set's (MP: 5e-5 eV per atom)",
+    )
+    ediffg_eV_per_A: float | None = Field(
+        None, description="Ionic convergence (negative: forces)"
+    )
+    kpoints_per_reciprocal_atom: int | None = Field(
+        None, description="k-mesh density; None: the base set's (MP: 64 per A^-3)"
+    )
+    reference: str = ""
+
+
+PRESETS: dict[str, DftuPreset] = {
+    "mp": DftuPreset(
+        name="mp",
+        hubbard_u_eV={
+            "Co": 3.32,
+            "Cr": 3.7,
+            "Fe": 5.3,
+            "Mn": 3.9,
+            "Mo": 4.38,
+            "Ni": 6.2,
+            "V": 3.25,
+            "W": 6.2,
+        },
+        encut_eV=520,
+        reference="Materials Project (pymatgen MPRelaxSet), Jain et al. 2011",
+    ),
+    "ltno-2022": DftuPreset(
+        name="ltno-2022",
+        hubbard_u_eV={"Ni": 6.4},
+        encut_eV=600,
+        ediff_eV=1e-5,
+        ediffg_eV_per_A=-0.02,
+        kpoints_per_reciprocal_atom=1728,
+        reference="Li et al., Nat. Mater. 21, 1165 (2022); U(Ni): Wang, Maxisch, "
+        "Ceder, PRB 73, 195107 (2006)",
+    ),
+}
+
+
+def get_preset(preset: str | DftuPreset) -> DftuPreset:
+    """A preset by name (or the preset itself)."""
+    if isinstance(preset, DftuPreset):
+        return preset
+    try:
+        return PRESETS[preset]
+    except KeyError:
+        raise OredoxInputError(
+            f"unknown DFT+U preset {preset!r}; presets: {', '.join(PRESETS)}, or "
+            f"custom_preset(...)"
+        ) from None
+
+
+def custom_preset(
+    name: str, hubbard_u_eV: Mapping[str, float], base: str = "mp", **settings
+) -> DftuPreset:
+    """A user preset: ``base``'s settings with another U table (and any overrides)."""
+    for element, value in hubbard_u_eV.items():
+        try:
+            Element(element)
+        except ValueError:
+            raise OredoxInputError(
+                f"{element!r} in the U table is not an element"
+            ) from None
+        if value < 0:
+            raise OredoxInputError(f"U({element}) = {value} eV must not be negative")
+    fields = get_preset(base).model_dump() | settings
+    fields |= {"name": name, "hubbard_u_eV": dict(hubbard_u_eV)}
+    return DftuPreset(**fields)
+
+
+def hubbard_u(structure: Structure, preset: str | DftuPreset) -> dict[str, float]:
+    """U_eff (eV) of every element of ``structure`` (0 where the preset gives none).
+
+    As in Materials Project, U applies only when O or F is present.
+    """
+    preset = get_preset(preset)
+    elements = [el.symbol for el in structure.composition.elements]
+    if not any(anion in elements for anion in U_ANIONS):
+        return dict.fromkeys(elements, 0.0)
+    table = {el: float(preset.hubbard_u_eV.get(el, 0.0)) for el in elements}
+    bare = [
+        el
+        for el in elements
+        if table[el] == 0 and Element(el).block == "d" and el not in ("Zn", "Cd", "Hg")
+    ]
+    if bare:
+        warnings.warn(
+            f"preset {preset.name!r} gives no U to the d metal(s) {', '.join(bare)}; "
+            f"they are treated with plain {preset.functional}",
+            stacklevel=2,
+        )
+    return table
+
+
+def ldau_settings(structure: Structure, preset: str | DftuPreset) -> dict:
+    """LDAU INCAR tags for ``structure``: U, L and J for every element, keyed by anion.
+
+    Returns ``{}`` when no element gets a U. L = 2 (d) for elements with a U, 0 with
+    U = 0 otherwise (the Materials Project convention).
+    """
+    table = hubbard_u(structure, preset)
+    if not any(table.values()):
+        return {}
+    anion = max(structure.composition.elements, key=lambda el: el.X).symbol
+    return {
+        "LDAU": True,
+        "LDAUTYPE": 2,
+        "LDAUU": {anion: dict(table)},
+        "LDAUL": {anion: {el: 2 if u else 0 for el, u in table.items()}},
+        "LDAUJ": {anion: dict.fromkeys(table, 0.0)},
+        "LMAXMIX": 4,
+    }
+
+
+def high_spin_moment(species: Species | Element) -> float:
+    """High-spin initial moment (muB) from the d (or f) electron count of ``species``.
+
+    d^n has n unpaired electrons up to n = 5 and 10 - n above (Ni2+ d8: 2, Co3+ d6: 4,
+    Mn4+ d3: 3). Species without a d shell to fill, or without an oxidation state, get
+    0.6 muB, the Materials Project default, which leaves room for O holes.
+    """
+    element = species.element if isinstance(species, Species) else species
+    oxi = getattr(species, "oxi_state", None)
+    if element.block not in ("d", "f") or oxi is None:
+        return 0.6
+    group = element.group if element.block == "d" else None
+    if group is None:
+        return 0.6
+    n_d = group - oxi
+    if not 0 <= n_d <= 10:
+        return 0.6
+    return float(n_d if n_d <= 5 else 10 - n_d)
+
+
+def initial_magmoms(
+    structure: Structure,
+    overrides: Mapping[str, float] | None = None,
+    site_overrides: Mapping[int, float] | None = None,
+) -> Structure:
+    """A copy of ``structure`` with a ``magmom`` site property: high-spin ferromagnetic.
+
+    ``overrides`` set the moment per element (``{"Ni": 1.0}``), ``site_overrides`` per
+    site index (signed, for antiferromagnetic starts). The moments ride on the
+    structure, so a static after a relax starts from the relaxed moments (a MAGMOM in
+    the INCAR settings would override them).
+    """
+    overrides = dict(overrides or {})
+    moments = []
+    for i, site in enumerate(structure):
+        if site_overrides and i in site_overrides:
+            moments.append(float(site_overrides[i]))
+        elif site.specie.symbol in overrides:
+            moments.append(float(overrides[site.specie.symbol]))
+        else:
+            moments.append(high_spin_moment(site.specie))
+    copy = structure.copy()
+    copy.add_site_property("magmom", moments)
+    return copy
