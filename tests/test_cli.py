@@ -25,6 +25,7 @@ def run_cli(monkeypatch, *args):
         ),
         (["demo", "--formula", "CoO2"], {}, "no Li, Na or K sites"),
         (["demo", "--engine", "castep"], {}, "unknown engine 'castep'"),
+        (["demo", "--engine", "vasp"], {}, "the VASP command 'vasp_std' is not on"),
         (["demo", "--supercell", "0", "1", "1"], {}, "determinant 0"),
         (
             ["demo"],

@@ -77,7 +77,7 @@ def run_demo(
     """
     settings = settings or load_settings()
     engine_name = engine or settings.default_engine
-    get_engine(engine_name)
+    get_engine(engine_name, settings.dft_u_preset).check_runnable()
     framework = o3_layered(formula, oxidation_states=oxidation_states)
     if primitive:
         framework = framework.get_primitive_structure()
@@ -94,6 +94,7 @@ def run_demo(
 
     maker = DelithiationHullMaker(
         engine=engine_name,
+        dft_u_preset=settings.dft_u_preset,
         fmax=fmax,
         alkali=alkali,
         screening=ScreeningSettings(relax_all=True),

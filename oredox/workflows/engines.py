@@ -8,7 +8,7 @@ engines changes the makers, never the flow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 
 from jobflow import Maker
@@ -27,7 +27,7 @@ class ChgnetEngine:
     Materials Project U values, as the model learned them.
     """
 
-    name: str = "chgnet"
+    name: str = field(default="chgnet", init=False)
 
     def relax_maker(self, fmax: float = 0.05, steps: int = 500) -> Maker:
         """atomate2's force-field relax maker with CHGNet, cell and ions relaxed.
@@ -49,7 +49,14 @@ class ChgnetEngine:
             relax_kwargs={"fmax": fmax},
         )
 
-    def energy_scheme(self, fmax: float = 0.05) -> EnergyScheme:
+    def converged(self, job):
+        """Reference to whether a relax job met its force criterion."""
+        return job.output.is_force_converged
+
+    def check_runnable(self) -> None:
+        """CHGNet's weights ship in its wheel: it runs anywhere."""
+
+    def energy_scheme(self, fmax: float = 0.05, structure=None) -> EnergyScheme:
         """The scheme of the energies this engine produces with ``relax_maker``."""
         return EnergyScheme(
             engine=self.name,
@@ -61,20 +68,24 @@ class ChgnetEngine:
         )
 
 
-ENGINES = {"chgnet": ChgnetEngine()}
+ENGINES = ("chgnet", "vasp")
 
 
-def get_engine(name: str) -> ChgnetEngine:
-    """The engine called ``name``.
+def get_engine(name: str, preset: str | None = None):
+    """The engine called ``name`` (``vasp`` with the DFT+U ``preset``, default mp).
 
     Raises
     ------
     OredoxInputError
         If no engine has that name; the message lists the available ones.
     """
-    try:
-        return ENGINES[name.lower()]
-    except KeyError:
-        raise OredoxInputError(
-            f"unknown engine {name!r}; available engines: {', '.join(sorted(ENGINES))}"
-        ) from None
+    key = name.lower()
+    if key == "chgnet":
+        return ChgnetEngine()
+    if key == "vasp":
+        from oredox.workflows.vasp import VaspEngine
+
+        return VaspEngine(preset or "mp")
+    raise OredoxInputError(
+        f"unknown engine {name!r}; available engines: {', '.join(ENGINES)}"
+    )

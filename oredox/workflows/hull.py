@@ -81,6 +81,8 @@ class DelithiationHullMaker(Maker):
         The mobile ion removed from the host.
     symprec
         Symmetry tolerance (A) for the enumeration.
+    dft_u_preset
+        DFT+U preset of DFT engines (:mod:`oredox.workflows.dftu`).
     screening
         Candidate generation, ranking and selection; ``relax_all=True`` relaxes every
         distinct configuration (the exhaustive hull of the demo).
@@ -92,6 +94,7 @@ class DelithiationHullMaker(Maker):
     max_steps: int = 500
     alkali: str = "Li"
     symprec: float = 1e-3
+    dft_u_preset: str = "mp"
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
 
     def make(
@@ -114,7 +117,7 @@ class DelithiationHullMaker(Maker):
         study_name
             Name of the study document; default ``"<formula> <framework>"``.
         """
-        get_engine(self.engine)  # unknown engines fail before anything runs
+        get_engine(self.engine, self.dft_u_preset)  # unknown engines fail here
         alkali_symmetry(host, self.alkali, self.symprec)  # as do hosts without alkali
         screen = screen_and_relax(
             host=host,
@@ -141,7 +144,7 @@ def screen_and_relax(
     job serialises for any manager).
     """
     screening = ScreeningSettings(**settings["screening"])
-    engine = get_engine(settings["engine"])
+    engine = get_engine(settings["engine"], settings.get("dft_u_preset"))
     alkali = settings["alkali"]
     symmetry = alkali_symmetry(host, alkali, settings["symprec"])
     result = screen_configurations(host, symmetry, screening)
@@ -179,10 +182,10 @@ def screen_and_relax(
         initial_structures=initial,
         energies_eV=[j.output.output.energy for j in relax_jobs],
         structures=[j.output.structure for j in relax_jobs],
-        converged=[j.output.is_force_converged for j in relax_jobs],
+        converged=[engine.converged(j) for j in relax_jobs],
         alkali_energy_eV=reference_job.output.output.energy,
         alkali_n_atoms=len(alkali_metal(alkali)),
-        energy_scheme=engine.energy_scheme(fmax=settings["fmax"]),
+        energy_scheme=engine.energy_scheme(fmax=settings["fmax"], structure=host),
         screening=_plain(result.record),
     )
     jobs = [*relax_jobs, reference_job, study_job]
@@ -203,7 +206,7 @@ def build_study_document(
     initial_structures: list[Structure],
     energies_eV: list[float],
     structures: list[Structure],
-    converged: list[bool | None],
+    converged: list,
     alkali_energy_eV: float,
     alkali_n_atoms: int,
     energy_scheme: EnergyScheme,
@@ -255,7 +258,7 @@ def build_study_document(
             formation_energy_per_fu_eV=float(e_form[i]),
             e_above_hull_per_fu_eV=float(e_above[i]),
             on_hull=bool(e_above[i] == 0.0 and intact[i]),
-            converged=bool(converged[i]),
+            converged=converged[i] is True or str(converged[i]) == "successful",
             framework_flags=reports[i].reasons(),
             duplicate_of=(
                 configurations[duplicate_of[i]]["config_id"]

@@ -1,0 +1,166 @@
+"""The VASP engine: atomate2's Materials Project makers with oredox's DFT+U presets.
+
+Relaxations use ``MPGGARelaxMaker`` around pymatgen's ``MPRelaxSet``, statics
+``MPGGAStaticMaker`` around ``MPStaticSet`` (LORBIT 11, DOS parsed into the data
+store, LAECHG and LCHARG for Bader). Each preset's U table is written in full (U, L and
+J for every element it names, keyed by O and F) so that no element silently loses its
+U; initial moments ride on the structure's ``magmom`` site property
+(:func:`oredox.workflows.dftu.initial_magmoms`). VASP runs through atomate2's
+``run_vasp`` and therefore custodian; a walltime handler is added when a walltime is
+set.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from importlib.metadata import version
+
+from jobflow import Maker
+from pymatgen.core import Structure
+
+from oredox.errors import OredoxInputError
+from oredox.schemas import EnergyScheme
+from oredox.workflows.dftu import U_ANIONS, DftuPreset, get_preset, hubbard_u
+
+
+def ldau_incar(preset: str | DftuPreset) -> dict:
+    """INCAR LDAU tags for every structure: the whole U table under each of O and F.
+
+    pymatgen picks the entries of the elements present (0 for the others, which then
+    also get L = 0); elements with a U get L = 2.
+    """
+    preset = get_preset(preset)
+    table = dict(preset.hubbard_u_eV)
+    if not table:
+        return {"LDAU": False}
+    return {
+        "LDAU": True,
+        "LDAUTYPE": 2,
+        "LDAUU": {anion: dict(table) for anion in U_ANIONS},
+        "LDAUL": {anion: dict.fromkeys(table, 2) for anion in U_ANIONS},
+        "LDAUJ": {anion: dict.fromkeys(table, 0.0) for anion in U_ANIONS},
+        "LMAXMIX": 4,
+    }
+
+
+@dataclass(frozen=True)
+class VaspEngine:
+    """VASP DFT+U through atomate2, custodian and one oredox preset.
+
+    Parameters
+    ----------
+    preset
+        DFT+U preset name or :class:`~oredox.workflows.dftu.DftuPreset`.
+    walltime_s
+        Job walltime; adds custodian's WalltimeHandler so VASP stops cleanly before it.
+    """
+
+    preset: str | DftuPreset = "mp"
+    walltime_s: int | None = None
+    name: str = field(default="vasp", init=False)
+
+    def __post_init__(self):
+        get_preset(self.preset)  # unknown presets fail here, not at the first job
+
+    def incar_settings(self, extra: dict | None = None) -> dict:
+        """INCAR settings the preset adds to the Materials Project base set."""
+        preset = get_preset(self.preset)
+        settings = {"ENCUT": preset.encut_eV, "ISPIN": 2, **ldau_incar(preset)}
+        if preset.ediff_eV is not None:
+            settings["EDIFF"] = preset.ediff_eV
+        return settings | (extra or {})
+
+    def kpoints_settings(self) -> dict | None:
+        """k-mesh density of the preset (None: the base set's)."""
+        density = get_preset(self.preset).kpoints_per_reciprocal_atom
+        return {"grid_density": density} if density else None
+
+    def relax_maker(self, fmax: float = 0.02, steps: int = 99) -> Maker:
+        """Cell and ions relaxation to forces below ``fmax`` eV/A (EDIFFG = -fmax)."""
+        from atomate2.vasp.jobs.mp import MPGGARelaxMaker
+        from pymatgen.io.vasp.sets import MPRelaxSet
+
+        preset = get_preset(self.preset)
+        ediffg = preset.ediffg_eV_per_A if preset.ediffg_eV_per_A else -abs(fmax)
+        generator = MPRelaxSet(
+            user_incar_settings=self.incar_settings({"EDIFFG": ediffg, "NSW": steps}),
+            user_kpoints_settings=self.kpoints_settings(),
+            force_gamma=True,
+        )
+        return MPGGARelaxMaker(
+            name="vasp relax",
+            input_set_generator=generator,
+            run_vasp_kwargs=self._run_vasp_kwargs(),
+        )
+
+    def static_maker(self, projections: bool = False) -> Maker:
+        """Static for analysis: LORBIT 11 (12 with ``projections``), DOS, AECCARs."""
+        from atomate2.vasp.jobs.mp import MPGGAStaticMaker
+        from pymatgen.io.vasp.sets import MPStaticSet
+
+        extra = {"LORBIT": 12 if projections else 11, "LAECHG": True, "LCHARG": True}
+        generator = MPStaticSet(
+            user_incar_settings=self.incar_settings(extra),
+            user_kpoints_settings=self.kpoints_settings(),
+            force_gamma=True,
+        )
+        return MPGGAStaticMaker(
+            name="vasp static",
+            input_set_generator=generator,
+            run_vasp_kwargs=self._run_vasp_kwargs(),
+            task_document_kwargs={"parse_dos": True},
+        )
+
+    def _run_vasp_kwargs(self) -> dict:
+        # atomate2's run_vasp adds custodian's WalltimeHandler when given wall_time
+        return {} if self.walltime_s is None else {"wall_time": self.walltime_s}
+
+    def energy_scheme(
+        self, fmax: float = 0.02, structure: Structure | None = None
+    ) -> EnergyScheme:
+        """The scheme of this engine's energies (U table, POTCARs, cutoff)."""
+        from pymatgen.io.vasp.sets import MPRelaxSet
+
+        preset = get_preset(self.preset)
+        potcars = MPRelaxSet.CONFIG["POTCAR"]
+        if structure is not None:
+            u_table = hubbard_u(structure, preset)
+            symbols = [potcars[el.symbol] for el in structure.composition.elements]
+        else:
+            u_table, symbols = dict(preset.hubbard_u_eV), None
+        return EnergyScheme(
+            engine=self.name,
+            engine_version=f"atomate2 {version('atomate2')}",
+            model=None,
+            functional=f"{preset.functional}+U (Dudarev), preset {preset.name}",
+            hubbard_u_eV=u_table,
+            potcars=symbols,
+            encut_eV=preset.encut_eV,
+            relax_fmax_eV_per_A=abs(preset.ediffg_eV_per_A or fmax),
+            relax_cell=True,
+        )
+
+    def converged(self, job):
+        """Reference to the task state of a relax job ("successful" when converged)."""
+        return job.output.state
+
+    def check_runnable(self) -> None:
+        """Raise when the VASP command atomate2 would run is not on this machine."""
+        from atomate2 import SETTINGS
+
+        command = SETTINGS.VASP_CMD.split()
+        executable = next(
+            (
+                part
+                for part in command
+                if not part.startswith("-")
+                and part not in ("srun", "mpirun", "mpiexec")
+            ),
+            command[0],
+        )
+        if shutil.which(executable) is None:
+            raise OredoxInputError(
+                f"engine vasp: the VASP command {SETTINGS.VASP_CMD!r} is not on this "
+                f"machine; set ATOMATE2_VASP_CMD or use the chgnet engine"
+            )
