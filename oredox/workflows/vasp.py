@@ -25,22 +25,21 @@ from oredox.workflows.dftu import U_ANIONS, DftuPreset, get_preset, hubbard_u
 
 
 def ldau_incar(preset: str | DftuPreset) -> dict:
-    """INCAR LDAU tags for every structure: the whole U table under each of O and F.
+    """INCAR LDAU tables for every structure: the whole U table under O and under F.
 
     pymatgen picks the entries of the elements present (0 for the others, which then
-    also get L = 0); elements with a U get L = 2.
+    also get L = 0) and drops every LDAU tag when no element present has a U (e.g. the
+    alkali-metal reference). LDAU and LDAUTYPE 2 come from the MP base set: setting them
+    here would leave LDAU on for cells without a U.
     """
     preset = get_preset(preset)
     table = dict(preset.hubbard_u_eV)
     if not table:
         return {"LDAU": False}
     return {
-        "LDAU": True,
-        "LDAUTYPE": 2,
         "LDAUU": {anion: dict(table) for anion in U_ANIONS},
         "LDAUL": {anion: dict.fromkeys(table, 2) for anion in U_ANIONS},
         "LDAUJ": {anion: dict.fromkeys(table, 0.0) for anion in U_ANIONS},
-        "LMAXMIX": 4,
     }
 
 
