@@ -130,6 +130,95 @@ def query(
     _print_study(study)
 
 
+template_app = typer.Typer(
+    help="Study templates: list, show or copy the shipped ones.", no_args_is_help=True
+)
+app.add_typer(template_app, name="template")
+
+
+@template_app.command("list")
+def template_list() -> None:
+    """The shipped study templates."""
+    from oredox.workflows.templates import load_template, shipped_templates
+
+    table = Table(title="shipped templates")
+    for column in ("name", "study", "host", "engine", "preset"):
+        table.add_column(column)
+    for name in sorted(shipped_templates()):
+        t = load_template(name)
+        host = t.host.seed or f"O3 {t.host.o3_formula} x {t.host.supercell}"
+        table.add_row(name, t.name, host, t.engine, t.dft_u_preset)
+    console.print(table)
+
+
+@template_app.command("show")
+def template_show(
+    name: Annotated[str, typer.Argument(help="Shipped name or a YAML file.")],
+) -> None:
+    """Print a template as YAML (validated)."""
+    from oredox.workflows.templates import load_template
+
+    print(load_template(name).to_yaml(), end="")
+
+
+@template_app.command("new")
+def template_new(
+    output: Annotated[Path, typer.Argument(help="YAML file to write.")],
+    start: Annotated[
+        str, typer.Option("--from", help="Shipped template to start from.")
+    ] = "li2mno3-honeycomb",
+) -> None:
+    """Write a copy of a shipped template to edit."""
+    from oredox.workflows.templates import load_template
+
+    if output.exists():
+        raise OredoxInputError(f"{output} exists; choose another name")
+    output.write_text(load_template(start).to_yaml())
+    console.print(f"wrote {output} (from {start}); `oredox run {output}` runs it")
+
+
+@app.command()
+def run(
+    template: Annotated[str, typer.Argument(help="Template file or shipped name.")],
+    engine: Annotated[
+        str | None, typer.Option(help="Override the template's engine (chgnet, vasp).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Screen, then write the inputs only.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", help="Dry-run folder, or the hull figure.")
+    ] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="OREDOX_WORK_DIR.")] = None,
+    progress: bool = True,
+) -> None:
+    """Run a study template (or write its engine inputs with --dry-run)."""
+    from oredox.settings import load_settings
+    from oredox.store import describe_store
+    from oredox.workflows.study import dry_run as write_inputs
+    from oredox.workflows.study import run_study
+    from oredox.workflows.templates import load_template
+
+    study_template = load_template(template)
+    if dry_run:
+        out = output or Path(f"{Path(template).stem}-inputs")
+        folders = write_inputs(study_template, out, engine)
+        console.print(
+            f"{len(folders)} input folders in {out} (screening record: "
+            f"{out / 'screening.json'}); nothing ran, nothing was stored",
+            soft_wrap=True,
+        )
+        return
+    settings = load_settings(work_dir=work_dir)
+    png = output or Path(f"{Path(template).stem}_hull.png")
+    study = run_study(study_template, engine, settings, png, progress)
+    _print_study(study)
+    console.print(
+        f"stored study [bold]{study.study_id}[/] in {describe_store(settings)}"
+    )
+    console.print(f"figure: {png.resolve()}")
+
+
 structure_app = typer.Typer(
     help="Build host cells: frameworks, metal-layer orders, SQS, SRO, seed cells.",
     no_args_is_help=True,

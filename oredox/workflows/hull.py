@@ -149,11 +149,11 @@ def screen_and_relax(
     symmetry = alkali_symmetry(host, alkali, settings["symprec"])
     result = screen_configurations(host, symmetry, screening)
     configurations = result.selected
-    config_ids = _config_ids(configurations)
+    ids = config_ids(configurations)
     relax = engine.relax_maker(fmax=settings["fmax"], steps=settings["max_steps"])
 
     relax_jobs, initial = [], []
-    for config, config_id in zip(configurations, config_ids, strict=True):
+    for config, config_id in zip(configurations, ids, strict=True):
         structure = apply_configuration(host, symmetry, config)
         initial.append(structure)
         relax_job = relax.make(structure)
@@ -177,7 +177,7 @@ def screen_and_relax(
                 "vacancies": list(config.vacancies),
                 "multiplicity": config.multiplicity,
             }
-            for config, config_id in zip(configurations, config_ids, strict=True)
+            for config, config_id in zip(configurations, ids, strict=True)
         ],
         initial_structures=initial,
         energies_eV=[j.output.output.energy for j in relax_jobs],
@@ -298,7 +298,7 @@ def build_study_document(
     )
 
 
-def _config_ids(configurations: list[Configuration]) -> list[str]:
+def config_ids(configurations: list[Configuration]) -> list[str]:
     """``k<vacancies>-<i>``: the i-th distinct arrangement with that many vacancies."""
     seen: Counter[int] = Counter()
     ids = []

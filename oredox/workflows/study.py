@@ -1,0 +1,102 @@
+"""Running a study template: locally into the store, or as a dry run of VASP inputs.
+
+:func:`run_study` builds the host and the flow from a template and runs it like the
+demo (progress bar, store, figure). :func:`dry_run` performs the screening for real
+and writes, for every selected configuration and for the alkali-metal reference, the
+VASP relax inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec) that the flow would run, plus a
+JSON record of the screening, without running or storing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from oredox.analysis.plots import plot_hull_and_voltage
+from oredox.schemas import StudyDocument
+from oredox.settings import OredoxSettings, load_settings
+from oredox.store import get_job_store
+from oredox.structures.delithiation import alkali_symmetry, apply_configuration
+from oredox.workflows.dftu import initial_magmoms
+from oredox.workflows.engines import get_engine
+from oredox.workflows.execution import new_run_dir, run_flow
+from oredox.workflows.hull import alkali_metal, config_ids
+from oredox.workflows.screening import ScreeningSettings, screen_configurations
+from oredox.workflows.templates import StudyTemplate
+
+
+def run_study(
+    template: StudyTemplate,
+    engine: str | None = None,
+    settings: OredoxSettings | None = None,
+    png: str | Path | None = None,
+    progress: bool = True,
+) -> StudyDocument:
+    """Run ``template`` on this machine and store its study document."""
+    settings = settings or load_settings()
+    engine_name = engine or template.engine
+    get_engine(engine_name, template.dft_u_preset).check_runnable()
+    host, matrix, framework = template.build_host()
+    flow = template.maker(engine_name).make(host, matrix, framework, template.name)
+    store = get_job_store(settings)
+    run_dir = new_run_dir(settings.work_dir, template.name)
+    responses = run_flow(flow, store, run_dir, progress=progress, description="study")
+    study = next(
+        response.output
+        for by_index in responses.values()
+        for response in by_index.values()
+        if isinstance(response.output, StudyDocument)
+    )
+    if png is not None:
+        plot_hull_and_voltage(study, png)
+    return study
+
+
+def dry_run(
+    template: StudyTemplate, out_dir: str | Path, engine: str | None = None
+) -> list[Path]:
+    """Screen for real, then write the engine inputs of every selected configuration.
+
+    Returns
+    -------
+    list of Path
+        One folder per configuration (``k<vacancies>-<i>``) plus ``reference-<alkali>``;
+        ``screening.json`` beside them records counts and reasons.
+    """
+    engine_obj = get_engine(engine or template.engine, template.dft_u_preset)
+    host, matrix, _ = template.build_host()
+    symmetry = alkali_symmetry(host, template.alkali)
+    screening = ScreeningSettings(**template.screening.model_dump())
+    result = screen_configurations(host, symmetry, screening)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    relax = engine_obj.relax_maker(
+        fmax=template.relax.fmax_eV_per_A, steps=template.relax.max_steps
+    )
+    labelled = [
+        (label, apply_configuration(host, symmetry, config))
+        for label, config in zip(
+            config_ids(result.selected), result.selected, strict=True
+        )
+    ]
+    labelled.append((f"reference-{template.alkali}", alkali_metal(template.alkali)))
+    folders = []
+    for label, bare in labelled:
+        folder = out / label
+        structure = initial_magmoms(bare)
+        if hasattr(relax, "input_set_generator"):  # a VASP maker: write its inputs
+            relax.input_set_generator.get_input_set(structure, potcar_spec=True)
+            relax.input_set_generator.write_input(folder, potcar_spec=True)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            structure.to(filename=str(folder / "POSCAR"), fmt="poscar")
+        folders.append(folder)
+    record = {
+        "template": template.model_dump(mode="json"),
+        "supercell_matrix": matrix,
+        "engine": engine_obj.name,
+        "screening": result.record,
+        "folders": [f.name for f in folders],
+    }
+    (out / "screening.json").write_text(json.dumps(record, indent=2, default=str))
+    return folders

@@ -1,0 +1,130 @@
+"""Study templates: validation, round trips, dry runs of VASP inputs, a CHGNet run."""
+
+import json
+
+import pytest
+from jobflow import Flow
+from monty.json import MontyDecoder
+from pymatgen.io.vasp import Incar, Poscar
+
+from oredox.errors import OredoxInputError
+from oredox.settings import load_settings
+from oredox.store import get_job_store, list_studies
+from oredox.workflows.study import dry_run, run_study
+from oredox.workflows.templates import StudyTemplate, load_template, shipped_templates
+
+SHIPPED = ["li2mno3-honeycomb", "ltno-drx", "p2-nlmo-ribbon", "p2-nlmro-ribbon"]
+
+
+def test_shipped_templates_load_and_round_trip(tmp_path):
+    assert sorted(shipped_templates()) == SHIPPED
+    for name in SHIPPED:
+        template = load_template(name)
+        copy = tmp_path / f"{name}.yaml"
+        copy.write_text(template.to_yaml())
+        assert load_template(copy) == template
+        maker = template.maker()
+        assert MontyDecoder().process_decoded(maker.as_dict()) == maker
+
+
+def test_flow_of_a_template_serialises():
+    template = load_template("li2mno3-honeycomb")
+    host, matrix, framework = template.build_host()
+    flow = template.maker("chgnet").make(host, matrix, framework, template.name)
+    again = Flow.from_dict(json.loads(json.dumps(flow.as_dict(), default=str)))
+    assert [job.name for job in again.jobs] == [job.name for job in flow.jobs]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\nhost: {seed: li2mno3}\nscreenin: {}\n", "screenin: Extra inputs"),
+        (
+            "name: x\nhost: {seed: li2mno3}\nrelax: {max_steps: many}\n",
+            "relax.max_steps",
+        ),
+        ("name: x\nhost: {seed: lto}\n", "host.seed"),
+        ("name: x\nhost: {}\n", "exactly one of host.seed or host.o3_formula"),
+        (
+            "name: x\nhost: {seed: li2mno3}\nengine: chgnet\ndft_u_preset: ltno-2022\n",
+            "engine chgnet uses no DFT\\+U preset",
+        ),
+        ("name: x\nhost: {seed: li2mno3}\nengine: castep\n", "engine"),
+        ("name: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_templates(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(OredoxInputError, match=message):
+        load_template(path)
+
+
+def test_unknown_template_name():
+    with pytest.raises(OredoxInputError, match="shipped: li2mno3-honeycomb"):
+        load_template("lco")
+
+
+def read_inputs(folder):
+    return Incar.from_file(folder / "INCAR"), Poscar.from_file(folder / "POSCAR")
+
+
+def test_dry_run_ltno_writes_the_ltno_preset(tmp_path):
+    folders = dry_run(load_template("ltno-drx"), tmp_path / "ltno")
+    names = [f.name for f in folders]
+    assert "k0-0" in names and "k14-0" in names and names[-1] == "reference-Li"
+    incar, poscar = read_inputs(tmp_path / "ltno" / "k0-0")
+    symbols = poscar.site_symbols
+    assert incar["ENCUT"] == 600 and incar["EDIFF"] == 1e-5 and incar["EDIFFG"] == -0.02
+    assert incar["LDAUU"] == [6.4 if s == "Ni" else 0 for s in symbols]
+    assert incar["LDAUL"] == [2 if s == "Ni" else 0 for s in symbols]
+    assert (tmp_path / "ltno" / "k0-0" / "POTCAR.spec").read_text().split() == [
+        {"Li": "Li_sv", "Ti": "Ti_pv", "Ni": "Ni_pv", "O": "O"}[s] for s in symbols
+    ]
+    # the Li reference: same scheme, no U without O
+    ref_incar, _ = read_inputs(tmp_path / "ltno" / "reference-Li")
+    assert ref_incar["ENCUT"] == 600 and not ref_incar.get("LDAU", False)
+    record = json.loads((tmp_path / "ltno" / "screening.json").read_text())
+    assert record["screening"]["settings"]["method"] == "beam"
+    assert len(folders) - 1 == sum(
+        v["selected"] for v in record["screening"]["selected_per_x"].values()
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["p2-nlmo-ribbon", "p2-nlmro-ribbon", "li2mno3-honeycomb"]
+)
+def test_dry_run_mp_templates(tmp_path, name):
+    folders = dry_run(load_template(name), tmp_path / name)
+    incar, poscar = read_inputs(folders[0])
+    u = {"Mn": 3.9}
+    assert incar["ENCUT"] == 520
+    assert incar["LDAUU"] == [u.get(s, 0) for s in poscar.site_symbols]
+    assert incar["ISPIN"] == 2
+    if "Ru" in poscar.site_symbols:  # Ru: no U in the mp preset
+        assert incar["LDAUU"][poscar.site_symbols.index("Ru")] == 0
+
+
+def test_run_template_with_chgnet_to_a_stored_hull(tmp_path):
+    template = load_template("li2mno3-honeycomb")
+    settings = load_settings(work_dir=tmp_path / "work")
+    study = run_study(
+        template,
+        engine="chgnet",
+        settings=settings,
+        png=tmp_path / "hull.png",
+        progress=False,
+    )
+    assert study.host_formula == "Li2MnO3"
+    assert study.energy_scheme.engine == "chgnet"
+    assert [row["study_id"] for row in list_studies(get_job_store(settings))] == [
+        study.study_id
+    ]
+    assert sorted({e.n_alkali for e in study.entries}) == [0, 1, 2, 3, 4]
+    assert 2.0 < study.average_voltage_V < 6.0
+    assert (tmp_path / "hull.png").stat().st_size > 10_000
+
+
+def test_template_model_rejects_bad_supercell():
+    with pytest.raises(ValueError, match="three positive integers"):
+        StudyTemplate(name="x", host={"o3_formula": "LiCoO2", "supercell": [0, 1, 1]})
