@@ -180,3 +180,38 @@ class StudyDocument(BaseModel):
         """The hull vertices, by increasing x."""
         by_id = {entry.config_id: entry for entry in self.entries}
         return [by_id[config_id] for config_id in self.hull_config_ids]
+
+
+def check_single_scheme(schemes: dict[str, EnergyScheme]) -> EnergyScheme:
+    """The one energy scheme shared by all entries (entry id -> scheme).
+
+    Raises
+    ------
+    OredoxInputError
+        If the entries mix schemes; the message names the entries that differ from the
+        most common scheme and the fields in which they differ.
+    """
+    from collections import Counter
+
+    from oredox.errors import OredoxInputError
+
+    if not schemes:
+        raise OredoxInputError("no entries: nothing to build a hull from")
+    keys = {entry: scheme.model_dump_json() for entry, scheme in schemes.items()}
+    common_key, _ = Counter(keys.values()).most_common(1)[0]
+    common = next(s for e, s in schemes.items() if keys[e] == common_key)
+    odd = {e: s for e, s in schemes.items() if keys[e] != common_key}
+    if odd:
+        details = []
+        for entry, scheme in sorted(odd.items()):
+            fields = [
+                name
+                for name in EnergyScheme.model_fields
+                if getattr(scheme, name) != getattr(common, name)
+            ]
+            details.append(f"{entry} ({', '.join(fields)})")
+        raise OredoxInputError(
+            f"entries from another energy scheme cannot share a hull with the rest "
+            f"({common.engine}, {common.functional}): {'; '.join(details)}"
+        )
+    return common

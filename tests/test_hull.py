@@ -61,3 +61,21 @@ def test_bad_inputs():
         lower_hull([0, 1], [1.0])
     with pytest.raises(OredoxInputError, match="finite"):
         lower_hull([0, 1], [1.0, float("nan")])
+
+
+def test_mixed_energy_schemes_are_an_error_naming_the_entries():
+    from oredox.schemas import EnergyScheme, check_single_scheme
+
+    mp = EnergyScheme(
+        engine="vasp",
+        engine_version="x",
+        functional="PBE+U mp",
+        hubbard_u_eV={"Ni": 6.2},
+        encut_eV=520,
+        relax_fmax_eV_per_A=0.02,
+        relax_cell=True,
+    )
+    ltno = mp.model_copy(update={"hubbard_u_eV": {"Ni": 6.4}, "encut_eV": 600})
+    assert check_single_scheme({"a": mp, "b": mp}) == mp
+    with pytest.raises(OredoxInputError, match=r"c \(hubbard_u_eV, encut_eV\)"):
+        check_single_scheme({"a": mp, "b": mp, "c": ltno})
