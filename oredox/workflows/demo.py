@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from oredox.analysis.plots import plot_hull_and_voltage
 from oredox.errors import OredoxInputError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
@@ -24,9 +23,9 @@ from oredox.store import get_job_store
 from oredox.structures.delithiation import alkali_symmetry, enumerate_all
 from oredox.structures.frameworks import ALKALI_ELEMENTS, make_supercell, o3_layered
 from oredox.workflows.engines import get_engine
-from oredox.workflows.execution import new_run_dir, run_flow
 from oredox.workflows.hull import DelithiationHullMaker
 from oredox.workflows.screening import ScreeningSettings
+from oredox.workflows.study import run_hull_flow
 
 DEFAULT_SUPERCELL = (2, 1, 1)
 MAX_DEMO_CONFIGURATIONS = 200
@@ -104,17 +103,8 @@ def run_demo(
         supercell_matrix=_as_matrix(supercell),
         framework="O3 layered" + (" (primitive cell)" if primitive else ""),
     )
-    run_dir = new_run_dir(settings.work_dir, f"demo-{host.composition.reduced_formula}")
-    responses = run_flow(flow, store, run_dir, progress=progress, description="demo")
-    study = next(
-        response.output
-        for by_index in responses.values()
-        for response in by_index.values()
-        if isinstance(response.output, StudyDocument)
-    )
-    if png is not None:
-        plot_hull_and_voltage(study, png)
-    return study
+    label = f"demo-{host.composition.reduced_formula}"
+    return run_hull_flow(flow, store, settings, label, png, progress)
 
 
 def _as_matrix(supercell: Sequence) -> list[list[int]]:

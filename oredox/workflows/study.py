@@ -39,8 +39,20 @@ def run_study(
     host, matrix, framework = template.build_host()
     flow = template.maker(engine_name).make(host, matrix, framework, template.name)
     store = get_job_store(settings)
-    run_dir = new_run_dir(settings.work_dir, template.name)
-    responses = run_flow(flow, store, run_dir, progress=progress, description="study")
+    return run_hull_flow(flow, store, settings, template.name, png, progress)
+
+
+def run_hull_flow(
+    flow,
+    store,
+    settings: OredoxSettings,
+    label: str,
+    png: str | Path | None = None,
+    progress: bool = True,
+) -> StudyDocument:
+    """Run a hull flow locally into ``store``; return (and plot) its study document."""
+    run_dir = new_run_dir(settings.work_dir, label)
+    responses = run_flow(flow, store, run_dir, progress=progress, description=label)
     study = next(
         response.output
         for by_index in responses.values()
