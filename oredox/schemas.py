@@ -132,6 +132,34 @@ class ConfigurationEntry(BaseModel):
     structure: StructureField = Field(description="Relaxed structure")
 
 
+class StaticRecord(BaseModel):
+    """A static calculation of one relaxed configuration, for electronic analysis.
+
+    Its energy is kept apart from the hull, which is built from the relaxation
+    energies of every entry (one scheme): a static exists only for some entries.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    config_id: str = Field(description="The entry it was run on")
+    job_uuid: str = Field(description="jobflow uuid of the static (its task document)")
+    dir_name: str | None = Field(None, description="Run folder (host:path)")
+    energy_eV: float = Field(description="Total energy of the static, eV")
+    band_gap_eV: float | None = Field(None, description="Band gap, eV")
+    magmoms_muB: list[float] | None = Field(
+        None, description="Site-projected magnetic moments, muB, in structure order"
+    )
+    total_magnetization_muB: float | None = Field(
+        None, description="Sum of the site-projected moments, muB"
+    )
+    lorbit: int | None = Field(
+        None, description="VASP LORBIT (12: phase-resolved projections)"
+    )
+    analysis: dict = Field(
+        default_factory=dict, description="Electronic analyses, by name"
+    )
+
+
 class StudyDocument(BaseModel):
     """A stored delithiation study: one hull and its voltage profile."""
 
@@ -168,6 +196,10 @@ class StudyDocument(BaseModel):
     screening: dict = Field(
         default_factory=dict,
         description="How candidates were generated, ranked and selected",
+    )
+    statics: list[StaticRecord] = Field(
+        default_factory=list,
+        description="Statics of the hull vertices and near-hull entries",
     )
     software: dict[str, str] = Field(default_factory=software_versions)
 

@@ -118,7 +118,11 @@ def test_flow_fans_out_to_the_selected_relaxations(isolated_settings):
         screening=ScreeningSettings(rankers=["ewald"], lowest=1, window_meV_per_atom=0)
     )
     flow = maker.make(host, [[2, 0, 0], [0, 2, 0], [0, 0, 1]])
-    assert len(flow) == 1  # only the screening job is known in advance
+    # only the host relaxation and the screening are known in advance
+    assert [job.name for job in flow] == [
+        "relax host",
+        "screen delithiated configurations",
+    ]
     store = get_job_store(load_settings())
     run_dir = isolated_settings / "run"
     responses = run_flow(flow, store, run_dir, progress=False)
@@ -131,7 +135,11 @@ def test_flow_fans_out_to_the_selected_relaxations(isolated_settings):
     assert sorted(e.x for e in study.entries) == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert study.screening["after_ewald_per_k"]["2"] == 2
     assert all(not e.framework_flags for e in study.entries)
-    assert "fan-out: 7 new jobs" in (run_dir / "run.log").read_text()
+    log = (run_dir / "run.log").read_text()
+    # 4 relaxations (x = 1 is the host's), Li metal, statics job, jobflow's output job
+    assert "fan-out: 7 new jobs" in log
+    assert "fan-out: 2 new jobs" in log  # CHGNet: no statics, the document job
+    assert study.statics == []
 
 
 def test_chgnet_relax_ranker_lowers_energies():

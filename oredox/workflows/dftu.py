@@ -36,6 +36,12 @@ class DftuPreset(BaseModel):
     name: str
     functional: str = Field("PBE", description="Exchange-correlation functional")
     hubbard_u_eV: dict[str, float] = Field(description="U_eff (Dudarev) per element")
+    hubbard_l: dict[str, int] | None = Field(
+        None, description="Angular momentum of the U shell per element; None: 2 (d)"
+    )
+    hubbard_j_eV: dict[str, float] | None = Field(
+        None, description="J per element (0 in the Dudarev scheme); None: 0"
+    )
     encut_eV: float = Field(gt=0)
     ediff_eV: float | None = Field(
         None,
@@ -80,10 +86,12 @@ PRESETS: dict[str, DftuPreset] = {
 }
 
 
-def get_preset(preset: str | DftuPreset) -> DftuPreset:
-    """A preset by name (or the preset itself)."""
+def get_preset(preset: str | DftuPreset | Mapping) -> DftuPreset:
+    """A preset by name, from its fields (plain data), or the preset itself."""
     if isinstance(preset, DftuPreset):
         return preset
+    if isinstance(preset, Mapping):
+        return DftuPreset.model_validate(dict(preset))
     try:
         return PRESETS[preset]
     except KeyError:
@@ -94,9 +102,19 @@ def get_preset(preset: str | DftuPreset) -> DftuPreset:
 
 
 def custom_preset(
-    name: str, hubbard_u_eV: Mapping[str, float], base: str = "mp", **settings
+    name: str,
+    hubbard_u_eV: Mapping[str, float],
+    base: str = "mp",
+    hubbard_l: Mapping[str, int] | None = None,
+    hubbard_j_eV: Mapping[str, float] | None = None,
+    **settings,
 ) -> DftuPreset:
-    """A user preset: ``base``'s settings with another U table (and any overrides)."""
+    """A user preset: ``base``'s settings with another U table (and any overrides).
+
+    With ``hubbard_l`` (and ``hubbard_j_eV``) given, they must name exactly the
+    elements of the U table: a U whose L is missing would put it on the s shell
+    (VASP's L = 0), so a missing L is an error rather than a default.
+    """
     for element, value in hubbard_u_eV.items():
         try:
             Element(element)
@@ -106,8 +124,28 @@ def custom_preset(
             ) from None
         if value < 0:
             raise OredoxInputError(f"U({element}) = {value} eV must not be negative")
+    for label, table in (("L", hubbard_l), ("J", hubbard_j_eV)):
+        if table is None:
+            continue
+        missing = sorted(set(hubbard_u_eV) - set(table))
+        extra = sorted(set(table) - set(hubbard_u_eV))
+        if missing or extra:
+            parts = [f"no {label} for {', '.join(missing)}"] if missing else []
+            parts += [f"{label} without U for {', '.join(extra)}"] if extra else []
+            raise OredoxInputError(
+                f"U table {name!r}: {'; '.join(parts)}; give U, L and J for the same "
+                f"elements"
+            )
+    for element, value in (hubbard_l or {}).items():
+        if value not in (0, 1, 2, 3):
+            raise OredoxInputError(f"L({element}) = {value} must be 0, 1, 2 or 3")
     fields = get_preset(base).model_dump() | settings
-    fields |= {"name": name, "hubbard_u_eV": dict(hubbard_u_eV)}
+    fields |= {
+        "name": name,
+        "hubbard_u_eV": dict(hubbard_u_eV),
+        "hubbard_l": None if hubbard_l is None else dict(hubbard_l),
+        "hubbard_j_eV": None if hubbard_j_eV is None else dict(hubbard_j_eV),
+    }
     return DftuPreset(**fields)
 
 
@@ -144,14 +182,19 @@ def ldau_settings(structure: Structure, preset: str | DftuPreset) -> dict:
     table = hubbard_u(structure, preset)
     if not any(table.values()):
         return {}
+    preset = get_preset(preset)
+    l_table = preset.hubbard_l or {}
+    j_table = preset.hubbard_j_eV or {}
     anion = max(structure.composition.elements, key=lambda el: el.X).symbol
     return {
         "LDAU": True,
         "LDAUTYPE": 2,
         "LDAUU": {anion: dict(table)},
-        "LDAUL": {anion: {el: 2 if u else 0 for el, u in table.items()}},
-        "LDAUJ": {anion: dict.fromkeys(table, 0.0)},
-        "LMAXMIX": 4,
+        "LDAUL": {
+            anion: {el: l_table.get(el, 2) if u else 0 for el, u in table.items()}
+        },
+        "LDAUJ": {anion: {el: float(j_table.get(el, 0.0)) for el in table}},
+        "LMAXMIX": 6 if 3 in l_table.values() else 4,
     }
 
 

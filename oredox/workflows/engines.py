@@ -71,8 +71,11 @@ class ChgnetEngine:
 ENGINES = ("chgnet", "vasp")
 
 
-def get_engine(name: str, preset: str | None = None):
+def get_engine(name: str, preset=None):
     """The engine called ``name`` (``vasp`` with the DFT+U ``preset``, default mp).
+
+    ``preset`` is a preset name, a :class:`~oredox.workflows.dftu.DftuPreset` or its
+    fields as plain data (how flows carry user U tables).
 
     Raises
     ------
@@ -83,9 +86,10 @@ def get_engine(name: str, preset: str | None = None):
     if key == "chgnet":
         return ChgnetEngine()
     if key == "vasp":
+        from oredox.workflows.dftu import get_preset
         from oredox.workflows.vasp import VaspEngine
 
-        return VaspEngine(preset or "mp")
+        return VaspEngine(get_preset(preset or "mp"))
     raise OredoxInputError(
         f"unknown engine {name!r}; available engines: {', '.join(ENGINES)}"
     )

@@ -2,14 +2,22 @@
 
 Read top to bottom, the jobs of :class:`DelithiationHullMaker` are the procedure:
 
-1. ``screen delithiated configurations``: find the alkali sites of the host supercell
+1. ``relax host``: relax the fully lithiated host (cell and ions) with the engine,
+   starting from high-spin ferromagnetic moments;
+2. ``screen delithiated configurations``: find the alkali sites of the host supercell
    and its symmetry, enumerate the symmetry-distinct arrangements (or beam-search
-   them), rank and select (:mod:`oredox.workflows.screening`); then replace itself
-   with the jobs below, whose number it only now knows (jobflow ``Response(replace)``);
-2. relax every selected arrangement with the engine, and the bcc alkali metal for the
-   reference;
-3. assemble the study document: framework checks and duplicates, formation energies,
-   hull and voltage profile over the configurations that kept their framework.
+   them), rank and select (:mod:`oredox.workflows.screening`); build them from the
+   relaxed host (which carries its relaxed moments); then replace itself with the
+   jobs below, whose number it only now knows (jobflow ``Response(replace)``);
+3. relax every selected arrangement with the engine (the fully lithiated one is the
+   host relaxation), and the bcc alkali metal for the reference, in the same scheme;
+4. ``statics of near-hull configurations``: from the relaxed energies, the hull
+   vertices and the entries within ``statics_window_meV_per_atom`` of the hull get a
+   static for analysis (DOS, charge densities; engines without electronic structure,
+   like CHGNet, get none); replace itself with the statics and the last job;
+5. ``study document``: framework checks and duplicates, formation energies, hull and
+   voltage profile over the configurations that kept their framework (from the
+   relaxation energies of every entry: one scheme), and the statics' records.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from oredox.analysis.hull import (
 from oredox.schemas import (
     ConfigurationEntry,
     EnergyScheme,
+    StaticRecord,
     StudyDocument,
     VoltageStepDoc,
 )
@@ -43,11 +52,13 @@ from oredox.structures.delithiation import (
     alkali_symmetry,
     apply_configuration,
 )
+from oredox.workflows.dftu import DftuPreset, initial_magmoms
 from oredox.workflows.engines import get_engine
 from oredox.workflows.screening import ScreeningSettings, screen_configurations
 
 logger = logging.getLogger(__name__)
 SCREEN_JOB_NAME = "screen delithiated configurations"
+STATICS_JOB_NAME = "statics of near-hull configurations"
 FAN_OUT_MESSAGE = "fan-out: {} new jobs"
 
 # bcc lattice parameters (A) of the alkali metals at room temperature.
@@ -86,6 +97,19 @@ class DelithiationHullMaker(Maker):
     screening
         Candidate generation, ranking and selection; ``relax_all=True`` relaxes every
         distinct configuration (the exhaustive hull of the demo).
+    relax_host
+        Relax the host first and build the configurations from it (else from the
+        unrelaxed host).
+    statics_window_meV_per_atom
+        Entries this close to the hull (meV/atom, from the relaxed energies) get a
+        static, besides the hull vertices; engines without statics ignore it.
+    max_statics
+        At most this many statics, the closest to the hull first (None: no limit).
+    projections
+        Statics with phase-resolved projections (VASP LORBIT 12) for the TM-O
+        pi/sigma analysis; LORBIT 11 otherwise.
+    magmoms
+        Initial moments per element, muB, over the high-spin defaults.
     """
 
     name: str = "delithiation hull"
@@ -94,8 +118,13 @@ class DelithiationHullMaker(Maker):
     max_steps: int = 500
     alkali: str = "Li"
     symprec: float = 1e-3
-    dft_u_preset: str = "mp"
+    dft_u_preset: str | DftuPreset = "mp"
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
+    relax_host: bool = True
+    statics_window_meV_per_atom: float = 5.0
+    max_statics: int | None = None
+    projections: bool = False
+    magmoms: dict[str, float] = field(default_factory=dict)
 
     def make(
         self,
@@ -117,17 +146,40 @@ class DelithiationHullMaker(Maker):
         study_name
             Name of the study document; default ``"<formula> <framework>"``.
         """
-        get_engine(self.engine, self.dft_u_preset)  # unknown engines fail here
+        engine = get_engine(self.engine, self.dft_u_preset)  # unknown engines fail
         alkali_symmetry(host, self.alkali, self.symprec)  # as do hosts without alkali
+        settings = asdict(self) | {
+            "screening": asdict(self.screening),
+            "dft_u_preset": preset_data(self.dft_u_preset),
+        }
+        start = initial_magmoms(host, self.magmoms)
+        jobs, relaxed = [], None
+        if self.relax_host:
+            host_job = engine.relax_maker(fmax=self.fmax, steps=self.max_steps).make(
+                start
+            )
+            host_job.name = "relax host"
+            jobs.append(host_job)
+            relaxed = {
+                "structure": host_job.output.structure,
+                "energy_eV": host_job.output.output.energy,
+                "converged": engine.converged(host_job),
+            }
         screen = screen_and_relax(
             host=host,
             supercell_matrix=[[int(v) for v in row] for row in supercell_matrix],
             framework=framework,
             study_name=study_name or f"{host.composition.reduced_formula} {framework}",
-            settings=asdict(self) | {"screening": asdict(self.screening)},
+            settings=settings,
+            relaxed_host=relaxed,
         )
         screen.name = SCREEN_JOB_NAME
-        return Flow([screen], screen.output, self.name)
+        return Flow([*jobs, screen], screen.output, self.name)
+
+
+def preset_data(preset: str | DftuPreset) -> str | dict:
+    """A preset as plain data for job arguments (a name, or the preset's fields)."""
+    return preset if isinstance(preset, str) else preset.model_dump()
 
 
 @job
@@ -137,11 +189,14 @@ def screen_and_relax(
     framework: str,
     study_name: str,
     settings: dict[str, Any],
+    relaxed_host: dict | None = None,
 ) -> Response:
     """Screen the configurations, then replace this job by their relaxations.
 
     ``settings`` are the fields of :class:`DelithiationHullMaker` (plain data, so the
-    job serialises for any manager).
+    job serialises for any manager). ``relaxed_host`` (structure, energy_eV,
+    converged) is the host relaxation: the configurations are cut from its
+    structure, and the fully lithiated configuration is that relaxation itself.
     """
     screening = ScreeningSettings(**settings["screening"])
     engine = get_engine(settings["engine"], settings.get("dft_u_preset"))
@@ -151,26 +206,38 @@ def screen_and_relax(
     configurations = result.selected
     ids = config_ids(configurations)
     relax = engine.relax_maker(fmax=settings["fmax"], steps=settings["max_steps"])
+    if relaxed_host is None:
+        parent = initial_magmoms(host, settings.get("magmoms"))
+    else:
+        parent = relaxed_host["structure"]
 
-    relax_jobs, initial = [], []
+    relax_jobs, initial, energies, structures, converged = [], [], [], [], []
     for config, config_id in zip(configurations, ids, strict=True):
-        structure = apply_configuration(host, symmetry, config)
+        structure = apply_configuration(parent, symmetry, config)
         initial.append(structure)
+        if config.n_vacancies == 0 and relaxed_host is not None:
+            energies.append(relaxed_host["energy_eV"])
+            structures.append(relaxed_host["structure"])
+            converged.append(relaxed_host["converged"])
+            continue
         relax_job = relax.make(structure)
         relax_job.name = f"relax {config_id}"
         relax_jobs.append(relax_job)
+        energies.append(relax_job.output.output.energy)
+        structures.append(relax_job.output.structure)
+        converged.append(engine.converged(relax_job))
     reference_job = relax.make(alkali_metal(alkali))
     reference_job.name = f"relax {alkali} metal"
 
-    study_job = build_study_document(
-        name=study_name,
-        host=host,
-        supercell_matrix=supercell_matrix,
-        framework=framework,
-        alkali=alkali,
-        space_group=symmetry.space_group,
-        n_symmetry_operations=len(symmetry.permutations),
-        configurations=[
+    study_args = {
+        "name": study_name,
+        "host": host,
+        "supercell_matrix": supercell_matrix,
+        "framework": framework,
+        "alkali": alkali,
+        "space_group": symmetry.space_group,
+        "n_symmetry_operations": len(symmetry.permutations),
+        "configurations": [
             {
                 "config_id": config_id,
                 "n_vacancies": config.n_vacancies,
@@ -179,18 +246,75 @@ def screen_and_relax(
             }
             for config, config_id in zip(configurations, ids, strict=True)
         ],
-        initial_structures=initial,
-        energies_eV=[j.output.output.energy for j in relax_jobs],
-        structures=[j.output.structure for j in relax_jobs],
-        converged=[engine.converged(j) for j in relax_jobs],
-        alkali_energy_eV=reference_job.output.output.energy,
-        alkali_n_atoms=len(alkali_metal(alkali)),
-        energy_scheme=engine.energy_scheme(fmax=settings["fmax"], structure=host),
-        screening=_plain(result.record),
-    )
-    jobs = [*relax_jobs, reference_job, study_job]
-    logger.info(FAN_OUT_MESSAGE.format(len(jobs)))
-    return Response(replace=Flow(jobs, study_job.output, "relax and assemble"))
+        "initial_structures": initial,
+        "energies_eV": energies,
+        "structures": structures,
+        "converged": converged,
+        "alkali_energy_eV": reference_job.output.output.energy,
+        "alkali_n_atoms": len(alkali_metal(alkali)),
+        "energy_scheme": engine.energy_scheme(fmax=settings["fmax"], structure=host),
+        "screening": _plain(result.record),
+    }
+    statics_job = statics_and_study(study_args, settings)
+    statics_job.name = STATICS_JOB_NAME
+    jobs = [*relax_jobs, reference_job, statics_job]
+    # + 1: jobflow stores the replacing flow's output with one more job
+    logger.info(FAN_OUT_MESSAGE.format(len(jobs) + 1))
+    return Response(replace=Flow(jobs, statics_job.output, "relax and assemble"))
+
+
+@job
+def statics_and_study(study_args: dict[str, Any], settings: dict[str, Any]) -> Response:
+    """Statics of the hull vertices and near-hull entries, then the study document.
+
+    The hull of the relaxation energies decides which entries get a static; the
+    document job that follows is the same whatever the engine.
+    """
+    engine = get_engine(settings["engine"], settings.get("dft_u_preset"))
+    jobs, statics = [], []
+    if hasattr(engine, "static_maker"):
+        draft = build_study_document.original(**study_args)
+        chosen = static_candidates(
+            draft,
+            settings["statics_window_meV_per_atom"],
+            settings.get("max_statics"),
+        )
+        static = engine.static_maker(projections=settings.get("projections", False))
+        for entry in chosen:
+            static_job = static.make(entry.structure)
+            static_job.name = f"static {entry.config_id}"
+            jobs.append(static_job)
+            statics.append(
+                {"config_id": entry.config_id, "job_uuid": static_job.uuid}
+                | engine.static_outputs(static_job)
+            )
+    study_job = build_study_document(**study_args, statics=statics)
+    jobs.append(study_job)
+    logger.info(FAN_OUT_MESSAGE.format(len(jobs) + 1))
+    return Response(replace=Flow(jobs, study_job.output, "statics and study"))
+
+
+def static_candidates(
+    study: StudyDocument, window_meV_per_atom: float, limit: int | None = None
+) -> list[ConfigurationEntry]:
+    """Hull vertices, then intact non-duplicate entries within the window of the hull.
+
+    Ordered by energy above the hull (vertices first), cut at ``limit``.
+    """
+    atoms_per_fu = len(study.host_structure) / study.formula_units
+    window_eV_per_fu = window_meV_per_atom / 1000 * atoms_per_fu
+    chosen = [
+        entry
+        for entry in study.entries
+        if entry.on_hull
+        or (
+            entry.e_above_hull_per_fu_eV <= window_eV_per_fu + 1e-12
+            and not entry.framework_flags
+            and entry.duplicate_of is None
+        )
+    ]
+    chosen.sort(key=lambda entry: (not entry.on_hull, entry.e_above_hull_per_fu_eV))
+    return chosen if limit is None else chosen[:limit]
 
 
 @job(name=STUDY_JOB_NAME)
@@ -211,6 +335,7 @@ def build_study_document(
     alkali_n_atoms: int,
     energy_scheme: EnergyScheme,
     screening: dict | None = None,
+    statics: list[dict] | None = None,
 ) -> StudyDocument:
     """Assemble the study: formation energies, hull and voltages from relaxed energies.
 
@@ -218,6 +343,8 @@ def build_study_document(
     Li6Co6O12 supercell, 6 formula units), so ``x`` is the alkali per formula unit.
     Configurations that lost their framework (:func:`check_framework`) are measured
     against the hull but do not build it, unless that would drop an end member.
+    ``statics`` are the static records (config_id, job_uuid, energy_eV, structure,
+    ...); their energies never enter the hull.
     """
     _, formula_units = host.composition.get_reduced_composition_and_factor()
     formula_units = int(formula_units)
@@ -295,6 +422,21 @@ def build_study_document(
         ],
         average_voltage_V=float(average_voltage(steps)),
         screening=screening or {},
+        statics=[static_record(static) for static in statics or []],
+    )
+
+
+def static_record(static: dict[str, Any]) -> StaticRecord:
+    """A :class:`StaticRecord` from a static's outputs (moments from its structure)."""
+    fields = dict(static)
+    structure = fields.pop("structure", None)
+    moments = None
+    if structure is not None and "magmom" in structure.site_properties:
+        moments = [float(np.sum(m)) for m in structure.site_properties["magmom"]]
+    return StaticRecord(
+        **fields,
+        magmoms_muB=moments,
+        total_magnetization_muB=None if moments is None else float(np.sum(moments)),
     )
 
 

@@ -36,11 +36,16 @@ def ldau_incar(preset: str | DftuPreset) -> dict:
     table = dict(preset.hubbard_u_eV)
     if not table:
         return {"LDAU": False}
-    return {
+    l_table = {el: (preset.hubbard_l or {}).get(el, 2) for el in table}
+    j_table = {el: float((preset.hubbard_j_eV or {}).get(el, 0.0)) for el in table}
+    settings = {
         "LDAUU": {anion: dict(table) for anion in U_ANIONS},
-        "LDAUL": {anion: dict.fromkeys(table, 2) for anion in U_ANIONS},
-        "LDAUJ": {anion: dict.fromkeys(table, 0.0) for anion in U_ANIONS},
+        "LDAUL": {anion: dict(l_table) for anion in U_ANIONS},
+        "LDAUJ": {anion: dict(j_table) for anion in U_ANIONS},
     }
+    if 3 in l_table.values():  # f shells need the larger charge-density mixing
+        settings["LMAXMIX"] = 6
+    return settings
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,16 @@ class VaspEngine:
             task_document_kwargs={"parse_dos": True},
         )
 
+    def static_outputs(self, job) -> dict:
+        """References to what a static's record keeps (see StaticRecord)."""
+        return {
+            "dir_name": job.output.dir_name,
+            "energy_eV": job.output.output.energy,
+            "band_gap_eV": job.output.output.bandgap,
+            "structure": job.output.structure,
+            "lorbit": job.output.input.incar["LORBIT"],
+        }
+
     def _run_vasp_kwargs(self) -> dict:
         # atomate2's run_vasp adds custodian's WalltimeHandler when given wall_time
         return {} if self.walltime_s is None else {"wall_time": self.walltime_s}
@@ -125,7 +140,7 @@ class VaspEngine:
         potcars = MPRelaxSet.CONFIG["POTCAR"]
         if structure is not None:
             u_table = hubbard_u(structure, preset)
-            symbols = [potcars[el.symbol] for el in structure.composition.elements]
+            symbols = sorted(potcars[el.symbol] for el in structure.composition)
         else:
             u_table, symbols = dict(preset.hubbard_u_eV), None
         return EnergyScheme(

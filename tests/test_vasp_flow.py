@@ -1,0 +1,291 @@
+"""The VASP delithiation hull flow: its jobs, their inputs, and real recorded outputs.
+
+No VASP runs here. The flow is built and its dynamic jobs are executed as plain
+functions to see what they would submit; every VASP input set is checked against the
+preset. Where a recorded real run matches a job of the flow (the bcc Li reference:
+pymatgen's Li_sv PBE relax at 520 eV; a static: quacc's MP PBE+U NiO), atomate2's
+``monkeypatch_vasp`` checks the generated inputs against reference inputs written by
+hand and copies the real outputs in. No same-scheme Li_xTMO2 series was recorded
+by anyone (../shared/data/vasp/MANIFEST.md), so a whole VASP hull cannot be replayed.
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from jobflow import Flow, job, run_locally
+from pymatgen.core import Structure
+from pymatgen.io.vasp import Vasprun
+
+from oredox.settings import load_settings
+from oredox.store import STUDY_JOB_NAME, get_job_store
+from oredox.structures.delithiation import alkali_symmetry, apply_configuration
+from oredox.structures.frameworks import o3_layered
+from oredox.workflows.dftu import initial_magmoms
+from oredox.workflows.hull import (
+    STATICS_JOB_NAME,
+    DelithiationHullMaker,
+    alkali_metal,
+    build_study_document,
+    screen_and_relax,
+    static_candidates,
+    static_record,
+    statics_and_study,
+)
+from oredox.workflows.screening import ScreeningSettings
+from oredox.workflows.vasp import VaspEngine
+
+HERE = Path(__file__).parent
+SHARED = HERE.parents[1] / "shared" / "data" / "vasp"
+LI_RELAX = SHARED / "pymatgen-core/test-files/io/vasp/fixtures/relaxation"
+NIO = SHARED / "quacc/tests/core/schemas/test_files/vasp_mp_run1"
+
+pytestmark = pytest.mark.skipif(
+    not (LI_RELAX.exists() and NIO.exists()), reason="shared VASP data missing"
+)
+
+
+def vasp_maker(**kwargs) -> DelithiationHullMaker:
+    return DelithiationHullMaker(
+        engine="vasp",
+        dft_u_preset="mp",
+        screening=ScreeningSettings(relax_all=True, rankers=["ewald"]),
+        **kwargs,
+    )
+
+
+def relax_incar(job_, structure):
+    generator = job_.maker.input_set_generator
+    return generator.get_input_set(structure, potcar_spec=True).incar
+
+
+def test_flow_starts_with_the_host_relaxation_in_high_spin():
+    host = o3_layered("LiNiO2")  # Li3Ni3O6, Ni3+ d7
+    flow = vasp_maker().make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    host_job, screen = flow.jobs
+    assert host_job.name == "relax host"
+    start = host_job.function_args[0]
+    ni = [i for i, site in enumerate(start) if site.specie.symbol == "Ni"]
+    assert {start.site_properties["magmom"][i] for i in ni} == {3.0}  # high-spin d7
+    incar = relax_incar(host_job, start)
+    assert incar["LDAUU"] == [0, 6.2, 0]  # Li Ni O: the MP U table, written whole
+    assert incar["LDAUL"] == [0, 2, 0]
+    assert incar["ENCUT"] == 520 and incar["ISIF"] == 3
+    # the screening receives the host relaxation's outputs by reference
+    relaxed = screen.function_kwargs["relaxed_host"]
+    assert relaxed["structure"].uuid == host_job.uuid
+    assert relaxed["energy_eV"].attributes == (("a", "output"), ("a", "energy"))
+
+
+def test_screening_fans_out_vasp_relaxations_reusing_the_host():
+    host = o3_layered("LiNiO2")
+    maker = vasp_maker()
+    flow = maker.make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    host_job, screen = flow.jobs
+    relaxed = initial_magmoms(host, {"Ni": 1.0})  # stands for the relaxed host
+    kwargs = screen.function_kwargs | {
+        "relaxed_host": {
+            "structure": relaxed,
+            "energy_eV": host_job.output.output.energy,
+            "converged": host_job.output.state,
+        }
+    }
+    response = screen_and_relax.original(**kwargs)
+    jobs = response.replace.jobs
+    names = [j.name for j in jobs]
+    # 3 Li sites: k0 (the host relaxation itself), k1, k2, k3 -> 3 relaxations
+    relaxations = ["relax k1-0", "relax k2-0", "relax k3-0", "relax Li metal"]
+    assert names == [*relaxations, STATICS_JOB_NAME]
+    k1 = jobs[0].function_args[0]
+    assert len(k1) == len(host) - 1
+    assert set(k1.site_properties["magmom"]) == {1.0, 0.6}  # carried from the host
+    reference = jobs[3].function_args[0]
+    assert reference.composition.reduced_formula == "Li"
+    assert "LDAUU" not in relax_incar(jobs[3], reference)  # no O: no U, same set
+    study_args = jobs[-1].function_args[0]
+    assert study_args["energies_eV"][0].uuid == host_job.uuid  # k0 = the host
+    assert study_args["energy_scheme"].hubbard_u_eV == {"Li": 0, "Ni": 6.2, "O": 0}
+    assert study_args["energy_scheme"].potcars == ["Li_sv", "Ni_pv", "O"]
+
+
+def small_study_args(structures=None):
+    """Four LiCoO2 configurations with energies chosen by hand (a hull to select on)."""
+    host = initial_magmoms(o3_layered("LiCoO2"))
+    sym = alkali_symmetry(host)
+    configs = [c for k in range(4) for c in _configs(sym, k)]
+    initial = [apply_configuration(host, sym, c) for c in configs]
+    return {
+        "name": "selection",
+        "host": host,
+        "supercell_matrix": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        "framework": "O3 layered",
+        "alkali": "Li",
+        "space_group": sym.space_group,
+        "n_symmetry_operations": len(sym.permutations),
+        "configurations": [
+            {
+                "config_id": f"k{c.n_vacancies}-0",
+                "n_vacancies": c.n_vacancies,
+                "vacancies": list(c.vacancies),
+                "multiplicity": c.multiplicity,
+            }
+            for c in configs
+        ],
+        "initial_structures": initial,
+        # per f.u. (3 f.u.): -25.9, -24.3, -22.0, -20.0 at x = 1, 2/3, 1/3, 0;
+        # the chord from 2/3 to 0 is -22.15 at 1/3: k2 is 0.15 eV/f.u. above
+        "energies_eV": [-77.7, -72.9, -66.0, -60.0],
+        "structures": structures or initial,
+        "converged": [True] * 4,
+        "alkali_energy_eV": -3.8,
+        "alkali_n_atoms": 2,
+        "energy_scheme": VaspEngine("mp").energy_scheme(structure=host),
+        "screening": {},
+    }
+
+
+def _configs(sym, k):
+    from oredox.structures.delithiation import enumerate_configurations
+
+    return enumerate_configurations(sym, k)
+
+
+def test_statics_of_hull_vertices_and_the_window():
+    args = small_study_args()
+    draft = build_study_document.original(**args)
+    by_id = {e.config_id: e for e in draft.entries}
+    assert by_id["k2-0"].e_above_hull_per_fu_eV == pytest.approx(0.15, abs=1e-9)
+    # 4 atoms per f.u.: 0.15 eV/f.u. is 37.5 meV/atom
+    assert [e.config_id for e in static_candidates(draft, 5.0)] == [
+        "k0-0",
+        "k1-0",
+        "k3-0",
+    ]
+    wide = static_candidates(draft, 37.6)
+    assert [e.config_id for e in wide] == ["k0-0", "k1-0", "k3-0", "k2-0"]
+    assert len(static_candidates(draft, 37.6, limit=2)) == 2
+    assert len(static_candidates(draft, 37.4)) == 3
+
+    settings = {
+        "engine": "vasp",
+        "dft_u_preset": "mp",
+        "statics_window_meV_per_atom": 5.0,
+        "max_statics": None,
+        "projections": True,
+    }
+    response = statics_and_study.original(args, settings)
+    jobs = response.replace.jobs
+    assert [j.name for j in jobs] == [
+        "static k0-0",
+        "static k1-0",
+        "static k3-0",
+        STUDY_JOB_NAME,
+    ]
+    structure = jobs[0].function_args[0]
+    assert structure.site_properties["magmom"][0] == pytest.approx(0.6)  # Li
+    generator = jobs[0].maker.input_set_generator
+    incar = generator.get_input_set(structure, potcar_spec=True).incar
+    assert incar["LORBIT"] == 12 and incar["LAECHG"] and incar["LCHARG"]
+    assert incar["NSW"] == 0 and incar["LDAUU"] == [0, 3.32, 0]
+    statics = jobs[-1].function_kwargs["statics"]
+    assert [s["config_id"] for s in statics] == ["k0-0", "k1-0", "k3-0"]
+    assert statics[0]["job_uuid"] == jobs[0].uuid
+
+
+def test_engines_without_statics_go_straight_to_the_document():
+    args = small_study_args()
+    settings = {"engine": "chgnet", "statics_window_meV_per_atom": 5.0}
+    response = statics_and_study.original(args, settings)
+    assert [j.name for j in response.replace.jobs] == [STUDY_JOB_NAME]
+    study = build_study_document.original(**args, statics=[])
+    assert study.statics == []
+
+
+@pytest.fixture
+def references(tmp_path):
+    """Reference folders: hand-written inputs, real recorded outputs copied in."""
+    refs = tmp_path / "refs"
+    li = refs / "Li_mp_relax"
+    shutil.copytree(HERE / "data/vasp/Li_mp_relax/inputs", li / "inputs")
+    (li / "outputs").mkdir()
+    for name in ("vasprun.xml.gz", "OUTCAR"):
+        shutil.copy(LI_RELAX / name, li / "outputs" / name)
+    # the upstream snapshot has no CONTCAR, which emmet requires: it is the final
+    # structure of the recorded vasprun, written out (no number is invented)
+    final = Vasprun(LI_RELAX / "vasprun.xml.gz", parse_potcar_file=False)
+    final.final_structure.to(filename=str(li / "outputs" / "CONTCAR"), fmt="poscar")
+    shutil.copy(li / "inputs" / "POTCAR.spec", li / "outputs" / "POTCAR.spec")
+    nio = refs / "NiO_mp_static"
+    shutil.copytree(HERE / "data/vasp/NiO_mp_static/inputs", nio / "inputs")
+    (nio / "outputs").mkdir()
+    for name in ("vasprun.xml.gz", "OUTCAR.gz", "CONTCAR.gz", "INCAR.gz", "POSCAR.gz"):
+        shutil.copy(NIO / name, nio / "outputs" / name)
+    shutil.copy(nio / "inputs" / "POTCAR.spec", nio / "outputs" / "POTCAR.spec")
+    return refs
+
+
+def test_alkali_reference_and_a_static_record_from_real_runs(
+    monkeypatch, references, isolated_settings, tmp_path
+):
+    from atomate2.utils.testing.vasp import monkeypatch_vasp
+
+    mock = next(monkeypatch_vasp(monkeypatch, references))
+    mock(
+        {"relax Li metal": "Li_mp_relax", "static NiO": "NiO_mp_static"},
+        {
+            "relax Li metal": {
+                "incar_settings": [
+                    "ENCUT",
+                    "ISPIN",
+                    "IBRION",
+                    "ISIF",
+                    "EDIFFG",
+                    "NSW",
+                    "LDAU",
+                    "LDAUU",
+                ],
+                "check_inputs": ["incar", "potcar"],
+            },
+            "static NiO": {
+                "incar_settings": ["ENCUT", "LDAUU", "LDAUL", "LORBIT", "LAECHG"],
+                "check_inputs": ["incar", "potcar"],
+            },
+        },
+    )
+    engine = VaspEngine("mp")
+    reference = engine.relax_maker(fmax=0.05, steps=99).make(alkali_metal("Li"))
+    reference.name = "relax Li metal"
+    nio = Structure.from_file(NIO / "POSCAR.gz")
+    nio.add_oxidation_state_by_element({"Ni": 2, "O": -2})
+    static = engine.static_maker().make(initial_magmoms(nio))
+    static.name = "static NiO"
+    record = job(static_record)(
+        {"config_id": "NiO", "job_uuid": static.uuid} | engine.static_outputs(static)
+    )
+    store = get_job_store(load_settings())
+    responses = run_locally(
+        Flow([reference, static, record]),
+        store=store,
+        create_folders=True,
+        root_dir=tmp_path,
+        ensure_success=True,
+        raise_immediately=True,
+        log=False,
+    )
+    # the recorded Li_sv relax: -1.9246 eV per atom (MANIFEST), 1 atom
+    li_doc = responses[reference.uuid][1].output
+    assert li_doc.output.energy == pytest.approx(-1.9246, abs=1e-4)
+    assert li_doc.calcs_reversed[0].input.potcar == ["Li_sv"]
+    rec = responses[record.uuid][1].output
+    assert rec.energy_eV == pytest.approx(-4.52549, abs=1e-4)
+    assert rec.lorbit == 11
+    recorded = Vasprun(NIO / "vasprun.xml.gz", parse_potcar_file=False)
+    assert rec.band_gap_eV == pytest.approx(
+        recorded.get_band_structure().get_band_gap()["energy"]
+    )
+    # site moments from the OUTCAR, on the static's structure: ferromagnetic, about
+    # 2 muB per NiO summed over the PAW spheres
+    assert rec.magmoms_muB == pytest.approx([1.122, 0.903])
+    assert rec.total_magnetization_muB == pytest.approx(np.sum(rec.magmoms_muB))
+    assert rec.dir_name
