@@ -72,7 +72,9 @@ def read_inputs(folder):
 def test_dry_run_ltno_writes_the_ltno_preset(tmp_path):
     folders = dry_run(load_template("ltno-drx"), tmp_path / "ltno")
     names = [f.name for f in folders]
-    assert "k0-0" in names and "k14-0" in names and names[-1] == "reference-Li"
+    assert "k0-0" in names and "k14-0" in names
+    # the end members are hull vertices whatever the energies: their statics are known
+    assert sorted(names[-3:]) == ["reference-Li", "static-k0-0", "static-k14-0"]
     incar, poscar = read_inputs(tmp_path / "ltno" / "k0-0")
     symbols = poscar.site_symbols
     assert incar["ENCUT"] == 600 and incar["EDIFF"] == 1e-5 and incar["EDIFFG"] == -0.02
@@ -86,9 +88,13 @@ def test_dry_run_ltno_writes_the_ltno_preset(tmp_path):
     assert ref_incar["ENCUT"] == 600 and not ref_incar.get("LDAU", False)
     record = json.loads((tmp_path / "ltno" / "screening.json").read_text())
     assert record["screening"]["settings"]["method"] == "beam"
-    assert len(folders) - 1 == sum(
+    assert len(folders) - 3 == sum(
         v["selected"] for v in record["screening"]["selected_per_x"].values()
     )
+    static, _ = read_inputs(tmp_path / "ltno" / "static-k14-0")
+    assert static["NSW"] == 0 and static["LORBIT"] == 12  # projections: true
+    assert static["LAECHG"] and static["LCHARG"] and static["ENCUT"] == 600
+    assert static["EDIFF"] == 1e-5
 
 
 @pytest.mark.parametrize(
@@ -123,6 +129,65 @@ def test_run_template_with_chgnet_to_a_stored_hull(tmp_path):
     assert sorted({e.n_alkali for e in study.entries}) == [0, 1, 2, 3, 4]
     assert 2.0 < study.average_voltage_V < 6.0
     assert (tmp_path / "hull.png").stat().st_size > 10_000
+
+
+USER_U = """\
+name: LiNiO2 with a user U table
+host: {o3_formula: LiNiO2, supercell: [1, 1, 1]}
+engine: vasp
+hubbard_u:
+  name: ni-5.0
+  U_eV: {Ni: 5.0, Mn: 3.9}
+  L: {Ni: 2, Mn: 2}
+magmoms: {Ni: 1.0}
+screening: {relax_all: true, rankers: [ewald]}
+statics: {projections: true}
+"""
+
+
+def test_user_u_table_in_a_template(tmp_path):
+    path = tmp_path / "user.yaml"
+    path.write_text(USER_U)
+    template = load_template(path)
+    folders = dry_run(template, tmp_path / "out")
+    incar, poscar = read_inputs(folders[0])
+    u = {"Ni": 5.0}
+    assert incar["LDAUU"] == [u.get(s, 0) for s in poscar.site_symbols]
+    assert incar["LDAUL"] == [2 if s == "Ni" else 0 for s in poscar.site_symbols]
+    assert incar["ENCUT"] == 520  # the rest from the base preset (mp)
+    ni = [i for i, site in enumerate(poscar.structure) if site.specie.symbol == "Ni"]
+    assert [incar["MAGMOM"][i] for i in ni] == [1.0] * len(ni)  # the override
+    static, _ = read_inputs(tmp_path / "out" / "static-k0-0")
+    assert static["LORBIT"] == 12  # phase-resolved projections asked for
+    maker = template.maker()
+    assert maker.dft_u_preset.hubbard_u_eV == {"Ni": 5.0, "Mn": 3.9}
+    assert MontyDecoder().process_decoded(maker.as_dict()) == maker
+    copy = tmp_path / "again.yaml"
+    copy.write_text(template.to_yaml())
+    assert load_template(copy) == template
+
+
+@pytest.mark.parametrize(
+    ("l_line", "message"),
+    [
+        ("  L: {Ni: 2}", "no L for Mn"),
+        ("  L: {Ni: 2, Mn: 2, Co: 2}", "L without U for Co"),
+        ("  L: {Ni: 2, Mn: 7}", "L\\(Mn\\) = 7"),
+        ("  L: {Ni: 2, Mn: two}", "hubbard_u.L.Mn"),
+    ],
+)
+def test_bad_user_u_tables(tmp_path, l_line, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(USER_U.replace("  L: {Ni: 2, Mn: 2}", l_line))
+    with pytest.raises(OredoxInputError, match=message):
+        load_template(path)
+
+
+def test_chgnet_template_with_a_u_table_is_an_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(USER_U.replace("engine: vasp", "engine: chgnet"))
+    with pytest.raises(OredoxInputError, match="engine chgnet uses no DFT"):
+        load_template(path)
 
 
 def test_template_model_rejects_bad_supercell():

@@ -35,7 +35,7 @@ def run_study(
     """Run ``template`` on this machine and store its study document."""
     settings = settings or load_settings()
     engine_name = engine or template.engine
-    get_engine(engine_name, template.dft_u_preset).check_runnable()
+    get_engine(engine_name, template.preset()).check_runnable()
     host, matrix, framework = template.build_host()
     flow = template.maker(engine_name).make(host, matrix, framework, template.name)
     store = get_job_store(settings)
@@ -67,38 +67,51 @@ def run_hull_flow(
 def dry_run(
     template: StudyTemplate, out_dir: str | Path, engine: str | None = None
 ) -> list[Path]:
-    """Screen for real, then write the engine inputs of every selected configuration.
+    """Screen for real, then write the engine inputs of every job known in advance.
+
+    The relaxations of the selected configurations (``k0-0`` is the host relaxation),
+    the alkali-metal reference, and the statics of the two end members, which are
+    hull vertices whatever the energies (the statics of other vertices and near-hull
+    configurations depend on the relaxed energies, and use the same settings).
 
     Returns
     -------
     list of Path
-        One folder per configuration (``k<vacancies>-<i>``) plus ``reference-<alkali>``;
-        ``screening.json`` beside them records counts and reasons.
+        One folder per calculation; ``screening.json`` beside them records counts,
+        reasons and the folders.
     """
-    engine_obj = get_engine(engine or template.engine, template.dft_u_preset)
+    engine_obj = get_engine(engine or template.engine, template.preset())
+    maker = template.maker(engine_obj.name)
     host, matrix, _ = template.build_host()
     symmetry = alkali_symmetry(host, template.alkali)
     screening = ScreeningSettings(**template.screening.model_dump())
     result = screen_configurations(host, symmetry, screening)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    relax = engine_obj.relax_maker(
-        fmax=template.relax.fmax_eV_per_A, steps=template.relax.max_steps
-    )
+    relax = engine_obj.relax_maker(fmax=maker.fmax, steps=maker.max_steps)
+    start = initial_magmoms(host, maker.magmoms)
+    ids = config_ids(result.selected)
     labelled = [
-        (label, apply_configuration(host, symmetry, config))
-        for label, config in zip(
-            config_ids(result.selected), result.selected, strict=True
-        )
+        (label, relax, apply_configuration(start, symmetry, config))
+        for label, config in zip(ids, result.selected, strict=True)
     ]
-    labelled.append((f"reference-{template.alkali}", alkali_metal(template.alkali)))
+    labelled.append(
+        (f"reference-{template.alkali}", relax, alkali_metal(template.alkali))
+    )
+    if hasattr(engine_obj, "static_maker"):
+        static = engine_obj.static_maker(projections=maker.projections)
+        ends = sorted({0, max(c.n_vacancies for c in result.selected)})
+        for label, config in zip(ids, result.selected, strict=True):
+            if config.n_vacancies in ends and label.endswith("-0"):
+                structure = apply_configuration(start, symmetry, config)
+                labelled.append((f"static-{label}", static, structure))
     folders = []
-    for label, bare in labelled:
+    for label, job_maker, structure in labelled:
         folder = out / label
-        structure = initial_magmoms(bare)
-        if hasattr(relax, "input_set_generator"):  # a VASP maker: write its inputs
-            relax.input_set_generator.get_input_set(structure, potcar_spec=True)
-            relax.input_set_generator.write_input(folder, potcar_spec=True)
+        if hasattr(job_maker, "input_set_generator"):  # a VASP maker: write its inputs
+            generator = job_maker.input_set_generator
+            generator.get_input_set(structure, potcar_spec=True)
+            generator.write_input(folder, potcar_spec=True)
         else:
             folder.mkdir(parents=True, exist_ok=True)
             structure.to(filename=str(folder / "POSCAR"), fmt="poscar")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pymatgen.core import Structure
 
 from oredox.errors import OredoxInputError
-from oredox.workflows.dftu import PRESETS
+from oredox.workflows.dftu import PRESETS, DftuPreset, custom_preset
 from oredox.workflows.engines import ENGINES
 from oredox.workflows.screening import RANKERS, ScreeningSettings
 
@@ -52,6 +52,38 @@ class RelaxSpec(_Strict):
 
     fmax_eV_per_A: float = Field(0.05, gt=0)
     max_steps: int = Field(500, ge=1)
+    relax_host: bool = True
+
+
+class HubbardSpec(_Strict):
+    """A user U table: U, L (and J) for the same elements; the rest from the preset.
+
+    L is required: an element whose L is missing would get VASP's L = 0 (a U on
+    its s shell).
+    """
+
+    name: str = "user"
+    U_eV: dict[str, float]
+    L: dict[str, int]
+    J_eV: dict[str, float] | None = None
+
+    def preset(self, base: str) -> DftuPreset:
+        """The preset: ``base``'s settings with this table (errors name elements)."""
+        return custom_preset(
+            self.name,
+            self.U_eV,
+            base=base,
+            hubbard_l=self.L,
+            hubbard_j_eV=self.J_eV,
+        )
+
+
+class StaticsSpec(_Strict):
+    """Statics for analysis of the hull vertices and near-hull configurations."""
+
+    window_meV_per_atom: float = Field(5.0, ge=0)
+    max_statics: int | None = Field(None, ge=1)
+    projections: bool = False
 
 
 class ScreeningSpec(_Strict):
@@ -79,18 +111,36 @@ class StudyTemplate(_Strict):
     alkali: Literal["Li", "Na", "K"] = "Li"
     engine: Literal[ENGINES] = "chgnet"  # type: ignore[valid-type]
     dft_u_preset: Literal[tuple(PRESETS)] = "mp"  # type: ignore[valid-type]
+    hubbard_u: HubbardSpec | None = None
+    magmoms: dict[str, float] = Field(
+        default_factory=dict, description="Initial moments per element, muB"
+    )
     relax: RelaxSpec = Field(default_factory=RelaxSpec)
     screening: ScreeningSpec = Field(default_factory=ScreeningSpec)
+    statics: StaticsSpec = Field(default_factory=StaticsSpec)
 
     @model_validator(mode="after")
     def _preset_fits_engine(self):
-        if self.engine == "chgnet" and self.dft_u_preset != "mp":
+        if self.engine == "chgnet" and (
+            self.dft_u_preset != "mp" or self.hubbard_u is not None
+        ):
             raise ValueError(
-                f"engine chgnet uses no DFT+U preset (its energies are MPtrj's "
-                f"PBE/PBE+U); drop dft_u_preset {self.dft_u_preset!r} or use "
-                f"engine vasp"
+                "engine chgnet uses no DFT+U preset or U table (its energies are "
+                "MPtrj's PBE/PBE+U); drop dft_u_preset and hubbard_u or use "
+                "engine vasp"
             )
+        if self.hubbard_u is not None:
+            try:
+                self.hubbard_u.preset(self.dft_u_preset)
+            except OredoxInputError as exc:
+                raise ValueError(str(exc)) from None
         return self
+
+    def preset(self) -> str | DftuPreset:
+        """The DFT+U preset: the named one, or it with the user U table."""
+        if self.hubbard_u is None:
+            return self.dft_u_preset
+        return self.hubbard_u.preset(self.dft_u_preset)
 
     def build_host(self) -> tuple[Structure, list[list[int]], str]:
         """The host supercell, its supercell matrix and the framework name."""
@@ -126,8 +176,13 @@ class StudyTemplate(_Strict):
             fmax=self.relax.fmax_eV_per_A,
             max_steps=self.relax.max_steps,
             alkali=self.alkali,
-            dft_u_preset=self.dft_u_preset,
+            dft_u_preset=self.preset(),
             screening=ScreeningSettings(**self.screening.model_dump()),
+            relax_host=self.relax.relax_host,
+            statics_window_meV_per_atom=self.statics.window_meV_per_atom,
+            max_statics=self.statics.max_statics,
+            projections=self.statics.projections,
+            magmoms=dict(self.magmoms),
         )
 
     def to_yaml(self) -> str:
