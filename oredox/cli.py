@@ -86,6 +86,13 @@ def query(
     png: Annotated[
         Path | None, typer.Option(help="Also write the study's hull figure.")
     ] = None,
+    electronic: Annotated[
+        bool,
+        typer.Option(
+            "--electronic",
+            help="The statics' analysis along x (with --png: also <png>-path.png).",
+        ),
+    ] = False,
     work_dir: Annotated[
         Path | None, typer.Option(help="Store location (OREDOX_WORK_DIR).")
     ] = None,
@@ -119,6 +126,9 @@ def query(
     study = get_study(store, study_id)
     if png is not None:
         plot_hull_and_voltage(study, png)
+    if electronic:
+        _print_path(study, png)
+        return
     if as_json:
         print(
             study.model_dump_json(
@@ -128,6 +138,115 @@ def query(
         )
         return
     _print_study(study)
+
+
+@app.command()
+def analyse(
+    folder: Annotated[Path, typer.Argument(help="A VASP static's folder.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", help="Folder for analysis.json and the figure.")
+    ] = None,
+) -> None:
+    """Electronic analysis of a VASP run: O environments, O 2p DOS, Bader, pi/sigma."""
+    from oredox.analysis.plots import plot_static_analysis
+    from oredox.workflows.analysis import analyse_outputs, read_vasp_outputs
+
+    if not folder.is_dir():
+        raise OredoxInputError(f"{folder} is not a folder")
+    try:
+        outputs = read_vasp_outputs(folder)
+    except FileNotFoundError as exc:
+        raise OredoxInputError(str(exc)) from None
+    result = analyse_outputs(outputs)
+    out = output or folder / "oredox-analysis"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "analysis.json").write_text(json.dumps(result, indent=2))
+    figure = plot_static_analysis(result, out / "analysis.png", folder.resolve().name)
+    _print_analysis(result)
+    console.print(f"wrote {out / 'analysis.json'} and {figure}")
+
+
+def _print_path(study, png: Path | None) -> None:
+    from oredox.analysis.plots import plot_delithiation_path
+    from oredox.workflows.analysis import delithiation_path
+
+    rows = delithiation_path(study)
+    if not rows:
+        console.print(
+            f"study {study.study_id[:8]} has no statics (engine "
+            f"{study.energy_scheme.engine}): no electronic analysis"
+        )
+        return
+    table = Table(title=f"{study.name}: electronic analysis along x")
+    for column in (
+        "config",
+        "x",
+        "O 2p 0-1 eV (e/O)",
+        "O holes (muB)",
+        "Bader (e)",
+        "TM ox. states",
+        "shortest O-O (A)",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["config_id"],
+            f"{row['x']:.3f}",
+            f"{row.get('o2p_occupied_near_ef_e_per_O', float('nan')):.3f}",
+            f"{row.get('o_hole_total_muB', float('nan')):.2f}",
+            str({k: round(v, 2) for k, v in row.get("bader_charge", {}).items()}),
+            str(row.get("mean_oxidation_state", {})),
+            f"{row['shortest_o_o_A']:.2f}" if row.get("shortest_o_o_A") else "-",
+        )
+    console.print(table)
+    if png is not None:
+        path = png.with_name(f"{png.stem}-path.png")
+        plot_delithiation_path(rows, path, study.alkali)
+        console.print(f"wrote {path}")
+
+
+def _print_analysis(result: dict) -> None:
+    env = result["environments"]
+    console.print(
+        f"O environments: {env['per_class']}; axes {env['per_axis']}", highlight=False
+    )
+    if "o2p" in result:
+        o2p = result["o2p"]
+        table = Table(
+            title=f"O 2p (reference {o2p['reference']}, gap "
+            f"{o2p['band_gap_eV']:.2f} eV)"
+        )
+        table.add_column("class")
+        table.add_column("O")
+        windows = list(o2p["all_oxygen"]["occupied_e_per_O"])
+        for window in windows:
+            table.add_column(f"occ. {window} (e/O)")
+        table.add_column("empty 0-2 eV (states/O)")
+        table.add_column("band centre (eV)")
+        for row in [*o2p["classes"], o2p["all_oxygen"]]:
+            table.add_row(
+                row["environment_class"],
+                str(row["n_oxygen"]),
+                *(f"{row['occupied_e_per_O'][w]:.3f}" for w in windows),
+                f"{row['empty_states_per_O']:.3f}",
+                f"{row['band_centre_eV']:.2f}",
+            )
+        console.print(table)
+    if "bader" in result:
+        charges = {
+            k: round(v["mean"], 3)
+            for k, v in result["bader"]["per_species_charge"].items()
+        }
+        console.print(f"Bader net charges (e, mean per element): {charges}")
+    redox = result["redox"]
+    console.print(
+        f"TM oxidation states from moments: {redox['mean_oxidation_state']}; "
+        f"O holes: {len(redox['o_holes'])} ({redox['o_hole_total_muB']:.2f} muB); "
+        f"O-O pairs < 2.4 A: {len(redox['o_o_pairs'])}",
+        highlight=False,
+    )
+    for part, why in result["skipped"].items():
+        console.print(f"skipped {part}: {why}", highlight=False)
 
 
 template_app = typer.Typer(

@@ -4,6 +4,7 @@ Analytic cases have exact answers (symmetry, separated Gaussians, ideal octahedr
 any orientation); real VASP outputs come from ../shared/data (MANIFEST.md).
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -295,3 +296,61 @@ def test_redox_report_reads_moments():
     start.remove_sites([li])
     migrated = redox_report(moved, initial=start)
     assert migrated.migrated_tm  # the Ni now sits in the Li layer
+
+
+# --- reading a run folder ---------------------------------------------------------
+
+
+@needs_data
+def test_analyse_a_folder_with_phases(tmp_path):
+    from oredox.workflows.analysis import analyse_outputs, read_vasp_outputs
+
+    result = analyse_outputs(read_vasp_outputs(MGO))
+    assert "projections" in result and "o2p" in result
+    assert set(result["projections"]["per_tm"]) == set()  # Mg is no TM
+    assert "bader" in result["skipped"]  # no CHGCAR recorded
+    assert result["environments"]["per_axis"] == {"Mg-O-Mg": 96}
+
+
+@needs_data
+def test_analyse_a_folder_without_phases():
+    from oredox.workflows.analysis import analyse_outputs, read_vasp_outputs
+
+    result = analyse_outputs(read_vasp_outputs(LI2O))
+    assert "LORBIT = 12" in result["skipped"]["projections"]
+    assert result["bader"]["reference"] == "CHGCAR"
+    assert result["bader"]["per_species_charge"]["O"]["mean"] == pytest.approx(
+        -2.0, abs=1e-3
+    )
+
+
+@needs_data
+def test_cli_analyse_writes_json_and_figure(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from oredox.cli import main
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["oredox", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        return exit_info.value.code
+
+    assert run("analyse", str(LI2O), "-o", str(tmp_path / "out")) in (0, None)
+    assert "skipped projections" in capsys.readouterr().out
+    data = json.loads((tmp_path / "out" / "analysis.json").read_text())
+    assert data["bader"]["reference"] == "CHGCAR"
+    assert (tmp_path / "out" / "analysis.png").stat().st_size > 10_000
+    assert run("analyse", str(tmp_path)) == 2
+    assert "no vasprun.xml" in capsys.readouterr().err
+
+
+def test_delithiation_path_figure(tmp_path):
+    from oredox.analysis.plots import plot_delithiation_path
+
+    rows = [
+        {"x": 1.0, "bader_charge": {"Ni": 1.2, "O": -1.1}, "o_hole_total_muB": 0.0},
+        {"x": 0.5, "bader_charge": {"Ni": 1.3, "O": -0.9}, "o_hole_total_muB": 0.8},
+    ]
+    path = plot_delithiation_path(rows, tmp_path / "path.png", "Li")
+    assert path.stat().st_size > 10_000

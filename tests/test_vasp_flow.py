@@ -178,10 +178,17 @@ def test_statics_of_hull_vertices_and_the_window():
     jobs = response.replace.jobs
     assert [j.name for j in jobs] == [
         "static k0-0",
+        "analyse k0-0",
         "static k1-0",
+        "analyse k1-0",
         "static k3-0",
+        "analyse k3-0",
         STUDY_JOB_NAME,
     ]
+    # the analysis reads the static's folder and knows the removed Li sites
+    analyse = jobs[3]
+    assert analyse.function_args[0].uuid == jobs[2].uuid
+    assert len(analyse.function_args[1]) == 1  # k1: one vacancy
     structure = jobs[0].function_args[0]
     assert structure.site_properties["magmom"][0] == pytest.approx(0.6)  # Li
     generator = jobs[0].maker.input_set_generator
@@ -190,6 +197,7 @@ def test_statics_of_hull_vertices_and_the_window():
     assert incar["NSW"] == 0 and incar["LDAUU"] == [0, 3.32, 0]
     statics = jobs[-1].function_kwargs["statics"]
     assert [s["config_id"] for s in statics] == ["k0-0", "k1-0", "k3-0"]
+    assert statics[1]["analysis"].uuid == jobs[3].uuid
     assert statics[0]["job_uuid"] == jobs[0].uuid
 
 
@@ -260,12 +268,14 @@ def test_alkali_reference_and_a_static_record_from_real_runs(
     nio.add_oxidation_state_by_element({"Ni": 2, "O": -2})
     static = engine.static_maker().make(initial_magmoms(nio))
     static.name = "static NiO"
+    analysis = engine.analysis_job(static)
     record = job(static_record)(
-        {"config_id": "NiO", "job_uuid": static.uuid} | engine.static_outputs(static)
+        {"config_id": "NiO", "job_uuid": static.uuid, "analysis": analysis.output}
+        | engine.static_outputs(static)
     )
     store = get_job_store(load_settings())
     responses = run_locally(
-        Flow([reference, static, record]),
+        Flow([reference, static, analysis, record]),
         store=store,
         create_folders=True,
         root_dir=tmp_path,
@@ -289,3 +299,7 @@ def test_alkali_reference_and_a_static_record_from_real_runs(
     assert rec.magmoms_muB == pytest.approx([1.122, 0.903])
     assert rec.total_magnetization_muB == pytest.approx(np.sum(rec.magmoms_muB))
     assert rec.dir_name
+    # the analysis read the static's folder: O 2p DOS and moments, no CHGCAR kept
+    assert rec.analysis["o2p"]["classes"][0]["environment_class"] == "0 A-O-A'"
+    assert rec.analysis["redox"]["o_holes"] == {"1": pytest.approx(0.903)}
+    assert "bader" in rec.analysis["skipped"]

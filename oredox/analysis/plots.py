@@ -75,3 +75,91 @@ def plot_hull_and_voltage(study: StudyDocument, path: str | Path) -> Path:
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_static_analysis(analysis: dict, path: str | Path, title: str = "") -> Path:
+    """O 2p DOS by environment (non-bonding classes filled) and local-frame DOS.
+
+    ``analysis`` is what :func:`oredox.workflows.analysis.analyse_outputs` returns.
+    Top: O 2p PDOS per O for each class (0-3 ionic A-O-A' axes); the classes with
+    non-bonding O 2p (>= 1 axis) are filled. Bottom, when phase-resolved projections
+    exist: TM eg and t2g and O 2p sigma and pi, in each octahedron's frame.
+    """
+    plt = _pyplot()
+    local = analysis.get("projections_dos")
+    rows = 2 if local else 1
+    fig, axes = plt.subplots(
+        rows, 1, figsize=(6.5, 3.2 * rows), sharex=True, constrained_layout=True
+    )
+    axes = list(axes) if rows > 1 else [axes]
+    o2p = analysis.get("o2p_dos")
+    reference = analysis.get("o2p", {}).get("reference", "E_F")
+    if o2p:
+        energies = o2p["energies_eV"]
+        for name, curve in o2p["per_class"].items():
+            nonbonding = not name.startswith("0 ")
+            axes[0].plot(energies, curve, lw=1.4, label=f"O 2p, {name}")
+            if nonbonding:
+                axes[0].fill_between(energies, curve, alpha=0.3)
+        axes[0].set_ylabel("O 2p PDOS (states / eV / O)")
+        axes[0].legend(frameon=False, fontsize=8)
+    axes[0].axvline(0, color="0.4", ls="--", lw=0.8)
+    axes[0].set_title(title or "O 2p by environment (filled: non-bonding)")
+    if local:
+        energies = local["energies_eV"]
+        styles = {"eg": "tab:red", "t2g": "tab:blue", "o_sigma": "tab:orange"}
+        styles["o_pi"] = "tab:green"
+        for name, colour in styles.items():
+            if name in local:
+                axes[1].plot(energies, local[name], color=colour, lw=1.2, label=name)
+        axes[1].axvline(0, color="0.4", ls="--", lw=0.8)
+        axes[1].set_ylabel("local-frame DOS (states / eV)")
+        axes[1].legend(frameon=False, fontsize=8, ncol=4)
+    axes[-1].set_xlabel(f"E - {reference} (eV)")
+    return _save(fig, path)
+
+
+def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> Path:
+    """Bader charge per species, O holes and O 2p near E_F along x.
+
+    ``rows`` from :func:`oredox.workflows.analysis.delithiation_path`.
+    """
+    plt = _pyplot()
+    fig, (ax_q, ax_o) = plt.subplots(
+        2, 1, figsize=(6.0, 6.0), sharex=True, constrained_layout=True
+    )
+    x = [row["x"] for row in rows]
+    species = sorted({s for row in rows for s in row.get("bader_charge", {})})
+    for symbol in species:
+        pairs = [
+            (row["x"], row["bader_charge"][symbol])
+            for row in rows
+            if symbol in row.get("bader_charge", {})
+        ]
+        ax_q.plot(*zip(*pairs, strict=True), "-o", label=symbol)
+    ax_q.set_ylabel("Bader net charge (e)")
+    ax_q.legend(frameon=False, ncol=4)
+    holes = [row.get("o_hole_total_muB", float("nan")) for row in rows]
+    ax_o.plot(x, holes, "-s", color="tab:purple", label="O hole moments (muB)")
+    near = [row.get("o2p_occupied_near_ef_e_per_O", float("nan")) for row in rows]
+    ax_o.plot(x, near, "-^", color="tab:green", label="O 2p within 1 eV (e / O)")
+    ax_o.set_xlabel(f"x ({alkali} per formula unit)")
+    ax_o.legend(frameon=False)
+    return _save(fig, path)

@@ -52,6 +52,7 @@ from oredox.structures.delithiation import (
     alkali_symmetry,
     apply_configuration,
 )
+from oredox.workflows.analysis import vacancy_coords
 from oredox.workflows.dftu import DftuPreset, initial_magmoms
 from oredox.workflows.engines import get_engine
 from oredox.workflows.screening import ScreeningSettings, screen_configurations
@@ -267,6 +268,9 @@ def screen_and_relax(
 def statics_and_study(study_args: dict[str, Any], settings: dict[str, Any]) -> Response:
     """Statics of the hull vertices and near-hull entries, then the study document.
 
+    Each static is followed by the engine's electronic analysis (O environments, O
+    2p DOS, Bader, local-frame projections, redox; :mod:`oredox.workflows.analysis`).
+
     The hull of the relaxation energies decides which entries get a static; the
     document job that follows is the same whatever the engine.
     """
@@ -280,14 +284,22 @@ def statics_and_study(study_args: dict[str, Any], settings: dict[str, Any]) -> R
             settings.get("max_statics"),
         )
         static = engine.static_maker(projections=settings.get("projections", False))
+        ids = [config["config_id"] for config in study_args["configurations"]]
         for entry in chosen:
             static_job = static.make(entry.structure)
             static_job.name = f"static {entry.config_id}"
             jobs.append(static_job)
-            statics.append(
-                {"config_id": entry.config_id, "job_uuid": static_job.uuid}
-                | engine.static_outputs(static_job)
-            )
+            record = {"config_id": entry.config_id, "job_uuid": static_job.uuid}
+            record |= engine.static_outputs(static_job)
+            if hasattr(engine, "analysis_job"):
+                initial = study_args["initial_structures"][ids.index(entry.config_id)]
+                analysis = engine.analysis_job(
+                    static_job, vacancy_coords(draft, entry.config_id), initial
+                )
+                analysis.name = f"analyse {entry.config_id}"
+                jobs.append(analysis)
+                record["analysis"] = analysis.output
+            statics.append(record)
     study_job = build_study_document(**study_args, statics=statics)
     jobs.append(study_job)
     logger.info(FAN_OUT_MESSAGE.format(len(jobs) + 1))

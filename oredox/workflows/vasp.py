@@ -126,6 +126,12 @@ class VaspEngine:
             "lorbit": job.output.input.incar["LORBIT"],
         }
 
+    def analysis_job(self, static_job, vacancies=None, initial=None):
+        """The electronic analysis of a static, reading its output files."""
+        from oredox.workflows.analysis import analyse_static
+
+        return analyse_static(static_job.output.dir_name, vacancies, initial)
+
     def _run_vasp_kwargs(self) -> dict:
         # atomate2's run_vasp adds custodian's WalltimeHandler when given wall_time
         return {} if self.walltime_s is None else {"wall_time": self.walltime_s}
