@@ -8,6 +8,7 @@ otherwise.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     field_validator,
+    model_validator,
 )
 from pymatgen.core import Structure
 
@@ -172,6 +174,9 @@ class StudyDocument(BaseModel):
         description="UTC, millisecond precision (what MongoDB keeps)",
     )
     host_formula: str = Field(description="Reduced formula of the lithiated host")
+    chemsys: str = Field(
+        "", description="Elements of the host, sorted, '-'-joined (e.g. 'Co-Li-O')"
+    )
     framework: str = Field(description="Parent framework, e.g. 'O3 layered'")
     alkali: str
     host_structure: StructureField = Field(description="Unrelaxed host supercell")
@@ -186,6 +191,9 @@ class StudyDocument(BaseModel):
         description="Distinct configurations per alkali content, keyed by x"
     )
     energy_scheme: EnergyScheme
+    energy_scheme_id: str = Field(
+        "", description="Short hash of the energy scheme: equal ids, comparable hulls"
+    )
     alkali_reference_energy_per_atom_eV: float = Field(
         description="Relaxed alkali metal (bcc), eV/atom, same scheme"
     )
@@ -196,6 +204,10 @@ class StudyDocument(BaseModel):
     screening: dict = Field(
         default_factory=dict,
         description="How candidates were generated, ranked and selected",
+    )
+    failed: list[dict] = Field(
+        default_factory=list,
+        description="Configurations left out of the hull: config_id and reason",
     )
     statics: list[StaticRecord] = Field(
         default_factory=list,
@@ -208,10 +220,23 @@ class StudyDocument(BaseModel):
     def _utc_ms(cls, value: datetime) -> datetime:
         return _to_utc_ms(value)
 
+    @model_validator(mode="after")
+    def _derived(self):
+        if not self.chemsys:
+            self.chemsys = self.host_structure.composition.chemical_system
+        if not self.energy_scheme_id:
+            self.energy_scheme_id = scheme_id(self.energy_scheme)
+        return self
+
     def hull_entries(self) -> list[ConfigurationEntry]:
         """The hull vertices, by increasing x."""
         by_id = {entry.config_id: entry for entry in self.entries}
         return [by_id[config_id] for config_id in self.hull_config_ids]
+
+
+def scheme_id(scheme: EnergyScheme) -> str:
+    """12 hex digits of the SHA-256 of the scheme's JSON (same scheme, same id)."""
+    return hashlib.sha256(scheme.model_dump_json().encode()).hexdigest()[:12]
 
 
 def check_single_scheme(schemes: dict[str, EnergyScheme]) -> EnergyScheme:

@@ -303,3 +303,36 @@ def test_alkali_reference_and_a_static_record_from_real_runs(
     assert rec.analysis["o2p"]["classes"][0]["environment_class"] == "0 A-O-A'"
     assert rec.analysis["redox"]["o_holes"] == {"1": pytest.approx(0.903)}
     assert "bader" in rec.analysis["skipped"]
+
+
+def test_a_failed_configuration_is_listed_and_the_hull_built_from_the_rest():
+    args = small_study_args()
+    args["energies_eV"] = [-77.7, None, -66.0, -60.0]  # k1's relaxation failed
+    args["structures"] = [args["structures"][0], None, *args["structures"][2:]]
+    statics = [{"config_id": "k0-0", "job_uuid": "u", "energy_eV": None}]
+    study = build_study_document.original(**args, statics=statics)
+    assert [e.config_id for e in study.entries] == ["k0-0", "k2-0", "k3-0"]
+    assert [(f["config_id"], f["stage"]) for f in study.failed] == [
+        ("k1-0", "relax"),
+        ("k0-0", "static"),
+    ]
+    # without k1 the hull runs 1 -> 1/3 -> 0: k2 (-22.0 per f.u.) is now a vertex
+    assert study.hull_config_ids == ["k3-0", "k2-0", "k0-0"]
+    assert study.chemsys == "Co-Li-O" and len(study.energy_scheme_id) == 12
+    with pytest.raises(Exception, match="Li metal reference"):
+        build_study_document.original(**(args | {"alkali_energy_eV": None}))
+
+
+def test_the_study_and_statics_jobs_survive_missing_inputs():
+    from jobflow import OnMissing
+
+    host = o3_layered("LiNiO2")
+    flow = vasp_maker().make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    screen = flow.jobs[1]
+    kwargs = screen.function_kwargs | {"relaxed_host": None}
+    jobs = screen_and_relax.original(**kwargs).replace.jobs
+    assert jobs[-1].config.on_missing_references == OnMissing.NONE
+    args = small_study_args()
+    settings = {"engine": "vasp", "statics_window_meV_per_atom": 5.0}
+    study_job = statics_and_study.original(args, settings).replace.jobs[-1]
+    assert study_job.config.on_missing_references == OnMissing.NONE

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from jobflow import Flow, Maker, Response, job
+from jobflow import Flow, Maker, OnMissing, Response, job
 from pymatgen.core import Lattice, Structure
 
 from oredox.analysis.framework import check_framework, group_duplicates
@@ -39,6 +39,7 @@ from oredox.analysis.hull import (
     lower_hull,
     voltage_profile,
 )
+from oredox.errors import OredoxRunError
 from oredox.schemas import (
     ConfigurationEntry,
     EnergyScheme,
@@ -258,6 +259,8 @@ def screen_and_relax(
     }
     statics_job = statics_and_study(study_args, settings)
     statics_job.name = STATICS_JOB_NAME
+    # a configuration that fails for good must not stop the study
+    statics_job.config.on_missing_references = OnMissing.NONE
     jobs = [*relax_jobs, reference_job, statics_job]
     # + 1: jobflow stores the replacing flow's output with one more job
     logger.info(FAN_OUT_MESSAGE.format(len(jobs) + 1))
@@ -301,6 +304,7 @@ def statics_and_study(study_args: dict[str, Any], settings: dict[str, Any]) -> R
                 record["analysis"] = analysis.output
             statics.append(record)
     study_job = build_study_document(**study_args, statics=statics)
+    study_job.config.on_missing_references = OnMissing.NONE
     jobs.append(study_job)
     logger.info(FAN_OUT_MESSAGE.format(len(jobs) + 1))
     return Response(replace=Flow(jobs, study_job.output, "statics and study"))
@@ -357,7 +361,60 @@ def build_study_document(
     against the hull but do not build it, unless that would drop an end member.
     ``statics`` are the static records (config_id, job_uuid, energy_eV, structure,
     ...); their energies never enter the hull.
+
+    A configuration whose relaxation failed for good arrives as ``None`` (the job
+    runs with missing references allowed): it is left out of the hull and listed in
+    ``failed``. Without the alkali reference or any configuration there is no hull.
     """
+    failed = [
+        {
+            "config_id": config["config_id"],
+            "stage": "relax",
+            "reason": "the relaxation produced no output (its job failed; the job's "
+            "log or FireWorks launch says why)",
+        }
+        for config, energy, structure in zip(
+            configurations, energies_eV, structures, strict=True
+        )
+        if energy is None or structure is None
+    ]
+    if alkali_energy_eV is None:
+        raise OredoxRunError(
+            f"the {alkali} metal reference relaxation failed: no voltages without it"
+        )
+    if len(failed) == len(configurations):
+        raise OredoxRunError("every configuration's relaxation failed: no hull")
+    if failed:
+        keep = [i for i, e in enumerate(energies_eV) if e is not None]
+        keep = [i for i in keep if structures[i] is not None]
+        configurations = [configurations[i] for i in keep]
+        initial_structures = [initial_structures[i] for i in keep]
+        energies_eV = [energies_eV[i] for i in keep]
+        structures = [structures[i] for i in keep]
+        converged = [converged[i] for i in keep]
+        logger.warning("%d configurations failed and are left out", len(failed))
+    usable_statics = []
+    for static in statics or []:
+        if static.get("energy_eV") is None:
+            failed.append(
+                {
+                    "config_id": static["config_id"],
+                    "stage": "static",
+                    "reason": "the static produced no output (its job failed)",
+                }
+            )
+            continue
+        record = dict(static)
+        if "analysis" in record and record["analysis"] is None:
+            del record["analysis"]
+            failed.append(
+                {
+                    "config_id": static["config_id"],
+                    "stage": "analysis",
+                    "reason": "the electronic analysis failed (its job log says why)",
+                }
+            )
+        usable_statics.append(record)
     _, formula_units = host.composition.get_reduced_composition_and_factor()
     formula_units = int(formula_units)
     n_sites = sum(site.specie.symbol == alkali for site in host)
@@ -434,7 +491,8 @@ def build_study_document(
         ],
         average_voltage_V=float(average_voltage(steps)),
         screening=screening or {},
-        statics=[static_record(static) for static in statics or []],
+        failed=failed,
+        statics=[static_record(static) for static in usable_statics],
     )
 
 
