@@ -13,13 +13,14 @@ import json
 from pathlib import Path
 
 from oredox.analysis.plots import plot_hull_and_voltage
+from oredox.errors import OredoxInputError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
 from oredox.store import get_job_store
 from oredox.structures.delithiation import alkali_symmetry, apply_configuration
 from oredox.workflows.dftu import initial_magmoms
 from oredox.workflows.engines import get_engine
-from oredox.workflows.execution import new_run_dir, run_flow
+from oredox.workflows.execution import STATE_FILE, new_run_dir, run_flow, safe_label
 from oredox.workflows.hull import alkali_metal, config_ids
 from oredox.workflows.screening import ScreeningSettings, screen_configurations
 from oredox.workflows.templates import StudyTemplate
@@ -31,15 +32,37 @@ def run_study(
     settings: OredoxSettings | None = None,
     png: str | Path | None = None,
     progress: bool = True,
+    resume: bool = False,
 ) -> StudyDocument:
-    """Run ``template`` on this machine and store its study document."""
+    """Run ``template`` on this machine and store its study document.
+
+    With ``resume``, the newest unfinished run of this template continues (finished
+    jobs are skipped); without one to resume, this is an error.
+    """
     settings = settings or load_settings()
     engine_name = engine or template.engine
     get_engine(engine_name, template.preset()).check_runnable()
+    store = get_job_store(settings)
+    if resume:
+        run_dir = unfinished_run(settings.work_dir, template.name)
+        return run_hull_flow(
+            None, store, settings, template.name, png, progress, run_dir
+        )
     host, matrix, framework = template.build_host()
     flow = template.maker(engine_name).make(host, matrix, framework, template.name)
-    store = get_job_store(settings)
     return run_hull_flow(flow, store, settings, template.name, png, progress)
+
+
+def unfinished_run(work_dir: Path, label: str) -> Path:
+    """The newest run folder of ``label`` whose journal has no end."""
+    pattern = f"*-{safe_label(label)}"
+    for folder in sorted((Path(work_dir) / "runs").glob(pattern), reverse=True):
+        journal = folder / STATE_FILE
+        if journal.exists() and '"finished"' not in journal.read_text()[-200:]:
+            return folder
+    raise OredoxInputError(
+        f"no unfinished run of {label!r} under {Path(work_dir) / 'runs'} to resume"
+    )
 
 
 def run_hull_flow(
@@ -49,10 +72,19 @@ def run_hull_flow(
     label: str,
     png: str | Path | None = None,
     progress: bool = True,
+    resume_dir: Path | None = None,
 ) -> StudyDocument:
-    """Run a hull flow locally into ``store``; return (and plot) its study document."""
-    run_dir = new_run_dir(settings.work_dir, label)
-    responses = run_flow(flow, store, run_dir, progress=progress, description=label)
+    """Run a hull flow locally into ``store``; return (and plot) its study document.
+
+    With ``resume_dir``, continue that run (``flow`` is read from its journal).
+    """
+    if resume_dir is not None:
+        run_dir, resume = resume_dir, True
+    else:
+        run_dir, resume = new_run_dir(settings.work_dir, label), False
+    responses = run_flow(
+        flow, store, run_dir, progress=progress, description=label, resume=resume
+    )
     study = next(
         response.output
         for by_index in responses.values()
