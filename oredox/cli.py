@@ -93,6 +93,26 @@ def query(
             help="The statics' analysis along x (with --png: also <png>-path.png).",
         ),
     ] = False,
+    chemsys: Annotated[
+        str | None, typer.Option(help="Host elements, e.g. Li-Co-O (any order).")
+    ] = None,
+    framework: Annotated[
+        str | None, typer.Option(help="Framework, e.g. 'O3 layered'.")
+    ] = None,
+    engine: Annotated[str | None, typer.Option(help="Engine: chgnet, vasp.")] = None,
+    scheme: Annotated[
+        str | None, typer.Option(help="Energy-scheme id (or its first digits).")
+    ] = None,
+    x_min: Annotated[
+        float | None, typer.Option(help="Studies with an entry at x >= this.")
+    ] = None,
+    x_max: Annotated[
+        float | None, typer.Option(help="Studies with an entry at x <= this.")
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(help="Write the list (or one study's entries) as CSV."),
+    ] = None,
     work_dir: Annotated[
         Path | None, typer.Option(help="Store location (OREDOX_WORK_DIR).")
     ] = None,
@@ -104,19 +124,41 @@ def query(
 
     store = get_job_store(load_settings(work_dir=work_dir))
     if study_id is None:
-        rows = list_studies(store)
+        rows = list_studies(
+            store,
+            chemsys=chemsys,
+            framework=framework,
+            engine=engine,
+            scheme=scheme,
+            x_min=x_min,
+            x_max=x_max,
+        )
+        if csv is not None:
+            _write_csv(csv, rows)
         if as_json:
             print(json.dumps(rows, indent=2))
             return
         table = Table(title=f"studies: {len(rows)}")
         table.add_column("study_id", no_wrap=True)
-        for column in ("name", "engine", "entries", "avg V (V)", "created (UTC)"):
+        for column in (
+            "name",
+            "chemsys",
+            "framework",
+            "engine",
+            "scheme",
+            "entries",
+            "avg V (V)",
+            "created (UTC)",
+        ):
             table.add_column(column)
         for row in rows:
             table.add_row(
                 row["study_id"],
                 row["name"],
+                row["chemsys"],
+                row["framework"],
                 row["engine"],
+                row["energy_scheme_id"],
                 str(row["n_entries"]),
                 f"{row['average_voltage_V']:.3f}",
                 row["created_at"][:19],
@@ -124,6 +166,16 @@ def query(
         console.print(table)
         return
     study = get_study(store, study_id)
+    if csv is not None:
+        _write_csv(
+            csv,
+            [
+                e.model_dump(exclude={"structure", "vacancies"})
+                for e in study.entries
+                if (x_min is None or e.x >= x_min - 1e-9)
+                and (x_max is None or e.x <= x_max + 1e-9)
+            ],
+        )
     if png is not None:
         plot_hull_and_voltage(study, png)
     if electronic:
@@ -164,6 +216,25 @@ def analyse(
     figure = plot_static_analysis(result, out / "analysis.png", folder.resolve().name)
     _print_analysis(result)
     console.print(f"wrote {out / 'analysis.json'} and {figure}")
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    """Rows of plain values as CSV (lists and dicts as JSON text)."""
+    import csv as csv_module
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with path.open("w", newline="") as handle:
+        writer = csv_module.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    k: json.dumps(v) if isinstance(v, list | dict) else v
+                    for k, v in row.items()
+                }
+            )
+    typer.echo(f"wrote {len(rows)} rows to {path}", err=True)
 
 
 def _print_path(study, png: Path | None) -> None:
@@ -310,6 +381,12 @@ def run(
     ] = None,
     work_dir: Annotated[Path | None, typer.Option(help="OREDOX_WORK_DIR.")] = None,
     progress: bool = True,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Continue the newest unfinished run of this template."
+        ),
+    ] = False,
 ) -> None:
     """Run a study template (or write its engine inputs with --dry-run)."""
     from oredox.settings import load_settings
@@ -330,12 +407,112 @@ def run(
         return
     settings = load_settings(work_dir=work_dir)
     png = output or Path(f"{Path(template).stem}_hull.png")
-    study = run_study(study_template, engine, settings, png, progress)
+    study = run_study(study_template, engine, settings, png, progress, resume)
     _print_study(study)
     console.print(
         f"stored study [bold]{study.study_id}[/] in {describe_store(settings)}"
     )
     console.print(f"figure: {png.resolve()}")
+
+
+@app.command()
+def submit(
+    template: Annotated[str, typer.Argument(help="Template file or shipped name.")],
+    profile: Annotated[Path, typer.Option(help="Cluster profile (YAML).")],
+    via: Annotated[
+        str, typer.Option(help="fireworks or jobflow-remote.")
+    ] = "fireworks",
+    engine: Annotated[str | None, typer.Option(help="Override the engine.")] = None,
+    worker: Annotated[
+        str | None, typer.Option(help="jobflow-remote worker name.")
+    ] = None,
+    queue: Annotated[
+        bool, typer.Option(help="Submit a batch job now (else only add the flow).")
+    ] = True,
+    launch_dir: Annotated[
+        Path | None, typer.Option(help="Where batch scripts and job folders go.")
+    ] = None,
+    work_dir: Annotated[Path | None, typer.Option(help="OREDOX_WORK_DIR.")] = None,
+) -> None:
+    """Put a study on a SLURM cluster's queue (FireWorks or jobflow-remote)."""
+    from oredox.settings import load_settings
+    from oredox.store import describe_store, get_job_store
+    from oredox.workflows.cluster import load_profile
+    from oredox.workflows.engines import get_engine
+    from oredox.workflows.submit import submit_fireworks, submit_jobflow_remote
+    from oredox.workflows.templates import load_template
+
+    if via not in ("fireworks", "jobflow-remote"):
+        raise OredoxInputError(
+            f"--via must be fireworks or jobflow-remote, not {via!r}"
+        )
+    cluster = load_profile(profile)
+    study_template = load_template(template)
+    engine_name = engine or study_template.engine
+    get_engine(engine_name, study_template.preset())  # unknown engines fail here
+    settings = load_settings(work_dir=work_dir)
+    host, matrix, framework = study_template.build_host()
+    maker = study_template.maker(engine_name)
+    flow = maker.make(host, matrix, framework, study_template.name)
+    if via == "jobflow-remote":
+        if not worker:
+            raise OredoxInputError("--via jobflow-remote needs --worker NAME")
+        ids = submit_jobflow_remote(flow, worker)
+        console.print(f"submitted {len(flow)} job(s) to jobflow-remote: {ids}")
+        return
+    store = get_job_store(settings)
+    out = launch_dir or settings.work_dir / "launches"
+    result = submit_fireworks(flow, cluster, store, out, queue=queue)
+    console.print(
+        f"workflow {result['workflow']!r}: fireworks {result['fw_ids']}; batch job "
+        f"{result['job_id'] or '(not queued)'}; outputs to {describe_store(settings)}",
+        highlight=False,
+    )
+
+
+@app.command()
+def status(
+    profile: Annotated[Path, typer.Option(help="Cluster profile (YAML).")],
+    name: Annotated[str | None, typer.Argument(help="Workflow (study) name.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+) -> None:
+    """State of the submitted studies (FireWorks)."""
+    from oredox.workflows.cluster import load_profile
+    from oredox.workflows.submit import workflow_status
+
+    rows = workflow_status(load_profile(profile), name)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"workflows: {len(rows)}")
+    for column in ("workflow", "state", "jobs by state", "failed"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["workflow"],
+            row["state"],
+            ", ".join(f"{k} {v}" for k, v in sorted(row["fw_states"].items())),
+            ", ".join(row["failed"]) or "-",
+        )
+    console.print(table)
+
+
+@app.command()
+def rerun(
+    profile: Annotated[Path, typer.Option(help="Cluster profile (YAML).")],
+    expiration_s: Annotated[
+        int, typer.Option(help="A running job silent this long is lost.")
+    ] = 4 * 3600,
+) -> None:
+    """Put lost and failed jobs back in the queue (finished ones are kept)."""
+    from oredox.workflows.cluster import load_profile
+    from oredox.workflows.submit import rerun_failed
+
+    result = rerun_failed(load_profile(profile), expiration_s)
+    console.print(
+        f"lost runs back to READY: {result['lost_rerun'] or 'none'}; failed jobs back "
+        f"to READY: {result['fizzled_rerun'] or 'none'}"
+    )
 
 
 structure_app = typer.Typer(

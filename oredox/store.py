@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from jobflow import JobStore
 from maggma.stores import MongoStore, MontyStore
 from monty.json import MontyDecoder
@@ -103,7 +104,29 @@ def get_job_store(
         data = MongoStore(collection_name=data_name, **kwargs)
     store = JobStore(docs, additional_stores={"data": data})
     store.connect()
+    if settings.store != STORE_EMBEDDED:
+        ensure_indexes(store)
     return store
+
+
+# the fields users filter studies by (oredox query): one index each
+INDEXED_FIELDS = (
+    "name",
+    "uuid",
+    "output.study_id",
+    "output.chemsys",
+    "output.host_formula",
+    "output.framework",
+    "output.energy_scheme.engine",
+    "output.energy_scheme_id",
+    "output.entries.x",
+)
+
+
+def ensure_indexes(store: JobStore) -> None:
+    """Create the indexes of :data:`INDEXED_FIELDS` on the outputs collection."""
+    for key in INDEXED_FIELDS:
+        store.docs_store.ensure_index(key)
 
 
 def describe_store(settings: OredoxSettings) -> str:
@@ -119,37 +142,118 @@ def _database_of(settings: OredoxSettings) -> str:
     return match.group(1) if match else settings.database
 
 
-def list_studies(store: JobStore) -> list[dict[str, Any]]:
-    """Summaries of the study documents in ``store``, newest first.
+def list_studies(
+    store: JobStore,
+    chemsys: str | None = None,
+    framework: str | None = None,
+    engine: str | None = None,
+    scheme: str | None = None,
+    x_min: float | None = None,
+    x_max: float | None = None,
+) -> list[dict[str, Any]]:
+    """Summaries of the study documents in ``store``, newest first, filtered.
 
-    Each summary has ``study_id``, ``name``, ``host_formula``, ``engine``,
-    ``n_entries``, ``average_voltage_V`` and ``created_at``.
+    Parameters
+    ----------
+    chemsys
+        Elements in any order (``"Li-Co-O"``); matches the host's exactly.
+    framework, engine
+        Exact framework name (``"O3 layered"``) and engine (``"vasp"``).
+    scheme
+        Energy-scheme id or a prefix of it.
+    x_min, x_max
+        Studies with an entry whose alkali content x lies in the range.
+
+    Each summary has ``study_id``, ``name``, ``host_formula``, ``chemsys``,
+    ``framework``, ``engine``, ``energy_scheme_id``, ``n_entries``, ``x_range``,
+    ``average_voltage_V`` and ``created_at``.
     """
+    criteria: dict[str, Any] = {"name": STUDY_JOB_NAME}
+    if chemsys:
+        criteria["output.chemsys"] = "-".join(sorted(chemsys.split("-")))
+    if framework:
+        criteria["output.framework"] = framework
+    if engine:
+        criteria["output.energy_scheme.engine"] = engine
     properties = [
         "output.study_id",
         "output.name",
         "output.host_formula",
+        "output.chemsys",
+        "output.framework",
         "output.energy_scheme.engine",
+        "output.energy_scheme_id",
         "output.average_voltage_V",
         "output.created_at",
-        "output.entries.config_id",
+        "output.entries.x",
     ]
     rows = []
-    for doc in store.query({"name": STUDY_JOB_NAME}, properties=properties):
+    for doc in store.query(criteria, properties=properties):
         out = doc["output"]
-        rows.append(
-            {
-                "study_id": out["study_id"],
-                "name": out["name"],
-                "host_formula": out["host_formula"],
-                "engine": out["energy_scheme"]["engine"],
-                "n_entries": len(out["entries"]),
-                "average_voltage_V": out["average_voltage_V"],
-                "created_at": str(out["created_at"]),
-            }
-        )
+        xs = [entry["x"] for entry in out["entries"]]
+        row = {
+            "study_id": out["study_id"],
+            "name": out["name"],
+            "host_formula": out["host_formula"],
+            "chemsys": out.get("chemsys", ""),
+            "framework": out.get("framework", ""),
+            "engine": out["energy_scheme"]["engine"],
+            "energy_scheme_id": out.get("energy_scheme_id", ""),
+            "n_entries": len(xs),
+            "x_range": [min(xs), max(xs)] if xs else [],
+            "average_voltage_V": out["average_voltage_V"],
+            "created_at": str(out["created_at"]),
+        }
+        if scheme and not row["energy_scheme_id"].startswith(scheme):
+            continue
+        low = -np.inf if x_min is None else x_min
+        high = np.inf if x_max is None else x_max
+        if (x_min is not None or x_max is not None) and not any(
+            low - 1e-9 <= x <= high + 1e-9 for x in xs
+        ):
+            continue
+        rows.append(row)
     rows.sort(key=lambda row: row["created_at"], reverse=True)
     return rows
+
+
+def find_studies(store: JobStore, **filters) -> list[StudyDocument]:
+    """The study documents matching ``filters`` (those of :func:`list_studies`)."""
+    return [get_study(store, row["study_id"]) for row in list_studies(store, **filters)]
+
+
+def study_entries(study: StudyDocument, x_min=None, x_max=None) -> list:
+    """The study's configurations as pymatgen ``ComputedStructureEntry`` objects.
+
+    Energies are the relaxed totals (eV) in the study's scheme; ``data`` carries
+    config_id, x, the formation energy and energy above hull per formula unit,
+    the study id and the scheme id, so entries of one scheme can go to pymatgen's
+    phase diagrams without mixing schemes.
+    """
+    from pymatgen.entries.computed_entries import ComputedStructureEntry
+
+    entries = []
+    for entry in study.entries:
+        if x_min is not None and entry.x < x_min - 1e-9:
+            continue
+        if x_max is not None and entry.x > x_max + 1e-9:
+            continue
+        entries.append(
+            ComputedStructureEntry(
+                entry.structure,
+                entry.energy_eV,
+                entry_id=f"{study.study_id}:{entry.config_id}",
+                data={
+                    "config_id": entry.config_id,
+                    "x": entry.x,
+                    "formation_energy_per_fu_eV": entry.formation_energy_per_fu_eV,
+                    "e_above_hull_per_fu_eV": entry.e_above_hull_per_fu_eV,
+                    "study_id": study.study_id,
+                    "energy_scheme_id": study.energy_scheme_id,
+                },
+            )
+        )
+    return entries
 
 
 def get_study(store: JobStore, study_id: str) -> StudyDocument:

@@ -1,0 +1,165 @@
+"""Putting a study on a SLURM queue, watching it, rerunning what failed.
+
+FireWorks (``--via fireworks``): the study's flow becomes a FireWorks workflow
+(jobflow's ``flow_to_workflow``, the job store travelling in each Firework's spec),
+is added to the LaunchPad, and one batch script is submitted with FireWorks' queue
+launcher (``sbatch`` underneath). The script runs ``rlaunch rapidfire``: every ready
+job of the study, including those a dynamic job adds, in one allocation. A job that
+dies (node failure, walltime, SIGKILL) is found by ``oredox rerun`` (FireWorks' lost
+runs) and put back to READY with the fizzled ones; finished jobs are never redone,
+and their outputs stay in the store once (jobflow updates by uuid and index).
+
+jobflow-remote (``--via jobflow-remote``): ``jobflow_remote.submit_flow`` on a
+worker of the user's jobflow-remote project; its runner daemon submits and tracks the
+jobs. oredox checks that the package and the project exist and says how to get them.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from oredox.errors import OredoxInputError, OredoxRunError
+from oredox.workflows.cluster import ClusterProfile, fireworks_template, job_name
+
+
+def get_launchpad(profile: ClusterProfile):
+    """The FireWorks LaunchPad of ``profile`` (its file, else FireWorks' default)."""
+    from fireworks import LaunchPad
+
+    if profile.launchpad_file:
+        path = Path(profile.launchpad_file)
+        if not path.exists():
+            raise OredoxInputError(f"no LaunchPad file {path}")
+        return LaunchPad.from_file(str(path))
+    return LaunchPad.auto_load()
+
+
+def _initialise_if_new(launchpad) -> None:
+    """Set up a LaunchPad that was never used (``lpad reset`` on an empty database).
+
+    A LaunchPad holding anything is left alone.
+    """
+    empty = all(
+        collection.count_documents({}) == 0
+        for collection in (launchpad.fireworks, launchpad.workflows)
+    )
+    if empty and launchpad.fw_id_assigner.count_documents({}) == 0:
+        launchpad.reset("", require_password=False)
+
+
+def rlaunch_command(profile: ClusterProfile, launchpad_file: str | Path) -> str:
+    """``rlaunch rapidfire`` of the profile's Python environment, quoted."""
+    rlaunch = Path(profile.python).with_name("rlaunch")
+    return " ".join(
+        shlex.quote(str(part))
+        for part in (rlaunch, "-l", launchpad_file, "rapidfire", "--nlaunches", "0")
+    )
+
+
+def submit_fireworks(
+    flow,
+    profile: ClusterProfile,
+    store,
+    launch_dir: str | Path,
+    queue: bool = True,
+) -> dict[str, Any]:
+    """Add the flow to the LaunchPad and (``queue``) submit one batch job for it.
+
+    Returns the workflow's Firework ids, the batch job id (or None) and the folder of
+    the batch script.
+    """
+    from fireworks import FWorker
+    from fireworks.queue.queue_launcher import launch_rocket_to_queue
+    from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    launchpad = get_launchpad(profile)
+    _initialise_if_new(launchpad)
+    workflow = flow_to_workflow(flow, store=store)
+    mapping = launchpad.add_wf(workflow)
+    launch_dir = Path(launch_dir).resolve()
+    launch_dir.mkdir(parents=True, exist_ok=True)
+    launchpad_file = launch_dir / "my_launchpad.yaml"
+    launchpad.to_file(str(launchpad_file))
+    template = launch_dir / "sbatch_template.txt"
+    template.write_text(fireworks_template(profile, flow.name))
+    qadapter = CommonAdapter(
+        q_type="SLURM",
+        q_name=job_name(flow.name),
+        template_file=str(template),
+        rocket_launch=rlaunch_command(profile, launchpad_file),
+    )
+    job_id = None
+    if queue:
+        if not _which("sbatch"):
+            raise OredoxRunError("sbatch is not on this machine: no SLURM to submit to")
+        job_id = launch_rocket_to_queue(
+            launchpad, FWorker(), qadapter, str(launch_dir), create_launcher_dir=True
+        )
+        if not job_id:
+            raise OredoxRunError(
+                f"the queue refused the batch job; see the launcher folder in "
+                f"{launch_dir}"
+            )
+    return {
+        "fw_ids": sorted(mapping.values()),
+        "workflow": flow.name,
+        "job_id": job_id,
+        "launch_dir": str(launch_dir),
+    }
+
+
+def workflow_status(profile: ClusterProfile, name: str | None = None) -> list[dict]:
+    """Per workflow (all, or the one named): state counts and failed jobs."""
+    launchpad = get_launchpad(profile)
+    query = {"name": name} if name else {}
+    rows = []
+    for wf_id in launchpad.get_wf_ids(query):
+        workflow = launchpad.get_wf_by_fw_id_lzyfw(wf_id)
+        states = Counter(fw.state for fw in workflow.fws)
+        failed = [fw.name for fw in workflow.fws if fw.state == "FIZZLED"]
+        rows.append(
+            {
+                "workflow": workflow.name,
+                "state": workflow.state,
+                "fw_states": dict(states),
+                "failed": failed,
+                "root_fw_id": wf_id,
+            }
+        )
+    return rows
+
+
+def rerun_failed(profile: ClusterProfile, expiration_s: int = 4 * 3600) -> dict:
+    """Lost runs (no ping for ``expiration_s``) and fizzled jobs back to READY."""
+    launchpad = get_launchpad(profile)
+    lost = launchpad.detect_lostruns(expiration_secs=expiration_s, rerun=True)
+    fizzled = launchpad.get_fw_ids({"state": "FIZZLED"})
+    for fw_id in fizzled:
+        launchpad.rerun_fw(fw_id)
+    return {"lost_rerun": list(lost[1]), "fizzled_rerun": list(fizzled)}
+
+
+def submit_jobflow_remote(flow, worker: str, project: str | None = None) -> list:
+    """Submit with jobflow-remote to ``worker`` of the user's project."""
+    try:
+        from jobflow_remote import submit_flow
+    except ImportError:
+        raise OredoxInputError(
+            "--via jobflow-remote needs the jobflow-remote package (pip install "
+            "jobflow-remote) and a project (jf project generate NAME; see its docs)"
+        ) from None
+    try:
+        return submit_flow(flow, worker=worker, project=project)
+    except Exception as exc:
+        raise OredoxRunError(f"jobflow-remote refused the flow: {exc}") from None
+
+
+def _which(command: str) -> bool:
+    from shutil import which
+
+    return which(command) is not None or os.path.exists(f"/usr/bin/{command}")
