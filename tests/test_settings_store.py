@@ -13,11 +13,14 @@ from oredox.errors import OredoxInputError
 from oredox.schemas import EnergyScheme, StudyDocument
 from oredox.settings import load_settings
 from oredox.store import (
+    INDEXED_FIELDS,
     describe_store,
+    find_studies,
     get_job_store,
     get_study,
     list_studies,
     redact_uri,
+    study_entries,
 )
 from oredox.structures.delithiation import (
     alkali_symmetry,
@@ -178,6 +181,54 @@ def test_mongodb_path_round_trip(monkeypatch, mongomock_server, capsys, caplog):
     assert "s3cr3t-pw" not in describe_store(settings)
     out = capsys.readouterr()
     assert "s3cr3t-pw" not in out.out + out.err + caplog.text
+    # the fields users filter by are indexed
+    indexes = store.docs_store._collection.index_information()
+    indexed = {key for info in indexes.values() for key, _ in info["key"]}
+    assert set(INDEXED_FIELDS) <= indexed
+
+
+def test_query_filters_entries_and_csv(isolated_settings, tmp_path, monkeypatch):
+    store = get_job_store(load_settings())
+    job = small_study_job()
+    run_locally(job, store=store, log=False, ensure_success=True)
+    (row,) = list_studies(store, chemsys="O-Li-Co")  # any order
+    assert row["chemsys"] == "Co-Li-O" and row["x_range"] == [0.0, 1.0]
+    assert list_studies(store, chemsys="Li-Ni-O") == []
+    assert list_studies(store, framework="P2") == []
+    assert (
+        len(list_studies(store, engine="test", scheme=row["energy_scheme_id"][:4])) == 1
+    )
+    assert list_studies(store, scheme="ffffffffffff") == []
+    assert len(list_studies(store, x_min=0.3, x_max=0.4)) == 1  # x = 1/3
+    assert list_studies(store, x_min=0.4, x_max=0.6) == []
+    (study,) = find_studies(store, chemsys="Li-Co-O")
+    entries = study_entries(study, x_max=0.5)
+    assert [e.data["config_id"] for e in entries] == ["k2-0", "k3-0"]
+    assert entries[0].energy == pytest.approx(-67.5)
+    assert entries[0].data["energy_scheme_id"] == study.energy_scheme_id
+    # the CLI writes the same as CSV
+    import csv
+    import sys
+
+    from oredox.cli import main
+
+    csv_path = tmp_path / "studies.csv"
+    monkeypatch.setattr(
+        sys, "argv", ["oredox", "query", "--chemsys", "Li-Co-O", "--csv", str(csv_path)]
+    )
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)
+    (line,) = list(csv.DictReader(csv_path.open()))
+    assert line["study_id"] == study.study_id and line["chemsys"] == "Co-Li-O"
+
+
+def test_an_invalid_study_document_is_never_built():
+    job = small_study_job()
+    kwargs = dict(job.function_kwargs)
+    kwargs["energy_scheme"] = {"engine": "test"}  # incomplete scheme
+    with pytest.raises(Exception, match="validation error"):
+        build_study_document.original(**kwargs)
 
 
 def test_get_study_errors(isolated_settings):
