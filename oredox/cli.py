@@ -457,7 +457,7 @@ def submit(
     if via == "jobflow-remote":
         if not worker:
             raise OredoxInputError("--via jobflow-remote needs --worker NAME")
-        ids = submit_jobflow_remote(flow, worker)
+        ids = submit_jobflow_remote(flow, worker, cluster)
         console.print(f"submitted {len(flow)} job(s) to jobflow-remote: {ids}")
         return
     store = get_job_store(settings)

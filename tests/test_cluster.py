@@ -192,3 +192,20 @@ def test_study_through_fireworks_on_real_slurm(slurm, tmp_path):
     assert len(studies) == 1 and studies[0]["host_formula"] == "LiCoO2"
     assert studies[0]["n_entries"] == 4  # x = 1, 2/3, 1/3, 0 of Li3Co3O6
     assert not marker.exists()  # the template's shell went nowhere
+
+
+def test_jobflow_remote_missing_is_a_clear_error(monkeypatch):
+    import builtins
+
+    from oredox.workflows.submit import submit_jobflow_remote
+
+    real_import = builtins.__import__
+
+    def no_jobflow_remote(name, *args, **kwargs):
+        if name.startswith("jobflow_remote"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_jobflow_remote)
+    with pytest.raises(OredoxInputError, match="pip install 'oredox\\[remote\\]'"):
+        submit_jobflow_remote(None, "hpc", profile())

@@ -144,17 +144,49 @@ def rerun_failed(profile: ClusterProfile, expiration_s: int = 4 * 3600) -> dict:
     return {"lost_rerun": list(lost[1]), "fizzled_rerun": list(fizzled)}
 
 
-def submit_jobflow_remote(flow, worker: str, project: str | None = None) -> list:
-    """Submit with jobflow-remote to ``worker`` of the user's project."""
+def submit_jobflow_remote(
+    flow, worker: str, profile: ClusterProfile | None = None, project: str | None = None
+) -> list:
+    """Submit with jobflow-remote to ``worker`` of the user's project.
+
+    The profile's SLURM resources (partition, nodes, tasks, walltime, account, qos)
+    and its modules and pre-run lines become the jobs' resources and execution
+    configuration.
+    """
     try:
         from jobflow_remote import submit_flow
+        from jobflow_remote.config.base import ExecutionConfig
     except ImportError:
         raise OredoxInputError(
             "--via jobflow-remote needs the jobflow-remote package (pip install "
-            "jobflow-remote) and a project (jf project generate NAME; see its docs)"
+            "'oredox[remote]') and a project (jf project generate NAME; see its docs)"
         ) from None
+    resources = exec_config = None
+    if profile is not None:
+        resources = {
+            "partition": profile.partition,
+            "nodes": profile.nodes,
+            "ntasks_per_node": profile.ntasks_per_node,
+            "cpus_per_task": profile.cpus_per_task,
+            "time": profile.walltime,
+            "job_name": job_name(flow.name),
+        }
+        resources |= {k: v for k in ("account", "qos") if (v := getattr(profile, k))}
+        pre_run = [
+            *profile.pre_run,
+            f"export ATOMATE2_VASP_CMD={shlex.quote(profile.full_vasp_cmd)}",
+        ]
+        exec_config = ExecutionConfig(
+            modules=profile.modules, pre_run="\n".join(pre_run)
+        )
     try:
-        return submit_flow(flow, worker=worker, project=project)
+        return submit_flow(
+            flow,
+            worker=worker,
+            project=project,
+            exec_config=exec_config,
+            resources=resources,
+        )
     except Exception as exc:
         raise OredoxRunError(f"jobflow-remote refused the flow: {exc}") from None
 
