@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,24 @@ def isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("OREDOX_CONFIG_FILE", str(tmp_path / "no-such-config.yaml"))
     monkeypatch.setenv("OREDOX_WORK_DIR", str(tmp_path / "work"))
     return tmp_path / "work"
+
+
+def copy_nio_static_reference(refs: Path) -> Path:
+    """refs/NiO_mp_static: hand-written inputs, the recorded quacc NiO outputs.
+
+    The layout of atomate2's ``monkeypatch_vasp`` reference folders; nothing written
+    here is a VASP output (the outputs are copied byte for byte).
+    """
+    here = Path(__file__).parent
+    recorded = (
+        here.parents[1]
+        / "shared/data/vasp/quacc/tests/core/schemas/test_files/vasp_mp_run1"
+    )
+    ref = refs / "NiO_mp_static"
+    shutil.copytree(here / "data/vasp/NiO_mp_static/inputs", ref / "inputs")
+    shutil.copy(recorded / "POSCAR.gz", ref / "inputs" / "POSCAR.gz")
+    (ref / "outputs").mkdir()
+    for name in ("vasprun.xml.gz", "OUTCAR.gz", "CONTCAR.gz", "INCAR.gz", "POSCAR.gz"):
+        shutil.copy(recorded / name, ref / "outputs" / name)
+    shutil.copy(ref / "inputs" / "POTCAR.spec", ref / "outputs" / "POTCAR.spec")
+    return ref

@@ -6,12 +6,12 @@ into the job folder, never written by oredox. The reference inputs are written b
 from oredox's "mp" preset (tests/data/vasp/NiO_mp_static/inputs).
 """
 
-import shutil
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_nio_static_reference
 from jobflow import run_locally
 from pymatgen.core import Structure
 from pymatgen.io.vasp import Incar, Outcar
@@ -59,13 +59,7 @@ def nio():
 
 @pytest.fixture
 def reference_dir(tmp_path):
-    ref = tmp_path / "refs" / "NiO_mp_static"
-    shutil.copytree(HERE / "data/vasp/NiO_mp_static/inputs", ref / "inputs")
-    shutil.copy(NIO / "POSCAR.gz", ref / "inputs" / "POSCAR.gz")
-    (ref / "outputs").mkdir()
-    for name in ("vasprun.xml.gz", "OUTCAR.gz", "CONTCAR.gz", "INCAR.gz", "POSCAR.gz"):
-        shutil.copy(NIO / name, ref / "outputs" / name)
-    shutil.copy(ref / "inputs" / "POTCAR.spec", ref / "outputs" / "POTCAR.spec")
+    copy_nio_static_reference(tmp_path / "refs")
     return tmp_path / "refs"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_nio_static_reference
 from jobflow import Flow, job, run_locally
 from pymatgen.core import Structure
 from pymatgen.io.vasp import Vasprun
@@ -224,12 +225,7 @@ def references(tmp_path):
     final = Vasprun(LI_RELAX / "vasprun.xml.gz", parse_potcar_file=False)
     final.final_structure.to(filename=str(li / "outputs" / "CONTCAR"), fmt="poscar")
     shutil.copy(li / "inputs" / "POTCAR.spec", li / "outputs" / "POTCAR.spec")
-    nio = refs / "NiO_mp_static"
-    shutil.copytree(HERE / "data/vasp/NiO_mp_static/inputs", nio / "inputs")
-    (nio / "outputs").mkdir()
-    for name in ("vasprun.xml.gz", "OUTCAR.gz", "CONTCAR.gz", "INCAR.gz", "POSCAR.gz"):
-        shutil.copy(NIO / name, nio / "outputs" / name)
-    shutil.copy(nio / "inputs" / "POTCAR.spec", nio / "outputs" / "POTCAR.spec")
+    copy_nio_static_reference(refs)
     return refs
 
 
