@@ -453,6 +453,7 @@ def submit(
     settings = load_settings(work_dir=work_dir)
     host, matrix, framework = study_template.build_host()
     maker = study_template.maker(engine_name)
+    maker.walltime_s = cluster.walltime_s  # custodian stops VASP before the queue
     flow = maker.make(host, matrix, framework, study_template.name)
     if via == "jobflow-remote":
         if not worker:

@@ -332,3 +332,17 @@ def test_the_study_and_statics_jobs_survive_missing_inputs():
     settings = {"engine": "vasp", "statics_window_meV_per_atom": 5.0}
     study_job = statics_and_study.original(args, settings).replace.jobs[-1]
     assert study_job.config.on_missing_references == OnMissing.NONE
+
+
+def test_walltime_reaches_every_vasp_job():
+    host = o3_layered("LiNiO2")
+    flow = vasp_maker(walltime_s=3600).make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    host_job, screen = flow.jobs
+    assert host_job.maker.run_vasp_kwargs == {"wall_time": 3600}
+    kwargs = screen.function_kwargs | {"relaxed_host": None}
+    jobs = screen_and_relax.original(**kwargs).replace.jobs
+    assert {j.maker.run_vasp_kwargs["wall_time"] for j in jobs[:-1]} == {3600}
+    static_jobs = statics_and_study.original(
+        small_study_args(), kwargs["settings"]
+    ).replace.jobs
+    assert static_jobs[0].maker.run_vasp_kwargs == {"wall_time": 3600}

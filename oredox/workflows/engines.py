@@ -71,8 +71,11 @@ class ChgnetEngine:
 ENGINES = ("chgnet", "vasp")
 
 
-def get_engine(name: str, preset=None):
+def get_engine(name: str, preset=None, walltime_s: int | None = None):
     """The engine called ``name`` (``vasp`` with the DFT+U ``preset``, default mp).
+
+    ``walltime_s`` (VASP) adds custodian's walltime handler, so a job stops cleanly
+    before the queue kills it.
 
     ``preset`` is a preset name, a :class:`~oredox.workflows.dftu.DftuPreset` or its
     fields as plain data (how flows carry user U tables).
@@ -89,7 +92,7 @@ def get_engine(name: str, preset=None):
         from oredox.workflows.dftu import get_preset
         from oredox.workflows.vasp import VaspEngine
 
-        return VaspEngine(get_preset(preset or "mp"))
+        return VaspEngine(get_preset(preset or "mp"), walltime_s=walltime_s)
     raise OredoxInputError(
         f"unknown engine {name!r}; available engines: {', '.join(ENGINES)}"
     )

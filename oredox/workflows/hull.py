@@ -112,6 +112,8 @@ class DelithiationHullMaker(Maker):
         pi/sigma analysis; LORBIT 11 otherwise.
     magmoms
         Initial moments per element, muB, over the high-spin defaults.
+    walltime_s
+        Walltime of each job (a cluster profile's): DFT engines stop cleanly before.
     """
 
     name: str = "delithiation hull"
@@ -127,6 +129,7 @@ class DelithiationHullMaker(Maker):
     max_statics: int | None = None
     projections: bool = False
     magmoms: dict[str, float] = field(default_factory=dict)
+    walltime_s: int | None = None
 
     def make(
         self,
@@ -148,7 +151,7 @@ class DelithiationHullMaker(Maker):
         study_name
             Name of the study document; default ``"<formula> <framework>"``.
         """
-        engine = get_engine(self.engine, self.dft_u_preset)  # unknown engines fail
+        engine = get_engine(self.engine, self.dft_u_preset, self.walltime_s)
         alkali_symmetry(host, self.alkali, self.symprec)  # as do hosts without alkali
         settings = asdict(self) | {
             "screening": asdict(self.screening),
@@ -201,7 +204,9 @@ def screen_and_relax(
     structure, and the fully lithiated configuration is that relaxation itself.
     """
     screening = ScreeningSettings(**settings["screening"])
-    engine = get_engine(settings["engine"], settings.get("dft_u_preset"))
+    engine = get_engine(
+        settings["engine"], settings.get("dft_u_preset"), settings.get("walltime_s")
+    )
     alkali = settings["alkali"]
     symmetry = alkali_symmetry(host, alkali, settings["symprec"])
     result = screen_configurations(host, symmetry, screening)
@@ -277,7 +282,9 @@ def statics_and_study(study_args: dict[str, Any], settings: dict[str, Any]) -> R
     The hull of the relaxation energies decides which entries get a static; the
     document job that follows is the same whatever the engine.
     """
-    engine = get_engine(settings["engine"], settings.get("dft_u_preset"))
+    engine = get_engine(
+        settings["engine"], settings.get("dft_u_preset"), settings.get("walltime_s")
+    )
     jobs, statics = [], []
     if hasattr(engine, "static_maker"):
         draft = build_study_document.original(**study_args)
