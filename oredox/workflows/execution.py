@@ -205,7 +205,6 @@ def _json_default(value):
 def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar):
     """The local loop of jobflow with a journal: skip finished jobs, record the rest."""
     from jobflow.core.reference import OnMissing
-    from monty.os import cd
 
     store.connect()
     responses: dict = defaultdict(dict)
@@ -227,7 +226,7 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar):
         job_dir = run_dir / f"job_{datetime.now(UTC):%Y-%m-%d-%H-%M-%S-%f}"
         job_dir.mkdir()
         try:
-            with cd(job_dir):
+            with contextlib.chdir(job_dir):
                 response = job.run(store=store)
         except Exception:
             logger.info(f"{job.name} failed with exception:\n{traceback.format_exc()}")
