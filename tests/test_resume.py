@@ -86,3 +86,25 @@ def test_sigkill_at_random_points_then_resume(tmp_path):
     keys = Counter((d["uuid"], d["index"]) for d in store.query({}, ["uuid", "index"]))
     assert max(keys.values()) == 1  # every output stored once
     assert store.count({"name": STUDY_JOB_NAME}) == 1
+
+
+def test_resume_of_a_run_killed_after_its_last_job(tmp_path):
+    """All jobs done, the journal's end missing: resume returns the stored study."""
+    from oredox.workflows.study import run_study
+    from oredox.workflows.templates import StudyTemplate
+
+    template = StudyTemplate.model_validate(
+        TEMPLATE | {"host": {"o3_formula": "LiCoO2", "supercell": [1, 1, 1]}}
+    )
+    settings = load_settings(work_dir=tmp_path / "work", store="montydb")
+    first = run_study(template, settings=settings, progress=False)
+    journal = journal_of(tmp_path / "work")
+    lines = journal.read_text().splitlines()
+    assert "finished" in lines[-1]
+    journal.write_text("\n".join(lines[:-1]) + "\n")  # as if killed just before it
+    again = run_study(template, settings=settings, progress=False, resume=True)
+    assert again.study_id == first.study_id
+    assert again.average_voltage_V == first.average_voltage_V
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    done = Counter((r["done"], r["index"]) for r in records if r.get("done"))
+    assert max(done.values()) == 1  # nothing ran again

@@ -141,7 +141,9 @@ class _RunState:
     def __init__(self, path: Path):
         self.path = path
         self.done: set[tuple[str, int]] = set()
-        self.added: dict[str, Flow] = {}
+        # keyed by the (uuid, index) of the job that added them: the flow jobflow
+        # adds reuses that uuid with the next index for its output job
+        self.added: dict[tuple[str, int], Flow] = {}
 
     def start(self, flow: Flow) -> None:
         if self.path.exists():
@@ -167,7 +169,8 @@ class _RunState:
             if "flow" in record and "parent" not in record:
                 flow = Flow.from_dict(record["flow"])
             elif "parent" in record:
-                self.added[record["parent"]] = Flow.from_dict(record["flow"])
+                key = (record["parent"], record["index"])
+                self.added[key] = Flow.from_dict(record["flow"])
             elif record.get("done") is not None:
                 self.done.add((record["done"], record["index"]))
         if flow is None:
@@ -178,9 +181,9 @@ class _RunState:
     def n_added(self) -> int:
         return sum(len(f) for f in self.added.values())
 
-    def add(self, parent: str, flow: Flow) -> None:
-        self.added[parent] = flow
-        self._write({"parent": parent, "flow": flow.as_dict()})
+    def add(self, parent: str, index: int, flow: Flow) -> None:
+        self.added[(parent, index)] = flow
+        self._write({"parent": parent, "index": index, "flow": flow.as_dict()})
 
     def mark_done(self, uuid: str, index: int) -> None:
         self.done.add((uuid, index))
@@ -217,8 +220,8 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar):
             output = MontyDecoder().process_decoded(output)
             responses[job.uuid][job.index] = Response(output=output)
             bar.update(1)
-            if job.uuid in state.added:
-                return run_flow_jobs(state.added[job.uuid])
+            if (job.uuid, job.index) in state.added:
+                return run_flow_jobs(state.added[(job.uuid, job.index)])
             return True
         if parents & errored and job.config.on_missing_references == OnMissing.ERROR:
             errored.add(job.uuid)
@@ -234,7 +237,7 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar):
             return False
         responses[job.uuid][job.index] = response
         if response.replace is not None:
-            state.add(job.uuid, response.replace)
+            state.add(job.uuid, job.index, response.replace)
         state.mark_done(job.uuid, job.index)
         if response.replace is not None:
             return run_flow_jobs(response.replace)

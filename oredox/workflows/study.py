@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from oredox.analysis.plots import plot_hull_and_voltage
-from oredox.errors import OredoxInputError
+from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
 from oredox.store import get_job_store
@@ -86,14 +86,31 @@ def run_hull_flow(
         flow, store, run_dir, progress=progress, description=label, resume=resume
     )
     study = next(
-        response.output
-        for by_index in responses.values()
-        for response in by_index.values()
-        if isinstance(response.output, StudyDocument)
+        (
+            as_study(response.output)
+            for by_index in responses.values()
+            for response in by_index.values()
+            if as_study(response.output) is not None
+        ),
+        None,
     )
+    if study is None:
+        raise OredoxRunError(f"the run in {run_dir} produced no study document")
     if png is not None:
         plot_hull_and_voltage(study, png)
     return study
+
+
+def as_study(output) -> StudyDocument | None:
+    """``output`` as a StudyDocument (also when read back from the store as a dict)."""
+    if isinstance(output, StudyDocument):
+        return output
+    if isinstance(output, dict) and {"study_id", "entries", "energy_scheme"} <= set(
+        output
+    ):
+        clean = {k: v for k, v in output.items() if not k.startswith("@")}
+        return StudyDocument.model_validate(clean)
+    return None
 
 
 def dry_run(
