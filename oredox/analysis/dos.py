@@ -96,6 +96,14 @@ def integrate(
     return float(np.trapezoid(density[mask], energies[mask]))
 
 
+def sites_by_class(environments: list[OxygenEnvironment]) -> dict[str, list[int]]:
+    """O site indices per environment class, classes sorted."""
+    groups: dict[str, list[int]] = {}
+    for env in environments:
+        groups.setdefault(env.environment_class, []).append(env.index)
+    return dict(sorted(groups.items()))
+
+
 def o2p_summary(
     dos: CompleteDos,
     environments: list[OxygenEnvironment],
@@ -124,9 +132,7 @@ def o2p_summary(
     """
     e_ref, label, gap = reference_energy(dos, gap_tol_eV)
     energies = dos.energies - e_ref
-    groups: dict[str, list[int]] = {}
-    for env in environments:
-        groups.setdefault(env.environment_class, []).append(env.index)
+    groups = sites_by_class(environments)
 
     def summarise(name: str, sites: list[int]) -> O2pClassSummary:
         density = o2p_densities(dos, sites) / len(sites)
@@ -146,7 +152,7 @@ def o2p_summary(
         )
         return O2pClassSummary(name, len(sites), occupied, empty, centre)
 
-    classes = [summarise(name, sites) for name, sites in sorted(groups.items())]
+    classes = [summarise(name, sites) for name, sites in groups.items()]
     everyone = summarise("all O", [env.index for env in environments])
     return O2pSummary(label, e_ref, float(dos.efermi), gap, classes, everyone)
 
@@ -156,11 +162,8 @@ def o2p_class_dos(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Energies relative to the reference and the O 2p DOS per class (per O)."""
     e_ref, _, _ = reference_energy(dos)
-    groups: dict[str, list[int]] = {}
-    for env in environments:
-        groups.setdefault(env.environment_class, []).append(env.index)
     curves = {
         name: o2p_densities(dos, sites) / len(sites)
-        for name, sites in sorted(groups.items())
+        for name, sites in sites_by_class(environments).items()
     }
     return dos.energies - e_ref, curves

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Element, Species, Structure
 
+from oredox.analysis.environments import is_transition_metal
 from oredox.errors import OredoxInputError
 
 U_ANIONS = ("O", "F")
@@ -159,11 +160,7 @@ def hubbard_u(structure: Structure, preset: str | DftuPreset) -> dict[str, float
     if not any(anion in elements for anion in U_ANIONS):
         return dict.fromkeys(elements, 0.0)
     table = {el: float(preset.hubbard_u_eV.get(el, 0.0)) for el in elements}
-    bare = [
-        el
-        for el in elements
-        if table[el] == 0 and Element(el).block == "d" and el not in ("Zn", "Cd", "Hg")
-    ]
+    bare = [el for el in elements if table[el] == 0 and is_transition_metal(el)]
     if bare:
         warnings.warn(
             f"preset {preset.name!r} gives no U to the d metal(s) {', '.join(bare)}; "

@@ -392,8 +392,11 @@ def build_study_document(
     if len(failed) == len(configurations):
         raise OredoxRunError("every configuration's relaxation failed: no hull")
     if failed:
-        keep = [i for i, e in enumerate(energies_eV) if e is not None]
-        keep = [i for i in keep if structures[i] is not None]
+        keep = [
+            i
+            for i, (e, st) in enumerate(zip(energies_eV, structures, strict=True))
+            if e is not None and st is not None
+        ]
         configurations = [configurations[i] for i in keep]
         initial_structures = [initial_structures[i] for i in keep]
         energies_eV = [energies_eV[i] for i in keep]

@@ -16,8 +16,8 @@ jobs. oredox checks that the package and the project exist and says how to get t
 
 from __future__ import annotations
 
-import os
 import shlex
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ def submit_fireworks(
     )
     job_id = None
     if queue:
-        if not _which("sbatch"):
+        if shutil.which("sbatch") is None:
             raise OredoxRunError("sbatch is not on this machine: no SLURM to submit to")
         job_id = launch_rocket_to_queue(
             launchpad, FWorker(), qadapter, str(launch_dir), create_launcher_dir=True
@@ -189,9 +189,3 @@ def submit_jobflow_remote(
         )
     except Exception as exc:
         raise OredoxRunError(f"jobflow-remote refused the flow: {exc}") from None
-
-
-def _which(command: str) -> bool:
-    from shutil import which
-
-    return which(command) is not None or os.path.exists(f"/usr/bin/{command}")
