@@ -89,6 +89,11 @@ class EnergyScheme(BaseModel):
     encut_eV: float | None = Field(None, description="Plane-wave cutoff, eV")
     relax_fmax_eV_per_A: float = Field(description="Force convergence of relaxations")
     relax_cell: bool = Field(description="Whether the cell was relaxed")
+    parameters: dict[str, Any] | None = Field(
+        None,
+        description="Further settings that change energies (k-mesh, smearing, "
+        "PAW datasets of engines without POTCARs)",
+    )
 
 
 class VoltageStepDoc(BaseModel):
@@ -236,7 +241,11 @@ class StudyDocument(BaseModel):
 
 def scheme_id(scheme: EnergyScheme) -> str:
     """12 hex digits of the SHA-256 of the scheme's JSON (same scheme, same id)."""
-    return hashlib.sha256(scheme.model_dump_json().encode()).hexdigest()[:12]
+    # without parameters, as before the field existed: stored ids stay valid
+    exclude = {"parameters"} if scheme.parameters is None else None
+    return hashlib.sha256(scheme.model_dump_json(exclude=exclude).encode()).hexdigest()[
+        :12
+    ]
 
 
 def check_single_scheme(schemes: dict[str, EnergyScheme]) -> EnergyScheme:
