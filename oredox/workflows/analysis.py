@@ -3,8 +3,10 @@
 This is the edge between files and :mod:`oredox.analysis`: :func:`read_vasp_outputs`
 parses what a VASP static left in its folder (vasprun.xml for the DOS, CHGCAR and
 AECCAR0/2 for Bader, PROCAR for the phase-resolved projections, OUTCAR for the
-valence electron counts and moments), and :func:`analyse_outputs` runs every analysis
-the files allow, saying why any was skipped. :func:`analyse_static` is the jobflow
+valence electron counts and moments), :func:`read_gpaw_outputs` what a GPAW static
+wrote (:mod:`oredox.workflows.gpaw`), :func:`read_outputs` picks the one that fits a
+folder, and :func:`analyse_outputs` runs every analysis the files allow, saying why
+any was skipped. :func:`analyse_static` is the jobflow
 job the hull flow runs after each static; ``oredox analyse DIR`` runs the same on a
 folder by hand. :func:`delithiation_path` turns a study's statics into rows along x.
 """
@@ -21,9 +23,13 @@ from jobflow import job
 from pymatgen.core import Structure
 
 from oredox.analysis.bader import bader_from_chgcar
-from oredox.analysis.dos import o2p_class_dos, o2p_summary
+from oredox.analysis.dos import o2p_class_dos, o2p_summary, reference_energy
 from oredox.analysis.environments import environment_summary, oxygen_environments
-from oredox.analysis.projections import MissingPhasesError, project_procar
+from oredox.analysis.projections import (
+    MissingPhasesError,
+    project_local,
+    project_procar,
+)
 from oredox.analysis.redox import redox_report
 
 logger = logging.getLogger(__name__)
@@ -41,7 +47,9 @@ class RunOutputs:
     aeccar0: Any = None
     aeccar2: Any = None
     procar: Any = None
+    phases: dict[str, Any] | None = None  # project_local's arrays (GPAW)
     zval: dict[str, float] | None = None
+    density_kind: str = "CHGCAR"
     moments_muB: list[float] | None = None
     missing: dict[str, str] = field(default_factory=dict)
 
@@ -55,11 +63,68 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
+def _local_path(folder: str | Path) -> Path:
+    """``host:path`` (atomate2's dir_name) or a path."""
+    return Path(str(folder).split(":", 1)[-1] if ":" in str(folder) else folder)
+
+
+def read_outputs(folder: str | Path) -> RunOutputs:
+    """The outputs of the static in ``folder``, whichever engine wrote them."""
+    from oredox.workflows.gpaw import STATIC_FILE
+
+    path = _local_path(folder)
+    if (path / STATIC_FILE).exists():
+        return read_gpaw_outputs(path)
+    return read_vasp_outputs(path)
+
+
+def read_gpaw_outputs(folder: str | Path) -> RunOutputs:
+    """Parse the files of a GPAW static (``gpaw.write_static_outputs``).
+
+    The density is all-electron with the cores, so Bader charges are Z minus the
+    basin populations (``zval`` holds the nuclear charges).
+    """
+    import json
+
+    from pymatgen.electronic_structure.dos import CompleteDos
+    from pymatgen.io.vasp import Chgcar
+
+    from oredox.workflows import gpaw
+
+    path = _local_path(folder)
+    summary = json.loads((path / gpaw.STATIC_FILE).read_text())
+    structure = Structure.from_dict(summary["structure"])
+    out = RunOutputs(
+        structure=structure,
+        efermi_eV=summary["efermi_eV"],
+        zval={el: v["Z"] for el, v in summary["electrons"].items()},
+        moments_muB=summary["magmoms_muB"],
+        density_kind="all-electron density with cores (GPAW)",
+    )
+    dos_file = path / gpaw.DOS_FILE
+    if dos_file.exists():
+        out.dos = CompleteDos.from_dict(json.loads(dos_file.read_text()))
+    else:
+        out.missing["dos"] = f"no {gpaw.DOS_FILE}"
+    density_file = path / gpaw.DENSITY_FILE
+    if density_file.exists():
+        out.chgcar = Chgcar.from_file(str(density_file))
+    else:
+        out.missing["bader"] = f"no {gpaw.DENSITY_FILE}: no Bader charges"
+    projections_file = path / gpaw.PROJECTIONS_FILE
+    if projections_file.exists():
+        with np.load(projections_file) as data:
+            out.phases = {key: data[key] for key in data.files}
+    else:
+        out.missing["projections"] = f"no {gpaw.PROJECTIONS_FILE}"
+    return out
+
+
 def read_vasp_outputs(folder: str | Path) -> RunOutputs:
     """Parse the outputs of a VASP static in ``folder`` (``host:path`` accepted)."""
     from pymatgen.io.vasp import Chgcar, Outcar, Procar, Vasprun
 
-    path = Path(str(folder).split(":", 1)[-1] if ":" in str(folder) else folder)
+    path = _local_path(folder)
     vasprun_file = _find(path, "vasprun.xml")
     if vasprun_file is None:
         raise FileNotFoundError(f"no vasprun.xml in {path}")
@@ -123,19 +188,35 @@ def analyse_outputs(
         )
         result["bader"] = bader.as_dict()
         result["bader"]["reference"] = (
-            "AECCAR0+AECCAR2" if outputs.aeccar0 is not None else "CHGCAR"
+            "AECCAR0+AECCAR2" if outputs.aeccar0 is not None else outputs.density_kind
         )
         charges = bader.charges
-    if outputs.procar is not None:
-        try:
-            projections = project_procar(
-                outputs.procar, structure, outputs.efermi_eV, environments=envs
+    # the projections' windows sit at the same reference as the O 2p DOS: the VBM
+    # of a gapped cell (VASP and GPAW put E_F at different places in a gap)
+    reference_eV = outputs.efermi_eV
+    if outputs.dos is not None:
+        reference_eV = reference_energy(outputs.dos)[0]
+    projections = None
+    try:
+        if outputs.phases is not None:
+            data = outputs.phases
+            projections = project_local(
+                structure,
+                data["phases"],
+                data["energies_eV"],
+                data["kweights"],
+                reference_eV,
+                environments=envs,
             )
-        except MissingPhasesError as exc:
-            skipped["projections"] = str(exc)
-        else:
-            result["projections"] = projections.summary()
-            result["projections_dos"] = _local_dos(projections)
+        elif outputs.procar is not None:
+            projections = project_procar(
+                outputs.procar, structure, reference_eV, environments=envs
+            )
+    except MissingPhasesError as exc:
+        skipped["projections"] = str(exc)
+    if projections is not None:
+        result["projections"] = projections.summary()
+        result["projections_dos"] = _local_dos(projections)
     moments = outputs.moments_muB or structure.site_properties.get("magmom")
     result["redox"] = redox_report(
         structure, moments, charges=charges, initial=initial
@@ -169,11 +250,14 @@ def analyse_static(
     initial: Structure | None = None,
 ) -> dict[str, Any]:
     """Job: analyse the static run in ``dir_name`` (files read where the job runs)."""
-    return analyse_outputs(read_vasp_outputs(dir_name), vacancies, initial)
+    return analyse_outputs(read_outputs(dir_name), vacancies, initial)
 
 
 def delithiation_path(study) -> list[dict[str, Any]]:
     """One row per static along x: O 2p near the reference, Bader, moments, O-O.
+
+    With phase-resolved projections also the local-frame eg, t2g, O 2p pi and TM-O
+    pi mixing in the occupied eV below the reference, mean per TM.
 
     ``study`` is a :class:`~oredox.schemas.StudyDocument`; rows by decreasing x.
     """
@@ -198,6 +282,13 @@ def delithiation_path(study) -> list[dict[str, Any]]:
             row["bader_charge"] = {
                 k: v["mean"] for k, v in analysis["bader"]["per_species_charge"].items()
             }
+        per_tm = analysis.get("projections", {}).get("per_tm", {})
+        if per_tm:
+            # e per TM in the occupied window below the reference (1 eV), mean over TM
+            for key in ("eg", "t2g", "o_pi", "pi_mixing"):
+                row[f"{key}_occupied"] = float(
+                    np.mean([tm["occupied"][key] for tm in per_tm.values()])
+                )
         if "redox" in analysis:
             redox = analysis["redox"]
             row["mean_oxidation_state"] = redox["mean_oxidation_state"]
