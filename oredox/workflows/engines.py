@@ -68,11 +68,22 @@ class ChgnetEngine:
         )
 
 
-ENGINES = ("chgnet", "vasp")
+ENGINES = ("chgnet", "vasp", "gpaw")
+GPAW_OPTIONS = (
+    "ecut_eV",
+    "kpoint_density_per_A",
+    "smearing_eV",
+    "scf_energy_eV_per_electron",
+)
 
 
-def get_engine(name: str, preset=None, walltime_s: int | None = None):
-    """The engine called ``name`` (``vasp`` with the DFT+U ``preset``, default mp).
+def get_engine(
+    name: str,
+    preset=None,
+    walltime_s: int | None = None,
+    options: dict | None = None,
+):
+    """The engine called ``name`` (``vasp``/``gpaw`` with the DFT+U ``preset``, mp).
 
     ``walltime_s`` (VASP) adds custodian's walltime handler, so a job stops cleanly
     before the queue kills it.
@@ -80,19 +91,42 @@ def get_engine(name: str, preset=None, walltime_s: int | None = None):
     ``preset`` is a preset name, a :class:`~oredox.workflows.dftu.DftuPreset` or its
     fields as plain data (how flows carry user U tables).
 
+    ``options`` are the GPAW engine's numerical settings (``GPAW_OPTIONS``: cutoff,
+    k-point density, smearing, SCF convergence); the other engines take none.
+
     Raises
     ------
     OredoxInputError
-        If no engine has that name; the message lists the available ones.
+        If no engine has that name (the message lists the available ones), or an
+        option is unknown to the engine.
     """
     key = name.lower()
+    options = dict(options or {})
+    if options and key != "gpaw":
+        raise OredoxInputError(
+            f"engine {key} takes no engine options (got {sorted(options)}); "
+            "engine options are for gpaw"
+        )
     if key == "chgnet":
         return ChgnetEngine()
-    if key == "vasp":
+    if key in ("vasp", "gpaw"):
         from oredox.workflows.dftu import get_preset
+
+        preset = get_preset(preset or "mp")
+    if key == "vasp":
         from oredox.workflows.vasp import VaspEngine
 
-        return VaspEngine(get_preset(preset or "mp"), walltime_s=walltime_s)
+        return VaspEngine(preset, walltime_s=walltime_s)
+    if key == "gpaw":
+        from oredox.workflows.gpaw import GpawEngine
+
+        unknown = sorted(set(options) - set(GPAW_OPTIONS))
+        if unknown:
+            raise OredoxInputError(
+                f"unknown gpaw engine option(s) {unknown}; "
+                f"known: {', '.join(GPAW_OPTIONS)}"
+            )
+        return GpawEngine(preset, **options)
     raise OredoxInputError(
         f"unknown engine {name!r}; available engines: {', '.join(ENGINES)}"
     )

@@ -41,7 +41,9 @@ def run_study(
     """
     settings = settings or load_settings()
     engine_name = engine or template.engine
-    get_engine(engine_name, template.preset()).check_runnable()
+    get_engine(
+        engine_name, template.preset(), options=template.options(engine_name)
+    ).check_runnable()
     store = get_job_store(settings)
     if resume:
         run_dir = unfinished_run(settings.work_dir, template.name)
@@ -129,7 +131,10 @@ def dry_run(
         One folder per calculation; ``screening.json`` beside them records counts,
         reasons and the folders.
     """
-    engine_obj = get_engine(engine or template.engine, template.preset())
+    engine_name = engine or template.engine
+    engine_obj = get_engine(
+        engine_name, template.preset(), options=template.options(engine_name)
+    )
     maker = template.maker(engine_obj.name)
     host, matrix, _ = template.build_host()
     symmetry = alkali_symmetry(host, template.alkali)
@@ -164,6 +169,10 @@ def dry_run(
         else:
             folder.mkdir(parents=True, exist_ok=True)
             structure.to(filename=str(folder / "POSCAR"), fmt="poscar")
+            if getattr(job_maker, "calculator_kwargs", None):  # an ASE calculator's
+                (folder / "calculator.json").write_text(
+                    json.dumps(job_maker.calculator_kwargs, indent=2)
+                )
         folders.append(folder)
     record = {
         "template": template.model_dump(mode="json"),

@@ -20,7 +20,7 @@ from pymatgen.core import Structure
 
 from oredox.errors import OredoxInputError
 from oredox.workflows.dftu import PRESETS, DftuPreset, custom_preset
-from oredox.workflows.engines import ENGINES
+from oredox.workflows.engines import ENGINES, GPAW_OPTIONS
 from oredox.workflows.screening import RANKERS, ScreeningSettings
 
 SEEDS = ("li2mno3", "nlmo", "nlmro", "house", "ltno-sqs", "ltno-spread")
@@ -118,6 +118,11 @@ class StudyTemplate(_Strict):
     relax: RelaxSpec = Field(default_factory=RelaxSpec)
     screening: ScreeningSpec = Field(default_factory=ScreeningSpec)
     statics: StaticsSpec = Field(default_factory=StaticsSpec)
+    engine_options: dict[str, float] = Field(
+        default_factory=dict,
+        description="gpaw: ecut_eV, kpoint_density_per_A, smearing_eV, "
+        "scf_energy_eV_per_electron (ignored by the other engines)",
+    )
 
     @model_validator(mode="after")
     def _preset_fits_engine(self):
@@ -128,6 +133,12 @@ class StudyTemplate(_Strict):
                 "engine chgnet uses no DFT+U preset or U table (its energies are "
                 "MPtrj's PBE/PBE+U); drop dft_u_preset and hubbard_u or use "
                 "engine vasp"
+            )
+        unknown = sorted(set(self.engine_options) - set(GPAW_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"unknown engine_options {unknown}; known (gpaw): "
+                f"{', '.join(GPAW_OPTIONS)}"
             )
         if self.hubbard_u is not None:
             try:
@@ -166,6 +177,10 @@ class StudyTemplate(_Strict):
         parent = o3_layered(self.host.o3_formula, cell=cell)
         return make_supercell(parent, matrix), matrix, "O3 layered"
 
+    def options(self, engine: str | None = None) -> dict[str, float]:
+        """The engine options for ``engine`` (default the file's): gpaw's only."""
+        return dict(self.engine_options) if (engine or self.engine) == "gpaw" else {}
+
     def maker(self, engine: str | None = None):
         """The DelithiationHullMaker of this study (``engine`` overrides the file's)."""
         from oredox.workflows.hull import DelithiationHullMaker
@@ -173,6 +188,7 @@ class StudyTemplate(_Strict):
         return DelithiationHullMaker(
             name=self.name,
             engine=engine or self.engine,
+            engine_options=self.options(engine),
             fmax=self.relax.fmax_eV_per_A,
             max_steps=self.relax.max_steps,
             alkali=self.alkali,
