@@ -84,7 +84,9 @@ def test_screening_fans_out_vasp_relaxations_reusing_the_host():
     maker = vasp_maker()
     flow = maker.make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
     host_job, screen = flow.jobs
-    relaxed = initial_magmoms(host, {"Ni": 1.0})  # stands for the relaxed host
+    # stands for the relaxed host: other cell, moments relaxed to 0
+    relaxed = initial_magmoms(host, {"Ni": 0.0, "Li": 0.0, "O": 0.0})
+    relaxed.scale_lattice(relaxed.volume * 0.95)
     kwargs = screen.function_kwargs | {
         "relaxed_host": {
             "structure": relaxed,
@@ -100,7 +102,10 @@ def test_screening_fans_out_vasp_relaxations_reusing_the_host():
     assert names == [*relaxations, STATICS_JOB_NAME]
     k1 = jobs[0].function_args[0]
     assert len(k1) == len(host) - 1
-    assert set(k1.site_properties["magmom"]) == {1.0, 0.6}  # carried from the host
+    # the relaxed host's geometry with the host's starting moments (HS Ni3+: 3 muB)
+    assert set(k1.site_properties["magmom"]) == {3.0, 0.6}
+    assert k1.volume == pytest.approx(relaxed.volume)
+    assert k1.composition["Li"] == host.composition["Li"] - 1
     reference = jobs[3].function_args[0]
     assert reference.composition.reduced_formula == "Li"
     assert "LDAUU" not in relax_incar(jobs[3], reference)  # no O: no U, same set

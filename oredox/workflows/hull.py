@@ -7,7 +7,10 @@ Read top to bottom, the jobs of :class:`DelithiationHullMaker` are the procedure
 2. ``screen delithiated configurations``: find the alkali sites of the host supercell
    and its symmetry, enumerate the symmetry-distinct arrangements (or beam-search
    them), rank and select (:mod:`oredox.workflows.screening`); build them from the
-   relaxed host (which carries its relaxed moments); then replace itself with the
+   relaxed host's geometry with the host's starting moments (a relaxed moment of a
+   TM whose oxidation state changes is a poor start: low-spin Co3+ relaxes to 0 muB,
+   and a hole started from 0 converges slowly or not at all); then replace itself
+   with the
    jobs below, whose number it only now knows (jobflow ``Response(replace)``);
 3. relax every selected arrangement with the engine (the fully lithiated one is the
    host relaxation), and the bcc alkali metal for the reference, in the same scheme;
@@ -114,6 +117,9 @@ class DelithiationHullMaker(Maker):
         Initial moments per element, muB, over the high-spin defaults.
     walltime_s
         Walltime of each job (a cluster profile's): DFT engines stop cleanly before.
+    engine_options
+        Numerical settings of the gpaw engine (cutoff, k-point density, smearing;
+        :data:`oredox.workflows.engines.GPAW_OPTIONS`).
     """
 
     name: str = "delithiation hull"
@@ -130,6 +136,7 @@ class DelithiationHullMaker(Maker):
     projections: bool = False
     magmoms: dict[str, float] = field(default_factory=dict)
     walltime_s: int | None = None
+    engine_options: dict[str, float] = field(default_factory=dict)
 
     def make(
         self,
@@ -151,7 +158,9 @@ class DelithiationHullMaker(Maker):
         study_name
             Name of the study document; default ``"<formula> <framework>"``.
         """
-        engine = get_engine(self.engine, self.dft_u_preset, self.walltime_s)
+        engine = get_engine(
+            self.engine, self.dft_u_preset, self.walltime_s, self.engine_options
+        )
         alkali_symmetry(host, self.alkali, self.symprec)  # as do hosts without alkali
         settings = asdict(self) | {
             "screening": asdict(self.screening),
@@ -182,6 +191,25 @@ class DelithiationHullMaker(Maker):
         return Flow([*jobs, screen], screen.output, self.name)
 
 
+def relaxed_geometry(start: Structure, relaxed: Structure) -> Structure:
+    """``start`` (species, oxidation states, starting moments) in ``relaxed``'s cell.
+
+    Cell and fractional positions from ``relaxed``; the two must list the same
+    elements in the same order.
+    """
+    same = len(start) == len(relaxed) and all(
+        a.specie.symbol == b.specie.symbol for a, b in zip(start, relaxed, strict=True)
+    )
+    if not same:
+        raise ValueError("the relaxed host does not list the host's sites in order")
+    return Structure(
+        relaxed.lattice,
+        start.species,
+        relaxed.frac_coords,
+        site_properties=start.site_properties,
+    )
+
+
 def preset_data(preset: str | DftuPreset) -> str | dict:
     """A preset as plain data for job arguments (a name, or the preset's fields)."""
     return preset if isinstance(preset, str) else preset.model_dump()
@@ -205,7 +233,10 @@ def screen_and_relax(
     """
     screening = ScreeningSettings(**settings["screening"])
     engine = get_engine(
-        settings["engine"], settings.get("dft_u_preset"), settings.get("walltime_s")
+        settings["engine"],
+        settings.get("dft_u_preset"),
+        settings.get("walltime_s"),
+        settings.get("engine_options"),
     )
     alkali = settings["alkali"]
     symmetry = alkali_symmetry(host, alkali, settings["symprec"])
@@ -213,10 +244,9 @@ def screen_and_relax(
     configurations = result.selected
     ids = config_ids(configurations)
     relax = engine.relax_maker(fmax=settings["fmax"], steps=settings["max_steps"])
-    if relaxed_host is None:
-        parent = initial_magmoms(host, settings.get("magmoms"))
-    else:
-        parent = relaxed_host["structure"]
+    parent = initial_magmoms(host, settings.get("magmoms"))
+    if relaxed_host is not None:
+        parent = relaxed_geometry(parent, relaxed_host["structure"])
 
     relax_jobs, initial, energies, structures, converged = [], [], [], [], []
     for config, config_id in zip(configurations, ids, strict=True):
@@ -283,7 +313,10 @@ def statics_and_study(study_args: dict[str, Any], settings: dict[str, Any]) -> R
     document job that follows is the same whatever the engine.
     """
     engine = get_engine(
-        settings["engine"], settings.get("dft_u_preset"), settings.get("walltime_s")
+        settings["engine"],
+        settings.get("dft_u_preset"),
+        settings.get("walltime_s"),
+        settings.get("engine_options"),
     )
     jobs, statics = [], []
     if hasattr(engine, "static_maker"):
