@@ -31,20 +31,32 @@ console = Console()
 def demo(
     formula: Annotated[str, typer.Option(help="O3 layered host A M O2.")] = "LiCoO2",
     supercell: Annotated[
-        tuple[int, int, int],
-        typer.Option(help="Repeats of the framework cell along a, b, c."),
-    ] = (2, 1, 1),
+        tuple[int, int, int] | None,
+        typer.Option(help="Repeats of the framework cell along a, b, c [2 1 1]."),
+    ] = None,
     primitive: Annotated[
-        bool, typer.Option(help="Repeat the rhombohedral primitive cell (1 f.u.).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--primitive/--conventional",
+            help="Repeat the rhombohedral primitive cell (1 f.u.) or the hexagonal "
+            "one (3 f.u.); default: primitive for gpaw, hexagonal otherwise.",
+        ),
+    ] = None,
     engine: Annotated[
-        str | None, typer.Option(help="Engine; default from settings (chgnet).")
+        str | None,
+        typer.Option(
+            help="Engine: chgnet (default, from settings) or gpaw (a small DFT+U "
+            "study with DOS, Bader and pi/sigma; about 15 minutes)."
+        ),
     ] = None,
     oxidation_states: Annotated[
         list[str] | None,
         typer.Option("--oxidation-state", help="EL=STATE, e.g. Co=3; repeatable."),
     ] = None,
-    fmax: Annotated[float, typer.Option(help="Force convergence, eV/A.")] = 0.05,
+    fmax: Annotated[
+        float | None,
+        typer.Option(help="Force convergence, eV/A [0.05; gpaw 0.1]."),
+    ] = None,
     png: Annotated[
         Path, typer.Option(help="Figure with the hull and voltage profile.")
     ] = Path("oredox_demo_hull.png"),
@@ -71,6 +83,7 @@ def demo(
         progress=progress,
     )
     _print_study(study)
+    _print_statics(study, png)
     console.print(
         f"stored study [bold]{study.study_id}[/] in {describe_store(settings)}"
     )
@@ -194,19 +207,19 @@ def query(
 
 @app.command()
 def analyse(
-    folder: Annotated[Path, typer.Argument(help="A VASP static's folder.")],
+    folder: Annotated[Path, typer.Argument(help="A VASP or GPAW static's folder.")],
     output: Annotated[
         Path | None, typer.Option("-o", help="Folder for analysis.json and the figure.")
     ] = None,
 ) -> None:
-    """Electronic analysis of a VASP run: O environments, O 2p DOS, Bader, pi/sigma."""
+    """Electronic analysis of a static: O environments, O 2p DOS, Bader, pi/sigma."""
     from oredox.analysis.plots import plot_static_analysis
-    from oredox.workflows.analysis import analyse_outputs, read_vasp_outputs
+    from oredox.workflows.analysis import analyse_outputs, read_outputs
 
     if not folder.is_dir():
         raise OredoxInputError(f"{folder} is not a folder")
     try:
-        outputs = read_vasp_outputs(folder)
+        outputs = read_outputs(folder)
     except FileNotFoundError as exc:
         raise OredoxInputError(str(exc)) from None
     result = analyse_outputs(outputs)
@@ -237,6 +250,20 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     typer.echo(f"wrote {len(rows)} rows to {path}", err=True)
 
 
+def _print_statics(study, png: Path) -> None:
+    """The electronic analysis along x and one figure per static, when any ran."""
+    from oredox.analysis.plots import plot_static_analysis
+
+    if not study.statics:
+        return
+    _print_path(study, png)
+    for static in study.statics:
+        if static.analysis:
+            path = png.with_name(f"{png.stem}-{static.config_id}.png")
+            plot_static_analysis(static.analysis, path, static.config_id)
+            console.print(f"wrote {path}")
+
+
 def _print_path(study, png: Path | None) -> None:
     from oredox.analysis.plots import plot_delithiation_path
     from oredox.workflows.analysis import delithiation_path
@@ -256,6 +283,8 @@ def _print_path(study, png: Path | None) -> None:
         "O holes (muB)",
         "Bader (e)",
         "TM ox. states",
+        "t2g / eg -1-0 eV (e/TM)",
+        "TM-O pi mixing",
         "shortest O-O (A)",
     ):
         table.add_column(column)
@@ -267,6 +296,10 @@ def _print_path(study, png: Path | None) -> None:
             f"{row.get('o_hole_total_muB', float('nan')):.2f}",
             str({k: round(v, 2) for k, v in row.get("bader_charge", {}).items()}),
             str(row.get("mean_oxidation_state", {})),
+            f"{row['t2g_occupied']:.2f} / {row['eg_occupied']:.2f}"
+            if "t2g_occupied" in row
+            else "-",
+            f"{row['pi_mixing_occupied']:.2f}" if "pi_mixing_occupied" in row else "-",
             f"{row['shortest_o_o_A']:.2f}" if row.get("shortest_o_o_A") else "-",
         )
     console.print(table)
@@ -409,6 +442,7 @@ def run(
     png = output or Path(f"{Path(template).stem}_hull.png")
     study = run_study(study_template, engine, settings, png, progress, resume)
     _print_study(study)
+    _print_statics(study, png)
     console.print(
         f"stored study [bold]{study.study_id}[/] in {describe_store(settings)}"
     )
@@ -449,7 +483,12 @@ def submit(
     cluster = load_profile(profile)
     study_template = load_template(template)
     engine_name = engine or study_template.engine
-    get_engine(engine_name, study_template.preset())  # unknown engines fail here
+    # unknown engines fail here
+    get_engine(
+        engine_name,
+        study_template.preset(),
+        options=study_template.options(engine_name),
+    )
     settings = load_settings(work_dir=work_dir)
     host, matrix, framework = study_template.build_host()
     maker = study_template.maker(engine_name)

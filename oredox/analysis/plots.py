@@ -137,14 +137,20 @@ def plot_static_analysis(analysis: dict, path: str | Path, title: str = "") -> P
 
 
 def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> Path:
-    """Bader charge per species, O holes and O 2p near E_F along x.
+    """Bader charges, O holes, O 2p near E_F and local-frame t2g/eg along x.
+
+    With phase-resolved projections a third panel shows the TM t2g, eg, O 2p pi and
+    TM-O pi mixing in the occupied eV below E_F.
 
     ``rows`` from :func:`oredox.workflows.analysis.delithiation_path`.
     """
     plt = _pyplot()
-    fig, (ax_q, ax_o) = plt.subplots(
-        2, 1, figsize=(6.0, 6.0), sharex=True, constrained_layout=True
+    local = any("t2g_occupied" in row for row in rows)
+    panels = 3 if local else 2
+    fig, axes = plt.subplots(
+        panels, 1, figsize=(6.0, 3.0 * panels), sharex=True, constrained_layout=True
     )
+    ax_q, ax_o = axes[0], axes[1]
     x = [row["x"] for row in rows]
     species = sorted({s for row in rows for s in row.get("bader_charge", {})})
     for symbol in species:
@@ -160,6 +166,19 @@ def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> P
     ax_o.plot(x, holes, "-s", color="tab:purple", label="O hole moments (muB)")
     near = [row.get("o2p_occupied_near_ef_e_per_O", float("nan")) for row in rows]
     ax_o.plot(x, near, "-^", color="tab:green", label="O 2p within 1 eV (e / O)")
-    ax_o.set_xlabel(f"x ({alkali} per formula unit)")
     ax_o.legend(frameon=False)
+    if local:
+        ax_p = axes[2]
+        styles = {
+            "t2g_occupied": ("TM t2g", "tab:blue"),
+            "eg_occupied": ("TM eg", "tab:red"),
+            "o_pi_occupied": ("O 2p pi", "tab:green"),
+            "pi_mixing_occupied": ("TM-O pi mixing", "k"),
+        }
+        for key, (label, colour) in styles.items():
+            pairs = [(row["x"], row[key]) for row in rows if key in row]
+            ax_p.plot(*zip(*pairs, strict=True), "-o", color=colour, label=label)
+        ax_p.set_ylabel("1 eV below E_F (e / TM)")
+        ax_p.legend(frameon=False, ncol=2, fontsize=8)
+    axes[-1].set_xlabel(f"x ({alkali} per formula unit)")
     return _save(fig, path)

@@ -9,6 +9,13 @@ test.
 
 The default supercell, the hexagonal cell doubled along a (Li6Co6O12, 24 atoms), has
 6 Li sites and 13 symmetry-distinct configurations over all Li contents.
+
+With ``engine="gpaw"`` the demo is a small DFT+U study instead (:data:`GPAW_DEMO`):
+the rhombohedral cell doubled along a (Li2Co2O4, 8 atoms: x = 1, 1/2 with the Li
+rows of monoclinic Li0.5CoO2, and 0), PBE+U (U(Co) 3.32 eV, mp preset), plane waves
+600 eV, a coarse Gamma-centred k-mesh (1.5 per 1/A: 2x4x3), low-spin starting
+moments (Co3+ is low-spin d6; from high-spin starts GPAW stays in a high-spin
+minimum), statics of every hull vertex with DOS, Bader and local-frame projections.
 """
 
 from __future__ import annotations
@@ -29,15 +36,28 @@ from oredox.workflows.study import run_hull_flow
 
 DEFAULT_SUPERCELL = (2, 1, 1)
 MAX_DEMO_CONFIGURATIONS = 200
+# the demo study per engine where it differs from the CHGNet one
+GPAW_DEMO = {
+    "primitive": True,
+    "supercell": (2, 1, 1),
+    "engine_options": {
+        "ecut_eV": 600.0,
+        "kpoint_density_per_A": 1.5,
+        "scf_density_per_electron": 5e-4,
+    },
+    "fmax": 0.1,
+    "magmoms": {"Co": 1.0, "Ni": 1.0},
+    "max_configurations": 10,
+}
 
 
 def run_demo(
     formula: str = "LiCoO2",
-    supercell: Sequence = DEFAULT_SUPERCELL,
+    supercell: Sequence | None = None,
     engine: str | None = None,
-    primitive: bool = False,
+    primitive: bool | None = None,
     oxidation_states: Mapping[str, float] | None = None,
-    fmax: float = 0.05,
+    fmax: float | None = None,
     settings: OredoxSettings | None = None,
     png: str | Path | None = None,
     progress: bool = True,
@@ -52,16 +72,17 @@ def run_demo(
     formula
         O3 host ``A M O2``.
     supercell
-        3 integers or a 3x3 matrix applied to the framework cell.
+        3 integers or a 3x3 matrix applied to the framework cell; default (2, 1, 1).
     engine
         Engine name; default ``settings.default_engine``.
     primitive
         Start from the rhombohedral primitive cell (1 f.u.) instead of the hexagonal
-        conventional cell (3 f.u.).
+        conventional cell (3 f.u.); default: yes for gpaw, no otherwise.
     oxidation_states
         Oxidation states per element, e.g. ``{"Co": 3}``.
     fmax
-        Force convergence of the relaxations, eV/A.
+        Force convergence of the relaxations, eV/A; default 0.05 (gpaw: 0.1, the
+        demo's cells and k-mesh are coarse anyway).
     settings
         Store and work directory; default :func:`oredox.settings.load_settings`.
     png
@@ -75,18 +96,27 @@ def run_demo(
         As written to the store (``oredox.store.get_study`` reads it back).
     """
     settings = settings or load_settings()
-    engine_name = engine or settings.default_engine
-    get_engine(engine_name, settings.dft_u_preset).check_runnable()
+    engine_name = (engine or settings.default_engine).lower()
+    dft = engine_name == "gpaw"
+    extra = GPAW_DEMO if dft else {}
+    supercell = supercell or extra.get("supercell", DEFAULT_SUPERCELL)
+    primitive = extra.get("primitive", False) if primitive is None else primitive
+    limit = extra.get("max_configurations", MAX_DEMO_CONFIGURATIONS)
+    engine_options = extra.get("engine_options", {})
+    fmax = fmax or extra.get("fmax", 0.05)
+    get_engine(
+        engine_name, settings.dft_u_preset, options=engine_options
+    ).check_runnable()
     framework = o3_layered(formula, oxidation_states=oxidation_states)
     if primitive:
         framework = framework.get_primitive_structure()
     host = make_supercell(framework, supercell)
     alkali = next(s.specie.symbol for s in host if s.specie.symbol in ALKALI_ELEMENTS)
     n_configurations = len(enumerate_all(alkali_symmetry(host, alkali)))
-    if n_configurations > MAX_DEMO_CONFIGURATIONS:
+    if n_configurations > limit:
         raise OredoxInputError(
             f"supercell {list(supercell)} gives {n_configurations} configurations, "
-            f"more than the demo's limit of {MAX_DEMO_CONFIGURATIONS}; "
+            f"more than the {engine_name} demo's limit of {limit}; "
             "choose a smaller supercell"
         )
     store = get_job_store(settings)
@@ -97,6 +127,9 @@ def run_demo(
         fmax=fmax,
         alkali=alkali,
         screening=ScreeningSettings(relax_all=True),
+        engine_options=engine_options,
+        magmoms=extra.get("magmoms", {}),
+        projections=dft,
     )
     flow = maker.make(
         host,

@@ -74,6 +74,7 @@ GPAW_OPTIONS = (
     "kpoint_density_per_A",
     "smearing_eV",
     "scf_energy_eV_per_electron",
+    "scf_density_per_electron",
 )
 
 

@@ -110,6 +110,8 @@ class GpawEngine:
         Fermi-Dirac width, eV.
     scf_energy_eV_per_electron
         SCF energy convergence (GPAW's ``convergence["energy"]``).
+    scf_density_per_electron
+        SCF density convergence (GPAW's ``convergence["density"]``, its default).
     """
 
     preset: str | DftuPreset = "mp"
@@ -117,6 +119,7 @@ class GpawEngine:
     kpoint_density_per_A: float = 3.5
     smearing_eV: float = 0.05
     scf_energy_eV_per_electron: float = 1e-4
+    scf_density_per_electron: float = 1e-4
     name: str = field(default="gpaw", init=False)
 
     def __post_init__(self):
@@ -126,6 +129,7 @@ class GpawEngine:
             ("kpoint_density_per_A", self.kpoint_density_per_A),
             ("smearing_eV", self.smearing_eV),
             ("scf_energy_eV_per_electron", self.scf_energy_eV_per_electron),
+            ("scf_density_per_electron", self.scf_density_per_electron),
         ):
             if not value > 0:
                 raise OredoxInputError(f"engine gpaw: {label} must be > 0, got {value}")
@@ -140,7 +144,10 @@ class GpawEngine:
             "spinpol": True,
             "setups": hubbard_setups(self.preset),
             "symmetry": dict(SYMMETRY),
-            "convergence": {"energy": float(self.scf_energy_eV_per_electron)},
+            "convergence": {
+                "energy": float(self.scf_energy_eV_per_electron),
+                "density": float(self.scf_density_per_electron),
+            },
             # GPAW's advice for spin-polarised metals and magnetic oxides: mix the
             # up-down difference separately (partly delithiated LiCoO2 sloshed for
             # 30+ iterations with the default mixer, converged in 17 with this one)
