@@ -70,6 +70,7 @@ DOS_SIGMA_EV = 0.1
 SYMMETRY = {"symmorphic": False, "tolerance": 1e-3}
 FULL_ZONE = {"point_group": False, "time_reversal": True}
 BANDS_LOG_FILE = "gpaw-bands.txt"
+MAX_SCF_ITERATIONS = 150
 MIXER = {"method": "difference", "beta": 0.05, "nmaxold": 5, "weight": 50.0}
 
 
@@ -152,6 +153,9 @@ class GpawEngine:
             # up-down difference separately (partly delithiated LiCoO2 sloshed for
             # 30+ iterations with the default mixer, converged in 17 with this one)
             "mixer": dict(MIXER),
+            # a sloshing SCF fails the job (listed in the study) instead of running
+            # GPAW's 333 iterations
+            "maxiter": MAX_SCF_ITERATIONS,
             "txt": LOG_FILE,
         }
 
