@@ -46,7 +46,7 @@ def demo(
         str | None,
         typer.Option(
             help="Engine: chgnet (default, from settings) or gpaw (a small DFT+U "
-            "study with DOS, Bader and pi/sigma; about 15 minutes)."
+            "study with DOS, Bader and pi/sigma; about 37 minutes)."
         ),
     ] = None,
     oxidation_states: Annotated[
