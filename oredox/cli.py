@@ -112,7 +112,9 @@ def query(
     framework: Annotated[
         str | None, typer.Option(help="Framework, e.g. 'O3 layered'.")
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="Engine: chgnet, vasp.")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="Engine: chgnet, vasp, gpaw.")
+    ] = None,
     scheme: Annotated[
         str | None, typer.Option(help="Energy-scheme id (or its first digits).")
     ] = None,
@@ -404,7 +406,8 @@ def template_new(
 def run(
     template: Annotated[str, typer.Argument(help="Template file or shipped name.")],
     engine: Annotated[
-        str | None, typer.Option(help="Override the template's engine (chgnet, vasp).")
+        str | None,
+        typer.Option(help="Override the template's engine (chgnet, vasp, gpaw)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Screen, then write the inputs only.")
