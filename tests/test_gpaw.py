@@ -81,6 +81,20 @@ def test_engine_options_are_checked():
         get_engine("chgnet", options={"ecut_eV": 500})
     with pytest.raises(OredoxInputError, match="ecut_eV must be > 0"):
         GpawEngine(ecut_eV=0)
+    loose = get_engine("gpaw", options={"scf_eigenstates_eV2_per_electron": 1e-6})
+    kwargs = loose.calculator_kwargs()
+    assert kwargs["convergence"]["eigenstates"] == 1e-6
+    # GPAW 26 reads the mixer by "name" (it drops an old-style "method")
+    assert kwargs["mixer"]["name"] == "msr1"
+
+
+def test_gpaw_mixer_settings_are_the_ones_gpaw_uses():
+    pytest.importorskip("gpaw", reason="the gpaw extra is not installed")
+    from gpaw.dft import Mixer
+
+    mixer = Mixer.from_param(GpawEngine().calculator_kwargs()["mixer"]).todict()
+    assert mixer["name"] == "msr1"
+    assert (mixer["nmaxold"], mixer["weight"]) == (5, 50.0)
 
 
 def test_scheme_records_the_numerical_settings_and_old_ids_stay():
@@ -308,6 +322,14 @@ def test_a_gpaw_hull_runs_relaxations_statics_and_analysis(isolated_settings):
         if site.specie.symbol == "Co"
     ]
     assert 0.5 < abs(cobalt[0]) < 1.3
+    # the static started from its relaxation's moments, not the configuration's
+    relaxed = next(e for e in study.entries if e.config_id == "k1-0").structure
+    log = (Path(by_id["k1-0"].dir_name.split(":", 1)[-1]) / "gpaw.txt").read_text()
+    table = log.split("initial magnetic moments", 1)[1].split("Unit cell", 1)[0]
+    start = [float(m) for m in re.findall(r",\s*(-?\d+\.\d+)\)", table)]
+    final = relaxed.site_properties["final_magmom"]
+    assert start == pytest.approx(final, abs=1e-3)
+    assert start != pytest.approx(relaxed.site_properties["magmom"], abs=1e-3)
     rows = delithiation_path(study)
     assert [row["x"] for row in rows] == [1.0, 0.0]
     # oxidation empties Co t2g / O 2p states below E_F; Co gets more positive

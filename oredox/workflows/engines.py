@@ -75,6 +75,7 @@ GPAW_OPTIONS = (
     "smearing_eV",
     "scf_energy_eV_per_electron",
     "scf_density_per_electron",
+    "scf_eigenstates_eV2_per_electron",
 )
 
 

@@ -12,7 +12,15 @@ site property, as for VASP.
   at 600 eV -1.8 GPa (measured here), hence the 600 eV default.
 - SCF: crystal symmetry within 1e-3 (GPAW's default 1e-7 loses it to the last digits
   of a relaxed cell, and then Li0.5CoO2's density sloshed between the two Co for 40+
-  iterations; symmetrised, it converges in 17), and the difference mixer.
+  iterations; symmetrised, it converges in 17), and GPAW's MSR1 mixer with 5 old
+  densities and a Fourier metric weight of 50 (:data:`MIXER`; with GPAW's 10 and 20,
+  the SCF of Co2O4 at the LiCoO2 geometry was still sloshing after 105 iterations;
+  Pulay mixing converged it to a state 1 eV higher, Co 0.6 muB instead of 1.3).
+- Threads: GPAW runs serially in the job's process, with BLAS on one thread
+  (:data:`BLAS_THREADS`). OpenBLAS's default of one thread per core made each SCF
+  iteration 1.8 times slower on this 2-core machine (4.3 s against 2.4 s for Co2O4 at
+  600 eV): three OpenBLAS copies (numpy's, scipy's and GPAW's own) each start a
+  thread per core for matrices too small to share. GPAW's parallelism is MPI's.
 - Statics: :class:`GpawStaticMaker` runs the SCF, then a non-self-consistent pass on
   its density without point-group symmetry (time reversal only, which leaves squared
   and rotated projections unchanged), so that the site- and m-resolved projections
@@ -71,7 +79,8 @@ SYMMETRY = {"symmorphic": False, "tolerance": 1e-3}
 FULL_ZONE = {"point_group": False, "time_reversal": True}
 BANDS_LOG_FILE = "gpaw-bands.txt"
 MAX_SCF_ITERATIONS = 150
-MIXER = {"method": "difference", "beta": 0.05, "nmaxold": 5, "weight": 50.0}
+MIXER = {"name": "msr1", "beta": 0.05, "nmaxold": 5, "weight": 50.0}
+BLAS_THREADS = 1
 
 
 def hubbard_setups(preset: str | DftuPreset) -> dict[str, str]:
@@ -113,6 +122,12 @@ class GpawEngine:
         SCF energy convergence (GPAW's ``convergence["energy"]``).
     scf_density_per_electron
         SCF density convergence (GPAW's ``convergence["density"]``, its default).
+    scf_eigenstates_eV2_per_electron
+        SCF convergence of the occupied bands' residuals (GPAW's
+        ``convergence["eigenstates"]``, its default 4e-8). Once energy and density
+        have converged, this criterion alone kept relaxation SCFs going for 2-3 more
+        iterations of 10-16 (Co2O4, 600 eV); with 1e-6, Co2O4's stress agreed with
+        that at 4e-8 within 0.2 GPa.
     """
 
     preset: str | DftuPreset = "mp"
@@ -121,6 +136,7 @@ class GpawEngine:
     smearing_eV: float = 0.05
     scf_energy_eV_per_electron: float = 1e-4
     scf_density_per_electron: float = 1e-4
+    scf_eigenstates_eV2_per_electron: float = 4e-8
     name: str = field(default="gpaw", init=False)
 
     def __post_init__(self):
@@ -131,6 +147,7 @@ class GpawEngine:
             ("smearing_eV", self.smearing_eV),
             ("scf_energy_eV_per_electron", self.scf_energy_eV_per_electron),
             ("scf_density_per_electron", self.scf_density_per_electron),
+            ("scf_eigenstates_eV2_per_electron", self.scf_eigenstates_eV2_per_electron),
         ):
             if not value > 0:
                 raise OredoxInputError(f"engine gpaw: {label} must be > 0, got {value}")
@@ -148,10 +165,10 @@ class GpawEngine:
             "convergence": {
                 "energy": float(self.scf_energy_eV_per_electron),
                 "density": float(self.scf_density_per_electron),
+                "eigenstates": float(self.scf_eigenstates_eV2_per_electron),
             },
-            # GPAW's advice for spin-polarised metals and magnetic oxides: mix the
-            # up-down difference separately (partly delithiated LiCoO2 sloshed for
-            # 30+ iterations with the default mixer, converged in 17 with this one)
+            # fewer old densities and a stronger long-wavelength metric than GPAW's
+            # MSR1 defaults: see the module's notes for what they did on Co2O4
             "mixer": dict(MIXER),
             # a sloshing SCF fails the job (listed in the study) instead of running
             # GPAW's 333 iterations
@@ -249,6 +266,13 @@ def _gpaw_calculator(kwargs: dict[str, Any]):
     return GPAW(**kwargs)
 
 
+def _blas_threads():
+    """Context in which every loaded BLAS runs on :data:`BLAS_THREADS` threads."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=BLAS_THREADS, user_api="blas")
+
+
 @dataclass
 class GpawRelaxMaker(AseRelaxMaker):
     """atomate2's ASE relax maker with a GPAW calculator (``calculator_kwargs``)."""
@@ -257,6 +281,11 @@ class GpawRelaxMaker(AseRelaxMaker):
 
     def _get_calculator(self):
         return _gpaw_calculator(self.calculator_kwargs)
+
+    def run_ase(self, mol_or_struct, prev_dir=None):
+        """atomate2's relaxation, with BLAS on :data:`BLAS_THREADS` threads."""
+        with _blas_threads():
+            return super().run_ase(mol_or_struct, prev_dir=prev_dir)
 
 
 @dataclass
@@ -282,17 +311,26 @@ class GpawStaticMaker(Maker):
         from pymatgen.io.ase import AseAtomsAdaptor
 
         atoms = AseAtomsAdaptor.get_atoms(structure)  # magmom -> initial moments
-        atoms.calc = _gpaw_calculator(self.calculator_kwargs)
-        atoms.get_potential_energy()
-        # the SCF density, every k-point of the zone: no SCF to break the symmetry
-        bands = atoms.calc.fixed_density(symmetry=dict(FULL_ZONE), txt=BANDS_LOG_FILE)
-        summary = write_static_outputs(
-            atoms.calc,
-            Path.cwd(),
-            self.calculator_kwargs,
-            density_refinement=self.density_refinement,
-            bands=bands,
-        )
+        relaxed_moments = structure.site_properties.get("final_magmom")
+        if relaxed_moments is not None:
+            # a relaxation's output: start from its converged moments, as atomate2's
+            # VASP statics do (Co2O4 converged in 21 SCF iterations from them, in 56
+            # from Co 1 and O 0.6 muB)
+            atoms.set_initial_magnetic_moments(relaxed_moments)
+        with _blas_threads():
+            atoms.calc = _gpaw_calculator(self.calculator_kwargs)
+            atoms.get_potential_energy()
+            # the SCF density, every k-point of the zone: no SCF to break the symmetry
+            bands = atoms.calc.fixed_density(
+                symmetry=dict(FULL_ZONE), txt=BANDS_LOG_FILE
+            )
+            summary = write_static_outputs(
+                atoms.calc,
+                Path.cwd(),
+                self.calculator_kwargs,
+                density_refinement=self.density_refinement,
+                bands=bands,
+            )
         return {
             "dir_name": get_uri(Path.cwd()),
             "energy_eV": summary["energy_eV"],
