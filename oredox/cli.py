@@ -46,7 +46,7 @@ def demo(
         str | None,
         typer.Option(
             help="Engine: chgnet (default, from settings) or gpaw (a small DFT+U "
-            "study with DOS, Bader and pi/sigma; about 37 minutes)."
+            "study with DOS, Bader and pi/sigma; about 13 minutes)."
         ),
     ] = None,
     oxidation_states: Annotated[
@@ -296,8 +296,8 @@ def _print_path(study, png: Path | None) -> None:
             f"{row['x']:.3f}",
             f"{row.get('o2p_occupied_near_ef_e_per_O', float('nan')):.3f}",
             f"{row.get('o_hole_total_muB', float('nan')):.2f}",
-            str({k: round(v, 2) for k, v in row.get("bader_charge", {}).items()}),
-            str(row.get("mean_oxidation_state", {})),
+            _per_element(row.get("bader_charge", {}), "{:+.2f}"),
+            _per_element(row.get("mean_oxidation_state", {}), "{:+.1f}"),
             f"{row['t2g_occupied']:.2f} / {row['eg_occupied']:.2f}"
             if "t2g_occupied" in row
             else "-",
@@ -309,6 +309,13 @@ def _print_path(study, png: Path | None) -> None:
         path = png.with_name(f"{png.stem}-path.png")
         plot_delithiation_path(rows, path, study.alkali)
         console.print(f"wrote {path}")
+
+
+def _per_element(values: dict, fmt: str) -> str:
+    """``{"Co": 1.38, "O": -1.14}`` as one line per element: ``Co +1.38``."""
+    return (
+        "\n".join(f"{element} {fmt.format(v)}" for element, v in values.items()) or "-"
+    )
 
 
 def _print_analysis(result: dict) -> None:

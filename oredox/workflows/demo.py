@@ -15,7 +15,8 @@ the rhombohedral cell doubled along a (Li2Co2O4, 8 atoms: x = 1, 1/2 with the Li
 rows of monoclinic Li0.5CoO2, and 0), PBE+U (U(Co) 3.32 eV, mp preset), plane waves
 600 eV, a coarse Gamma-centred k-mesh (1.5 per 1/A: 2x4x3), low-spin starting
 moments (Co3+ is low-spin d6; from high-spin starts GPAW stays in a high-spin
-minimum), statics of every hull vertex with DOS, Bader and local-frame projections.
+minimum), statics of every hull vertex with DOS, Bader and local-frame projections:
+13 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ GPAW_DEMO = {
         "ecut_eV": 600.0,
         "kpoint_density_per_A": 1.5,
         "scf_density_per_electron": 5e-4,
+        "scf_eigenstates_eV2_per_electron": 1e-6,
     },
     "fmax": 0.1,
-    "magmoms": {"Co": 1.0, "Ni": 1.0},
+    # low-spin TM, no moment on O and Li: from O 0.6 muB (MP's default) the SCF of
+    # Co2O4 took 56 iterations, from 0 it took 23, to the same state
+    "magmoms": {"Co": 1.0, "Ni": 1.0, "O": 0.0, "Li": 0.0},
     "max_configurations": 10,
 }
 
