@@ -125,7 +125,7 @@ class GpawEngine:
     scf_eigenstates_eV2_per_electron
         SCF convergence of the occupied bands' residuals (GPAW's
         ``convergence["eigenstates"]``, its default 4e-8). Once energy and density
-        have converged, this criterion alone kept relaxation SCFs going for 2-3 more
+        have converged, this criterion alone kept relaxation SCFs going for 2-4 more
         iterations of 10-16 (Co2O4, 600 eV); with 1e-6, Co2O4's stress agreed with
         that at 4e-8 within 0.2 GPa.
     """
