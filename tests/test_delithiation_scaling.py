@@ -9,9 +9,9 @@ from pymatgen.core import Species
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from oredox.errors import OredoxInputError
+from oredox.structures.beam_search import beam_search
 from oredox.structures.delithiation import (
     alkali_symmetry,
-    beam_search,
     count_configurations,
     enumerate_all,
     enumerate_configurations,
@@ -88,31 +88,6 @@ def test_ewald_energies_equal_pymatgen_with_compensating_charges(compensation):
         s.remove_sites([sym.alkali_indices[i] for i in config.vacancies])
         assert s.charge == pytest.approx(0, abs=1e-9)
         assert ours == pytest.approx(EwaldSummation(s).total_energy, abs=1e-6)
-
-
-@pytest.mark.parametrize("compensation", ["metal", "anion"])
-def test_incremental_removal_and_swap_equal_full_recomputation(compensation):
-    host = make_supercell(o3_layered("LiCoO2"), (2, 2, 1))
-    sym = alkali_symmetry(host)
-    model = DelithiationEwald(host, sym.alkali_indices, compensation)
-    rng = np.random.default_rng(1)
-    for _ in range(3):
-        occupied = rng.permutation([True] * 7 + [False] * 5)
-        energy = model.energies(occupied[None])[0]
-        removal = model.removal_energies(occupied, energy)
-        target = int(np.flatnonzero(~occupied)[0])
-        swap = model.swap_deltas(occupied, target)
-        for i in np.flatnonzero(occupied):
-            removed = occupied.copy()
-            removed[i] = False
-            assert removal[i] == pytest.approx(
-                model.energies(removed[None])[0], abs=1e-8
-            )
-            moved = removed.copy()
-            moved[target] = True
-            assert energy + swap[i] == pytest.approx(
-                model.energies(moved[None])[0], abs=1e-8
-            )
 
 
 def test_beam_search_reaches_the_exhaustive_minimum():

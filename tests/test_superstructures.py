@@ -8,11 +8,11 @@ from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from oredox.errors import OredoxInputError
 from oredox.structures.ewald import EwaldQuadraticForm
 from oredox.structures.frameworks import o3_layered, p2_layered, rock_salt
+from oredox.structures.layer_orderings import enumerate_layer_orderings
 from oredox.structures.seeds import li2mno3_honeycomb, nlmo_ribbon, nlmro_ribbon
 from oredox.structures.superstructures import (
     capped_honeycomb,
     classify,
-    enumerate_layer_orderings,
     honeycomb,
     named_ordering,
     ribbon,

@@ -13,23 +13,31 @@ alkali sites; the distinct permutations form the group ``G`` that acts on arrang
   multiplicity (orbit size, so that the multiplicities at one k sum to C(n, k)):
   an arrangement is kept when its bit mask is the smallest of its orbit, which needs no
   memory of earlier ones. :func:`enumerate_configurations` collects the stream.
-- :func:`beam_search` removes alkali one at a time and keeps the lowest-energy
-  distinct arrangements at each content, for cells too large to enumerate.
+- :func:`~oredox.structures.beam_search.beam_search` (in
+  :mod:`~oredox.structures.beam_search`) removes alkali one at a time and keeps the
+  lowest-energy distinct arrangements at each content, for cells too large to
+  enumerate.
 
 Arrangements are bit masks over the alkali sites (bit i set: site i is vacant), up to
-:data:`MAX_ALKALI_SITES` sites. Permuting a mask uses one lookup table per byte and
+:data:`MAX_ALKALI_SITES` sites (:func:`configurations_to_masks` and
+:func:`masks_to_configurations` convert). A configuration's id within a study is
+``k<vacancies>-<i>`` (:func:`config_ids`).
+
+Permuting a mask uses one lookup table per byte and
 symmetry operation; the scanning loop is compiled with numba.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from math import comb
 
 import numba
 import numpy as np
+from monty.json import MSONable
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
@@ -41,7 +49,7 @@ _CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
-class Configuration:
+class Configuration(MSONable):
     """One symmetry-distinct arrangement of vacancies on the alkali sites.
 
     Attributes
@@ -58,9 +66,13 @@ class Configuration:
     vacancies: tuple[int, ...]
     multiplicity: int
 
+    def __post_init__(self):
+        # tuples arrive as lists from JSON (jobflow, the store)
+        object.__setattr__(self, "vacancies", tuple(int(v) for v in self.vacancies))
+
 
 @dataclass(frozen=True)
-class AlkaliSymmetry:
+class AlkaliSymmetry(MSONable):
     """The alkali sites of a host and the permutations of them by its symmetry.
 
     Attributes
@@ -81,6 +93,13 @@ class AlkaliSymmetry:
     alkali_indices: tuple[int, ...]
     permutations: np.ndarray
     space_group: str
+
+    def __post_init__(self):
+        # lists arrive from JSON when the symmetry crosses a job boundary
+        indices = tuple(int(i) for i in self.alkali_indices)
+        object.__setattr__(self, "alkali_indices", indices)
+        perms = np.asarray(self.permutations, dtype=np.int64)
+        object.__setattr__(self, "permutations", perms.reshape(-1, len(indices)))
 
     @property
     def n_sites(self) -> int:
@@ -245,67 +264,38 @@ def enumerate_all(symmetry: AlkaliSymmetry) -> list[Configuration]:
     ]
 
 
-@dataclass(frozen=True)
-class ScoredConfiguration:
-    """A configuration and the energy (eV per cell) it was ranked by."""
+def config_ids(configurations: Sequence[Configuration]) -> list[str]:
+    """``k<vacancies>-<i>``: the i-th of the list with that many vacancies."""
+    seen: Counter[int] = Counter()
+    ids = []
+    for config in configurations:
+        ids.append(f"k{config.n_vacancies}-{seen[config.n_vacancies]}")
+        seen[config.n_vacancies] += 1
+    return ids
 
-    configuration: Configuration
-    energy_eV: float
+
+def configurations_to_masks(configurations: Sequence[Configuration]) -> np.ndarray:
+    """Bit masks (int64) of the configurations: bit i set where site i is vacant."""
+    return np.array(
+        [sum(1 << i for i in c.vacancies) for c in configurations], dtype=np.int64
+    )
 
 
-def beam_search(
-    symmetry: AlkaliSymmetry,
-    energy: Callable[[np.ndarray], np.ndarray],
-    beam_width: int = 5,
-    max_vacancies: int | None = None,
-) -> dict[int, list[ScoredConfiguration]]:
-    """Remove alkali one at a time, keeping the ``beam_width`` lowest at each step.
-
-    The LTNO study's "iterative removal": from the full cell, every distinct child of
-    every kept arrangement (one more vacancy) is scored and the best ``beam_width``
-    distinct ones are kept for the next step.
-
-    Parameters
-    ----------
-    symmetry
-        Alkali sites and their symmetry.
-    energy
-        Scores arrangements of one alkali count: takes a boolean occupation array
-        (n_arrangements, n_sites), returns energies in eV (e.g.
-        ``DelithiationEwald(...).energies`` or a CHGNet single point).
-    beam_width
-        Arrangements kept per alkali content.
-    max_vacancies
-        Stop after this many removals (default: all).
-
-    Returns
-    -------
-    dict
-        Vacancy count -> kept arrangements, lowest energy first.
-    """
+def masks_to_configurations(
+    symmetry: AlkaliSymmetry, masks: np.ndarray
+) -> list[Configuration]:
+    """Configurations of bit masks, with their multiplicities under ``symmetry``."""
+    masks = np.asarray(masks, dtype=np.int64)
+    sizes = symmetry.multiplicity(masks) if len(masks) else []
     n = symmetry.n_sites
-    if beam_width < 1:
-        raise OredoxInputError(f"beam width must be at least 1, not {beam_width}")
-    last = n if max_vacancies is None else max_vacancies
-    _check_k(n, last)
-    level = np.zeros(1, dtype=np.int64)
-    scores = np.asarray(energy(masks_to_occupied(level, n)), dtype=float)
-    kept = {0: [ScoredConfiguration(Configuration(0, (), 1), float(scores[0]))]}
-    bits = np.int64(1) << np.arange(n, dtype=np.int64)
-    for k in range(1, last + 1):
-        children = (level[:, None] | bits[None, :])[(level[:, None] & bits) == 0]
-        children = np.unique(symmetry.canonical(children))
-        scores = np.asarray(energy(masks_to_occupied(children, n)), dtype=float)
-        order = np.argsort(scores, kind="stable")[:beam_width]
-        level = children[order]
-        sizes = symmetry.multiplicity(level)
-        kept[k] = [
-            ScoredConfiguration(
-                Configuration(k, _bits(int(m), n), int(size)), float(scores[i])
-            )
-            for m, size, i in zip(level, sizes, order, strict=True)
-        ]
-    return kept
+    return [
+        Configuration(
+            n_vacancies=bin(int(m)).count("1"),
+            vacancies=_bits(int(m), n),
+            multiplicity=int(size),
+        )
+        for m, size in zip(masks, sizes, strict=True)
+    ]
 
 
 def apply_configuration(

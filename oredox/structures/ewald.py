@@ -4,8 +4,7 @@
 - :func:`unit_charge_ewald` : the Ewald matrix J of a cell for unit charges, so that
   E = q^T J q for any neutral set of charges q (used by the Monte Carlo).
 - :class:`DelithiationEwald`: energies of alkali/vacancy arrangements of a host with
-  the removed charge compensated on the metals or on the anions, exactly and by
-  increments (one removal, one swap).
+  the removed charge compensated on the metals or on the anions.
 
 
 pymatgen's ``EwaldSummation`` gives the pairwise energy matrix ``M`` (eV) of a
@@ -127,37 +126,3 @@ class DelithiationEwald:
         constant = q_f @ self._j_ff @ q_f
         pair = np.sum((occ @ self.j_aa) * occ, axis=1)
         return pair + 2 * occ @ field + constant
-
-    def swap_deltas(self, occupied: np.ndarray, vacant_to_fill: int) -> np.ndarray:
-        """Energy change of moving each present ion into site ``vacant_to_fill``.
-
-        Same alkali count, so the compensating charges stay; returns one value per
-        alkali site (meaningful where the site is occupied).
-        """
-        occ = np.asarray(occupied, dtype=float)
-        n_removed = round(len(self.alkali) - occ.sum())
-        field = self._j_af @ self.fixed_charges(n_removed)
-        potential = self.j_aa @ occ + field  # dE/do_i / 2
-        j = vacant_to_fill
-        jj = self.j_aa
-        return 2 * (potential[j] - potential) + jj[j, j] + np.diag(jj) - 2 * jj[:, j]
-
-    def removal_energies(self, occupied: np.ndarray, energy: float) -> np.ndarray:
-        """Energies after removing each present ion from ``occupied`` (at ``energy``).
-
-        The compensating charge of one more removal shifts every child by the same
-        amount; the site-dependent part is -2 (J_aa o + J_af q_f')_i + (J_aa)_ii.
-        Values at vacant sites are meaningless.
-        """
-        occ = np.asarray(occupied, dtype=float)
-        n_removed = round(len(self.alkali) - occ.sum())
-        q_f = self.fixed_charges(n_removed)
-        q_next = self.fixed_charges(n_removed + 1)
-        delta = q_next - q_f
-        common = (
-            2 * occ @ (self._j_af @ delta)
-            + 2 * q_f @ self._j_ff @ delta
-            + delta @ self._j_ff @ delta
-        )
-        site = -2 * (self.j_aa @ occ + self._j_af @ q_next) + np.diag(self.j_aa)
-        return energy + common + site

@@ -118,7 +118,7 @@ def p2_layered(
     two that share faces with the metal octahedra above and below (Na_f, Wyckoff 2b,
     ``prism="face"``) and two that share edges (Na_e, 2d, ``prism="edge"``). A real P2
     phase fills about a third of them (Na0.67MO2); choose which with
-    :func:`oredox.structures.superstructures.fill_alkali_sites`.
+    :func:`oredox.structures.layer_orderings.fill_alkali_sites`.
 
     Parameters
     ----------

@@ -15,13 +15,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pymatgen.core import Structure
 
 from oredox.errors import OredoxInputError
 from oredox.structures.frameworks import o3_layered, p2_layered, rock_salt
-from oredox.structures.sqs import generate_sqs, minimize_contacts
+from oredox.structures.layer_orderings import fill_alkali_sites
 from oredox.structures.superstructures import (
-    fill_alkali_sites,
     honeycomb,
     lim6_2x2,
     ribbon,
@@ -139,6 +140,8 @@ def ltno_sqs(a: float = 4.15, seed: int = 0, n_steps: int = 300_000) -> Structur
 
     ``a`` is the rock-salt lattice parameter (measured 4.14-4.16 A).
     """
+    from oredox.structures.sqs import generate_sqs  # numba: compiled on first use
+
     parent = rock_salt(LTNO_CATIONS, a=a, cell="primitive")
     structure = generate_sqs(parent, n_cells=24, n_steps=n_steps, seed=seed)
     structure.properties["provenance"]["seed_cell"] = "LTNO SQS (SCIENCE.md 2)"
@@ -147,6 +150,8 @@ def ltno_sqs(a: float = 4.15, seed: int = 0, n_steps: int = 300_000) -> Structur
 
 def ltno_spread(a: float = 4.15, seed: int = 0, n_steps: int = 300_000) -> Structure:
     """Li14Ti7Ni3O24 with Ti and Ni spread out: fewest TM-TM nearest neighbours."""
+    from oredox.structures.sqs import minimize_contacts  # numba: compiled on first use
+
     parent = rock_salt(LTNO_CATIONS, a=a, cell="primitive")
     structure = minimize_contacts(
         parent, ["Ti", "Ni"], n_cells=24, n_steps=n_steps, seed=seed
@@ -155,11 +160,39 @@ def ltno_spread(a: float = 4.15, seed: int = 0, n_steps: int = 300_000) -> Struc
     return structure
 
 
+# One registry of the seed cells: name -> (builder, framework label). The command
+# line (``oredox structure seed``) and study templates (``host.seed``) read it.
+SEEDS: dict[str, tuple[Callable[[], Structure], str]] = {
+    "li2mno3": (li2mno3_honeycomb, "O3 honeycomb (C2/m)"),
+    "nlmo": (nlmo_ribbon, "P2 ribbon"),
+    "nlmro": (nlmro_ribbon, "P2 ribbon, Ru on Mn"),
+    "house": (house_honeycomb, "P2 LiMn6 2x2"),
+    "ltno-sqs": (ltno_sqs, "rock salt SQS"),
+    "ltno-spread": (ltno_spread, "rock salt, TM spread"),
+}
+
+
+def seed_cell(name: str) -> tuple[Structure, str]:
+    """The seed cell called ``name`` (a key of :data:`SEEDS`) and its framework label.
+
+    Raises
+    ------
+    OredoxInputError
+        If no seed has that name (the message lists them).
+    """
+    if name not in SEEDS:
+        raise OredoxInputError(f"unknown seed {name!r}; choose {', '.join(SEEDS)}")
+    build, framework = SEEDS[name]
+    return build(), framework
+
+
 __all__ = [
+    "SEEDS",
     "house_honeycomb",
     "li2mno3_honeycomb",
     "ltno_spread",
     "ltno_sqs",
     "nlmo_ribbon",
     "nlmro_ribbon",
+    "seed_cell",
 ]
