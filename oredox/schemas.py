@@ -71,6 +71,29 @@ def software_versions() -> dict[str, str]:
     return versions
 
 
+class SettingsModel(BaseModel):
+    """Validated settings (unknown keys are errors) that cross job boundaries as data.
+
+    ``as_dict``/``from_dict`` are monty's MSONable protocol, so jobflow and the makers
+    that hold these settings serialise them like any atomate2 object.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields with ``@module`` and ``@class``."""
+        return {
+            "@module": type(self).__module__,
+            "@class": type(self).__name__,
+            **self.model_dump(mode="json"),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        """The settings from :meth:`as_dict` (or plain fields)."""
+        return cls.model_validate({k: v for k, v in data.items() if k[:1] != "@"})
+
+
 class EnergyScheme(BaseModel):
     """What makes energies comparable: entries on one hull must share all of it."""
 

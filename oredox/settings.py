@@ -26,11 +26,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from oredox.errors import OredoxInputError
+from oredox.errors import OredoxInputError, validation_problems
 
 DEFAULT_CONFIG_FILE = Path("~/.oredox.yaml")
 STORE_EMBEDDED = "montydb"
-DFT_U_PRESETS = ("mp", "ltno-2022")
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -104,8 +103,10 @@ class OredoxSettings(BaseSettings):
     @field_validator("dft_u_preset")
     @classmethod
     def _check_preset(cls, value: str) -> str:
-        if value not in DFT_U_PRESETS:
-            raise ValueError(f"unknown DFT+U preset; choose one of {DFT_U_PRESETS}")
+        from oredox.workflows.dftu import PRESETS
+
+        if value not in PRESETS:
+            raise ValueError(f"unknown DFT+U preset; choose one of {tuple(PRESETS)}")
         return value
 
     @classmethod
@@ -131,9 +132,6 @@ def load_settings(**overrides: Any) -> OredoxSettings:
     try:
         return OredoxSettings(**given)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = validation_problems(exc, "settings")
         # pydantic echoes the input value; a store URI may hold a password.
         raise OredoxInputError(f"invalid oredox settings: {problems}") from None

@@ -303,7 +303,8 @@ def test_redox_report_reads_moments():
 
 @needs_data
 def test_analyse_a_folder_with_phases(tmp_path):
-    from oredox.workflows.analysis import analyse_outputs, read_vasp_outputs
+    from oredox.analysis.electronic import analyse_outputs
+    from oredox.workflows.engines.vasp import read_vasp_outputs
 
     result = analyse_outputs(read_vasp_outputs(MGO))
     assert "projections" in result and "o2p" in result
@@ -314,7 +315,8 @@ def test_analyse_a_folder_with_phases(tmp_path):
 
 @needs_data
 def test_analyse_a_folder_without_phases():
-    from oredox.workflows.analysis import analyse_outputs, read_vasp_outputs
+    from oredox.analysis.electronic import analyse_outputs
+    from oredox.workflows.engines.vasp import read_vasp_outputs
 
     result = analyse_outputs(read_vasp_outputs(LI2O))
     assert "LORBIT = 12" in result["skipped"]["projections"]

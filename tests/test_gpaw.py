@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from jobflow import run_locally
+from pydantic import ValidationError
 from pymatgen.core import Lattice, Structure
 from pymatgen.electronic_structure.core import OrbitalType
 
@@ -23,7 +24,7 @@ from oredox.schemas import EnergyScheme, scheme_id
 from oredox.structures.frameworks import o3_layered
 from oredox.workflows.dftu import custom_preset, initial_magmoms
 from oredox.workflows.engines import get_engine
-from oredox.workflows.gpaw import (
+from oredox.workflows.engines.gpaw import (
     DENSITY_FILE,
     DOS_FILE,
     PROJECTIONS_FILE,
@@ -77,9 +78,11 @@ def test_engine_options_are_checked():
     assert engine.calculator_kwargs()["mode"] == {"name": "pw", "ecut": 500.0}
     with pytest.raises(OredoxInputError, match="unknown gpaw engine option"):
         get_engine("gpaw", options={"encut": 500})
-    with pytest.raises(OredoxInputError, match="takes no engine options"):
+    with pytest.raises(OredoxInputError, match="unknown chgnet engine option"):
         get_engine("chgnet", options={"ecut_eV": 500})
-    with pytest.raises(OredoxInputError, match="ecut_eV must be > 0"):
+    with pytest.raises(OredoxInputError, match="ecut_eV: Input should be greater"):
+        get_engine("gpaw", options={"ecut_eV": 0})
+    with pytest.raises(ValidationError, match="ecut_eV"):
         GpawEngine(ecut_eV=0)
     loose = get_engine("gpaw", options={"scf_eigenstates_eV2_per_electron": 1e-6})
     kwargs = loose.calculator_kwargs()
@@ -139,7 +142,8 @@ def run_static(structure: Structure, folder):
 @pytest.fixture(scope="module")
 def statics(tmp_path_factory):
     pytest.importorskip("gpaw", reason="the gpaw extra is not installed")
-    from oredox.workflows.analysis import analyse_outputs, read_outputs
+    from oredox.analysis.electronic import analyse_outputs
+    from oredox.workflows.engines import read_static as read_outputs
 
     out = {}
     for label, structure in (
@@ -268,30 +272,35 @@ def test_rotated_crystal_gives_the_same_local_frame_projections(statics):
 def test_a_gpaw_hull_runs_relaxations_statics_and_analysis(isolated_settings):
     """LiCoO2 -> CoO2 in the 4-atom cell: the whole flow, a few relaxation steps."""
     pytest.importorskip("gpaw", reason="the gpaw extra is not installed")
+    from oredox.analysis.path import delithiation_path
     from oredox.settings import load_settings
     from oredox.store import get_job_store, get_study
-    from oredox.workflows.analysis import delithiation_path
-    from oredox.workflows.hull import DelithiationHullMaker
+    from oredox.workflows.hull_flow import (
+        DelithiationHullMaker,
+        RelaxSettings,
+        StaticsSettings,
+    )
     from oredox.workflows.screening import ScreeningSettings
     from oredox.workflows.study import run_hull_flow
 
     settings = load_settings(store="montydb")
     store = get_job_store(settings)
     maker = DelithiationHullMaker(
-        engine="gpaw",
         # 600 eV: the cell relaxes (400 eV carries tens of GPa of Pulay stress)
         # metallic CoO2 on a coarse mesh sloshes for 140+ iterations at 0.05 eV
-        engine_options={
-            "ecut_eV": 600.0,
-            "kpoint_density_per_A": 1.2,
-            "smearing_eV": 0.2,
-            "scf_density_per_electron": 5e-4,
-        },
-        fmax=0.2,
-        max_steps=3,
+        engine=get_engine(
+            "gpaw",
+            options={
+                "ecut_eV": 600.0,
+                "kpoint_density_per_A": 1.2,
+                "smearing_eV": 0.2,
+                "scf_density_per_electron": 5e-4,
+            },
+        ),
+        relax=RelaxSettings(fmax_eV_per_A=0.2, max_steps=3),
         screening=ScreeningSettings(relax_all=True),
         magmoms={"Co": 1.0},
-        projections=True,
+        statics=StaticsSettings(projections=True),
     )
     host = o3_layered("LiCoO2").get_primitive_structure()
     flow = maker.make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "O3 layered")

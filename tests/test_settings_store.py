@@ -28,7 +28,12 @@ from oredox.structures.delithiation import (
     enumerate_all,
 )
 from oredox.structures.frameworks import o3_layered
-from oredox.workflows.hull import build_study_document
+from oredox.workflows.hull_flow import alkali_metal
+from oredox.workflows.study_document import (
+    Relaxation,
+    StudyHost,
+    build_study_document,
+)
 
 URI = "mongodb://alice:s3cr3t-pw@db.example.org:27017/oredox_test"
 
@@ -130,31 +135,31 @@ def small_study_job():
         relax_fmax_eV_per_A=0.05,
         relax_cell=False,
     )
+    # 3 f.u.: per f.u. -25.9, -24.3, -22.5, -20.0 at x = 1, 2/3, 1/3, 0
+    energies = [-77.7, -72.9, -67.5, -60.0]
+    relaxations = [
+        Relaxation(
+            label=f"k{c.n_vacancies}-0",
+            initial=apply_configuration(host, sym, c),
+            energy_eV=energy,
+            structure=apply_configuration(host, sym, c),
+            converged=True,
+            energy_scheme=scheme,
+            configuration=c,
+        )
+        for c, energy in zip(configs, energies, strict=True)
+    ]
+    metal = alkali_metal("Li")
     return build_study_document(
-        name="store round trip",
-        host=host,
-        supercell_matrix=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-        framework="O3 layered",
-        alkali="Li",
-        space_group=sym.space_group,
-        n_symmetry_operations=len(sym.permutations),
-        configurations=[
-            {
-                "config_id": f"k{c.n_vacancies}-0",
-                "n_vacancies": c.n_vacancies,
-                "vacancies": list(c.vacancies),
-                "multiplicity": c.multiplicity,
-            }
-            for c in configs
-        ],
-        # 3 f.u.: per f.u. -25.9, -24.3, -22.5, -20.0 at x = 1, 2/3, 1/3, 0
-        energies_eV=[-77.7, -72.9, -67.5, -60.0],
-        initial_structures=[apply_configuration(host, sym, c) for c in configs],
-        structures=[apply_configuration(host, sym, c) for c in configs],
-        converged=[True] * 4,
-        alkali_energy_eV=-3.8,
-        alkali_n_atoms=2,
-        energy_scheme=scheme,
+        host=StudyHost(
+            name="store round trip",
+            structure=host,
+            supercell_matrix=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+            framework="O3 layered",
+            symmetry=sym,
+        ),
+        relaxations=relaxations,
+        alkali_reference=Relaxation("Li metal", metal, -3.8, metal, True, scheme),
     )
 
 
@@ -226,7 +231,14 @@ def test_query_filters_entries_and_csv(isolated_settings, tmp_path, monkeypatch)
 def test_an_invalid_study_document_is_never_built():
     job = small_study_job()
     kwargs = dict(job.function_kwargs)
-    kwargs["energy_scheme"] = {"engine": "test"}  # incomplete scheme
+    # an incomplete scheme everywhere
+    for key in ("relaxations", "alkali_reference"):
+        value = kwargs[key]
+        kwargs[key] = [
+            Relaxation(**(r.__dict__ | {"energy_scheme": {"engine": "test"}}))
+            for r in (value if isinstance(value, list) else [value])
+        ]
+    kwargs["alkali_reference"] = kwargs["alkali_reference"][0]
     with pytest.raises(Exception, match="validation error"):
         build_study_document.original(**kwargs)
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 from jobflow import Flow
-from monty.json import MontyDecoder
+from monty.json import MontyDecoder, jsanitize
 from pymatgen.io.vasp import Incar, Poscar
 
 from oredox.errors import OredoxInputError
@@ -13,7 +13,14 @@ from oredox.store import get_job_store, list_studies
 from oredox.workflows.study import dry_run, run_study
 from oredox.workflows.templates import StudyTemplate, load_template, shipped_templates
 
-SHIPPED = ["li2mno3-honeycomb", "ltno-drx", "p2-nlmo-ribbon", "p2-nlmro-ribbon"]
+SHIPPED = [
+    "demo-chgnet",
+    "demo-gpaw",
+    "li2mno3-honeycomb",
+    "ltno-drx",
+    "p2-nlmo-ribbon",
+    "p2-nlmro-ribbon",
+]
 
 
 def test_shipped_templates_load_and_round_trip(tmp_path):
@@ -24,15 +31,27 @@ def test_shipped_templates_load_and_round_trip(tmp_path):
         copy.write_text(template.to_yaml())
         assert load_template(copy) == template
         maker = template.maker()
-        assert MontyDecoder().process_decoded(maker.as_dict()) == maker
+        assert round_trip(maker) == json_of(maker)
+
+
+def json_of(obj) -> dict:
+    return json.loads(json.dumps(jsanitize(obj.as_dict(), strict=True)))
+
+
+def round_trip(obj) -> dict:
+    """``obj`` written to JSON, read back, and written again."""
+    return json_of(MontyDecoder().process_decoded(json_of(obj)))
 
 
 def test_flow_of_a_template_serialises():
     template = load_template("li2mno3-honeycomb")
-    host, matrix, framework = template.build_host()
-    flow = template.maker("chgnet").make(host, matrix, framework, template.name)
+    flow = template.flow("chgnet")
     again = Flow.from_dict(json.loads(json.dumps(flow.as_dict(), default=str)))
     assert [job.name for job in again.jobs] == [job.name for job in flow.jobs]
+    screen = again.jobs[1].function_kwargs
+    assert screen["hull_maker"].engine.name == "chgnet"
+    assert screen["host"].name == template.name
+    assert screen["host"].symmetry.space_group == "C2/m"
 
 
 @pytest.mark.parametrize(
@@ -61,7 +80,8 @@ def test_bad_templates(tmp_path, text, message):
 
 
 def test_unknown_template_name():
-    with pytest.raises(OredoxInputError, match="shipped: li2mno3-honeycomb"):
+    shipped = "shipped: demo-chgnet, demo-gpaw, li2mno3-honeycomb"
+    with pytest.raises(OredoxInputError, match=shipped):
         load_template("lco")
 
 
@@ -111,6 +131,7 @@ def test_dry_run_mp_templates(tmp_path, name):
         assert incar["LDAUU"][poscar.site_symbols.index("Ru")] == 0
 
 
+@pytest.mark.slow
 def test_run_template_with_chgnet_to_a_stored_hull(tmp_path):
     template = load_template("li2mno3-honeycomb")
     settings = load_settings(work_dir=tmp_path / "work")
@@ -160,8 +181,8 @@ def test_user_u_table_in_a_template(tmp_path):
     static, _ = read_inputs(tmp_path / "out" / "static-k0-0")
     assert static["LORBIT"] == 12  # phase-resolved projections asked for
     maker = template.maker()
-    assert maker.dft_u_preset.hubbard_u_eV == {"Ni": 5.0, "Mn": 3.9}
-    assert MontyDecoder().process_decoded(maker.as_dict()) == maker
+    assert maker.engine.preset.hubbard_u_eV == {"Ni": 5.0, "Mn": 3.9}
+    assert round_trip(maker) == json_of(maker)
     copy = tmp_path / "again.yaml"
     copy.write_text(template.to_yaml())
     assert load_template(copy) == template
@@ -193,3 +214,30 @@ def test_chgnet_template_with_a_u_table_is_an_error(tmp_path):
 def test_template_model_rejects_bad_supercell():
     with pytest.raises(ValueError, match="three positive integers"):
         StudyTemplate(name="x", host={"o3_formula": "LiCoO2", "supercell": [0, 1, 1]})
+
+
+def test_the_demo_is_a_shipped_template_with_overrides():
+    from oredox.workflows.demo import demo_template
+
+    chgnet = demo_template("chgnet")
+    assert chgnet == load_template("demo-chgnet")
+    assert chgnet.host.supercell == [2, 1, 1] and chgnet.screening.relax_all
+    maker = chgnet.maker()
+    assert maker.engine.name == "chgnet" and maker.static_maker is None
+    host = chgnet.study_host(maker)
+    assert host.name == "LiCoO2 O3 layered" and host.symmetry.n_sites == 6
+
+    gpaw = demo_template("gpaw", formula="LiNiO2", fmax=0.2)
+    maker = gpaw.maker()
+    assert maker.engine.ecut_eV == 600 and maker.engine.kpoint_density_per_A == 1.5
+    assert maker.relax.fmax_eV_per_A == 0.2 and maker.statics.projections
+    assert gpaw.name == "LiNiO2 O3 layered (primitive cell)"
+    assert gpaw.build_host()[2] == "O3 layered (primitive cell)"
+
+    identity = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    na = demo_template("chgnet", formula="NaCoO2", supercell=identity)
+    assert na.alkali == "Na"
+    with pytest.raises(OredoxInputError, match="castep"):
+        demo_template("castep")
+    with pytest.raises(OredoxInputError, match="supercell"):
+        demo_template("chgnet", supercell=(0, 1, 1))

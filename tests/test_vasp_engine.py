@@ -24,9 +24,8 @@ from oredox.workflows.dftu import (
     get_preset,
     high_spin_moment,
     initial_magmoms,
-    ldau_settings,
 )
-from oredox.workflows.vasp import VaspEngine
+from oredox.workflows.engines import VaspEngine
 
 HERE = Path(__file__).parent
 SHARED = HERE.parents[1] / "shared" / "data" / "vasp"
@@ -79,7 +78,7 @@ def test_mp_static_of_nio_inputs_checked_outputs_parsed(
         },
     )
     store = get_job_store(load_settings())
-    job = VaspEngine("mp").static_maker().make(nio)
+    job = VaspEngine(preset="mp").static_maker().make(nio)
     responses = run_locally(
         job,
         store=store,
@@ -113,7 +112,7 @@ def test_mp_static_of_nio_inputs_checked_outputs_parsed(
 
 
 def test_static_inputs_match_the_reference_file(tmp_path, nio):
-    generator = VaspEngine("mp").static_maker().input_set_generator
+    generator = VaspEngine(preset="mp").static_maker().input_set_generator
     inputs = generator.get_input_set(nio, potcar_spec=True)
     reference = Incar.from_file(HERE / "data/vasp/NiO_mp_static/inputs/INCAR")
     for key in CHECKED:
@@ -126,11 +125,11 @@ def test_ltno_preset_inputs():
     from oredox.structures.seeds import ltno_spread
 
     cell = initial_magmoms(ltno_spread(n_steps=2_000))
-    engine = VaspEngine("ltno-2022")
+    engine = VaspEngine(preset="ltno-2022")
     generator = engine.relax_maker().input_set_generator
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ldau = ldau_settings(cell, "ltno-2022")
+        scheme = engine.energy_scheme(structure=cell)
     assert any("Ti" in str(w.message) for w in caught)  # d metal without a U, named
     inputs = generator.get_input_set(cell, potcar_spec=True)
     incar = inputs.incar
@@ -141,7 +140,7 @@ def test_ltno_preset_inputs():
     expected_u = {"Li": 0, "Ti": 0, "Ni": 6.4, "O": 0}
     assert incar["LDAUU"] == [expected_u[s] for s in inputs.poscar.site_symbols]
     assert incar["LDAUL"] == [2 if s == "Ni" else 0 for s in inputs.poscar.site_symbols]
-    assert ldau["LDAUU"]["O"] == {s: expected_u[s] for s in symbols}
+    assert scheme.hubbard_u_eV == {s: expected_u[s] for s in symbols}
     # 1728 k-points per reciprocal atom (3x2x6 for 48 atoms in the study); pymatgen
     # rounds each subdivision to the nearest integer: 3x3x3 for this compact cell
     assert list(inputs.kpoints.kpts[0]) == [3, 3, 3]
@@ -152,7 +151,7 @@ def test_ltno_preset_inputs():
 
 def test_user_preset_keeps_every_u():
     preset = custom_preset("mine", {"Ni": 6.0, "Mn": 3.9, "Ru": 2.0})
-    engine = VaspEngine(preset)
+    engine = VaspEngine(preset=preset)
     incar = engine.incar_settings()
     assert incar["LDAUU"]["O"] == {"Ni": 6.0, "Mn": 3.9, "Ru": 2.0}
     assert incar["LDAUL"]["O"] == {"Ni": 2, "Mn": 2, "Ru": 2}

@@ -19,23 +19,28 @@ from jobflow import Flow, job, run_locally
 from pymatgen.core import Structure
 from pymatgen.io.vasp import Vasprun
 
+from oredox.analysis.selection import static_candidates
+from oredox.errors import OredoxInputError
 from oredox.settings import load_settings
 from oredox.store import STUDY_JOB_NAME, get_job_store
-from oredox.structures.delithiation import alkali_symmetry, apply_configuration
+from oredox.structures.delithiation import apply_configuration
 from oredox.structures.frameworks import o3_layered
 from oredox.workflows.dftu import initial_magmoms
-from oredox.workflows.hull import (
+from oredox.workflows.engines import VaspEngine, analyse_static, get_engine
+from oredox.workflows.hull_flow import (
     STATICS_JOB_NAME,
     DelithiationHullMaker,
+    StaticsSettings,
     alkali_metal,
-    build_study_document,
     screen_and_relax,
-    static_candidates,
-    static_record,
     statics_and_study,
 )
 from oredox.workflows.screening import ScreeningSettings
-from oredox.workflows.vasp import VaspEngine
+from oredox.workflows.study_document import (
+    Relaxation,
+    build_study_document,
+    static_record,
+)
 
 HERE = Path(__file__).parent
 SHARED = HERE.parents[1] / "shared" / "data" / "vasp"
@@ -47,10 +52,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def vasp_maker(**kwargs) -> DelithiationHullMaker:
+def vasp_maker(walltime_s=None, **kwargs) -> DelithiationHullMaker:
     return DelithiationHullMaker(
-        engine="vasp",
-        dft_u_preset="mp",
+        engine=get_engine("vasp", "mp", walltime_s=walltime_s),
         screening=ScreeningSettings(relax_all=True, rankers=["ewald"]),
         **kwargs,
     )
@@ -63,7 +67,8 @@ def relax_incar(job_, structure):
 
 def test_flow_starts_with_the_host_relaxation_in_high_spin():
     host = o3_layered("LiNiO2")  # Li3Ni3O6, Ni3+ d7
-    flow = vasp_maker().make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    maker = vasp_maker()
+    flow = maker.make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
     host_job, screen = flow.jobs
     assert host_job.name == "relax host"
     start = host_job.function_args[0]
@@ -77,6 +82,10 @@ def test_flow_starts_with_the_host_relaxation_in_high_spin():
     relaxed = screen.function_kwargs["relaxed_host"]
     assert relaxed["structure"].uuid == host_job.uuid
     assert relaxed["energy_eV"].attributes == (("a", "output"), ("a", "energy"))
+    # the maker crosses the job boundary as an object (its makers built once), with
+    # the host's symmetry computed once in make()
+    assert screen.function_kwargs["hull_maker"] is maker
+    assert screen.function_kwargs["host"].symmetry.space_group == "R-3m"
 
 
 def test_screening_fans_out_vasp_relaxations_reusing_the_host():
@@ -109,46 +118,59 @@ def test_screening_fans_out_vasp_relaxations_reusing_the_host():
     reference = jobs[3].function_args[0]
     assert reference.composition.reduced_formula == "Li"
     assert "LDAUU" not in relax_incar(jobs[3], reference)  # no O: no U, same set
-    study_args = jobs[-1].function_args[0]
-    assert study_args["energies_eV"][0].uuid == host_job.uuid  # k0 = the host
-    assert study_args["energy_scheme"].hubbard_u_eV == {"Li": 0, "Ni": 6.2, "O": 0}
-    assert study_args["energy_scheme"].potcars == ["Li_sv", "Ni_pv", "O"]
+    study_args = jobs[-1].function_kwargs
+    assert study_args["relaxations"][0].energy_eV.uuid == host_job.uuid  # k0 = host
+    scheme = study_args["relaxations"][0].energy_scheme
+    assert scheme.hubbard_u_eV == {"Li": 0, "Ni": 6.2, "O": 0}
+    assert scheme.potcars == ["Li_sv", "Ni_pv", "O"]
+    assert study_args["alkali_reference"].energy_scheme == scheme
 
 
 def small_study_args(structures=None):
     """Four LiCoO2 configurations with energies chosen by hand (a hull to select on)."""
     host = initial_magmoms(o3_layered("LiCoO2"))
-    sym = alkali_symmetry(host)
+    maker = vasp_maker()
+    study_host = maker.study_host(
+        host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]], "O3 layered", "selection"
+    )
+    sym = study_host.symmetry
     configs = [c for k in range(4) for c in _configs(sym, k)]
     initial = [apply_configuration(host, sym, c) for c in configs]
+    scheme = VaspEngine(preset="mp").energy_scheme(structure=host)
+    # per f.u. (3 f.u.): -25.9, -24.3, -22.0, -20.0 at x = 1, 2/3, 1/3, 0;
+    # the chord from 2/3 to 0 is -22.15 at 1/3: k2 is 0.15 eV/f.u. above
+    energies = [-77.7, -72.9, -66.0, -60.0]
+    relaxations = [
+        Relaxation(
+            label=f"k{c.n_vacancies}-0",
+            initial=start,
+            energy_eV=energy,
+            structure=final,
+            converged=True,
+            energy_scheme=scheme,
+            configuration=c,
+        )
+        for c, start, energy, final in zip(
+            configs, initial, energies, structures or initial, strict=True
+        )
+    ]
+    metal = alkali_metal("Li")
+    reference = Relaxation("Li metal", metal, -3.8, metal, True, scheme)
     return {
-        "name": "selection",
-        "host": host,
-        "supercell_matrix": [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
-        "framework": "O3 layered",
-        "alkali": "Li",
-        "space_group": sym.space_group,
-        "n_symmetry_operations": len(sym.permutations),
-        "configurations": [
-            {
-                "config_id": f"k{c.n_vacancies}-0",
-                "n_vacancies": c.n_vacancies,
-                "vacancies": list(c.vacancies),
-                "multiplicity": c.multiplicity,
-            }
-            for c in configs
-        ],
-        "initial_structures": initial,
-        # per f.u. (3 f.u.): -25.9, -24.3, -22.0, -20.0 at x = 1, 2/3, 1/3, 0;
-        # the chord from 2/3 to 0 is -22.15 at 1/3: k2 is 0.15 eV/f.u. above
-        "energies_eV": [-77.7, -72.9, -66.0, -60.0],
-        "structures": structures or initial,
-        "converged": [True] * 4,
-        "alkali_energy_eV": -3.8,
-        "alkali_n_atoms": 2,
-        "energy_scheme": VaspEngine("mp").energy_scheme(structure=host),
+        "host": study_host,
+        "relaxations": relaxations,
+        "alkali_reference": reference,
         "screening": {},
     }
+
+
+def with_energies(args, energies, structures):
+    """``args`` with the relaxations' energies and structures replaced."""
+    relaxations = [
+        Relaxation(**(r.__dict__ | {"energy_eV": e, "structure": s}))
+        for r, e, s in zip(args["relaxations"], energies, structures, strict=True)
+    ]
+    return args | {"relaxations": relaxations}
 
 
 def _configs(sym, k):
@@ -173,14 +195,9 @@ def test_statics_of_hull_vertices_and_the_window():
     assert len(static_candidates(draft, 37.6, limit=2)) == 2
     assert len(static_candidates(draft, 37.4)) == 3
 
-    settings = {
-        "engine": "vasp",
-        "dft_u_preset": "mp",
-        "statics_window_meV_per_atom": 5.0,
-        "max_statics": None,
-        "projections": True,
-    }
-    response = statics_and_study.original(args, settings)
+    statics = StaticsSettings(window_meV_per_atom=5.0, projections=True)
+    maker = vasp_maker(statics=statics)
+    response = statics_and_study.original(**args, hull_maker=maker)
     jobs = response.replace.jobs
     assert [j.name for j in jobs] == [
         "static k0-0",
@@ -193,8 +210,8 @@ def test_statics_of_hull_vertices_and_the_window():
     ]
     # the analysis reads the static's folder and knows the removed Li sites
     analyse = jobs[3]
-    assert analyse.function_args[0].uuid == jobs[2].uuid
-    assert len(analyse.function_args[1]) == 1  # k1: one vacancy
+    assert analyse.function_args[1].uuid == jobs[2].uuid  # the static's dir_name
+    assert len(analyse.function_args[2]) == 1  # k1: one vacancy
     structure = jobs[0].function_args[0]
     assert structure.site_properties["magmom"][0] == pytest.approx(0.6)  # Li
     generator = jobs[0].maker.input_set_generator
@@ -209,8 +226,7 @@ def test_statics_of_hull_vertices_and_the_window():
 
 def test_engines_without_statics_go_straight_to_the_document():
     args = small_study_args()
-    settings = {"engine": "chgnet", "statics_window_meV_per_atom": 5.0}
-    response = statics_and_study.original(args, settings)
+    response = statics_and_study.original(**args, hull_maker=DelithiationHullMaker())
     assert [j.name for j in response.replace.jobs] == [STUDY_JOB_NAME]
     study = build_study_document.original(**args, statics=[])
     assert study.statics == []
@@ -262,14 +278,14 @@ def test_alkali_reference_and_a_static_record_from_real_runs(
             },
         },
     )
-    engine = VaspEngine("mp")
+    engine = VaspEngine(preset="mp")
     reference = engine.relax_maker(fmax=0.05, steps=99).make(alkali_metal("Li"))
     reference.name = "relax Li metal"
     nio = Structure.from_file(NIO / "POSCAR.gz")
     nio.add_oxidation_state_by_element({"Ni": 2, "O": -2})
     static = engine.static_maker().make(initial_magmoms(nio))
     static.name = "static NiO"
-    analysis = engine.analysis_job(static)
+    analysis = analyse_static(engine, engine.static_outputs(static)["dir_name"])
     record = job(static_record)(
         {"config_id": "NiO", "job_uuid": static.uuid, "analysis": analysis.output}
         | engine.static_outputs(static)
@@ -308,8 +324,11 @@ def test_alkali_reference_and_a_static_record_from_real_runs(
 
 def test_a_failed_configuration_is_listed_and_the_hull_built_from_the_rest():
     args = small_study_args()
-    args["energies_eV"] = [-77.7, None, -66.0, -60.0]  # k1's relaxation failed
-    args["structures"] = [args["structures"][0], None, *args["structures"][2:]]
+    finals = [r.structure for r in args["relaxations"]]
+    # k1's relaxation failed
+    args = with_energies(
+        args, [-77.7, None, -66.0, -60.0], [finals[0], None, *finals[2:]]
+    )
     statics = [{"config_id": "k0-0", "job_uuid": "u", "energy_eV": None}]
     study = build_study_document.original(**args, statics=statics)
     assert [e.config_id for e in study.entries] == ["k0-0", "k2-0", "k3-0"]
@@ -320,8 +339,11 @@ def test_a_failed_configuration_is_listed_and_the_hull_built_from_the_rest():
     # without k1 the hull runs 1 -> 1/3 -> 0: k2 (-22.0 per f.u.) is now a vertex
     assert study.hull_config_ids == ["k3-0", "k2-0", "k0-0"]
     assert study.chemsys == "Co-Li-O" and len(study.energy_scheme_id) == 12
+    failed_metal = Relaxation(
+        **(args["alkali_reference"].__dict__ | {"energy_eV": None, "structure": None})
+    )
     with pytest.raises(Exception, match="Li metal reference"):
-        build_study_document.original(**(args | {"alkali_energy_eV": None}))
+        build_study_document.original(**(args | {"alkali_reference": failed_metal}))
 
 
 def test_the_study_and_statics_jobs_survive_missing_inputs():
@@ -334,8 +356,9 @@ def test_the_study_and_statics_jobs_survive_missing_inputs():
     jobs = screen_and_relax.original(**kwargs).replace.jobs
     assert jobs[-1].config.on_missing_references == OnMissing.NONE
     args = small_study_args()
-    settings = {"engine": "vasp", "statics_window_meV_per_atom": 5.0}
-    study_job = statics_and_study.original(args, settings).replace.jobs[-1]
+    study_job = statics_and_study.original(
+        **args, hull_maker=vasp_maker()
+    ).replace.jobs[-1]
     assert study_job.config.on_missing_references == OnMissing.NONE
 
 
@@ -348,6 +371,21 @@ def test_walltime_reaches_every_vasp_job():
     jobs = screen_and_relax.original(**kwargs).replace.jobs
     assert {j.maker.run_vasp_kwargs["wall_time"] for j in jobs[:-1]} == {3600}
     static_jobs = statics_and_study.original(
-        small_study_args(), kwargs["settings"]
+        **small_study_args(), hull_maker=kwargs["hull_maker"]
     ).replace.jobs
     assert static_jobs[0].maker.run_vasp_kwargs == {"wall_time": 3600}
+
+
+def test_one_energy_scheme_per_hull_is_checked_in_the_document():
+    args = small_study_args()
+    other = VaspEngine(preset="ltno-2022").energy_scheme(
+        structure=args["host"].structure
+    )
+    odd = args["relaxations"][2]
+    mixed = [
+        *args["relaxations"][:2],
+        Relaxation(**(odd.__dict__ | {"energy_scheme": other})),
+        *args["relaxations"][3:],
+    ]
+    with pytest.raises(OredoxInputError, match=r"k2-0 \(.*hubbard_u_eV.*encut_eV"):
+        build_study_document.original(**(args | {"relaxations": mixed}))

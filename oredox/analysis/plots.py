@@ -97,7 +97,7 @@ def _save(fig, path: str | Path) -> Path:
 def plot_static_analysis(analysis: dict, path: str | Path, title: str = "") -> Path:
     """O 2p DOS by environment (non-bonding classes filled) and local-frame DOS.
 
-    ``analysis`` is what :func:`oredox.workflows.analysis.analyse_outputs` returns.
+    ``analysis`` is what :func:`oredox.analysis.electronic.analyse_outputs` returns.
     Top: O 2p PDOS per O for each class (0-3 ionic A-O-A' axes); the classes with
     non-bonding O 2p (>= 1 axis) are filled. Bottom, when phase-resolved projections
     exist: TM eg and t2g and O 2p sigma and pi, in each octahedron's frame.
@@ -142,7 +142,7 @@ def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> P
     With phase-resolved projections a third panel shows the TM t2g, eg, O 2p pi and
     TM-O pi mixing in the occupied eV below E_F.
 
-    ``rows`` from :func:`oredox.workflows.analysis.delithiation_path`.
+    ``rows`` from :func:`oredox.analysis.path.delithiation_path`.
     """
     plt = _pyplot()
     local = any("t2g_occupied" in row for row in rows)

@@ -1,10 +1,15 @@
-"""Which screened configurations go to the expensive engine, and why.
+"""Which configurations go to the expensive engine, and which get a static, and why.
+
+Relaxations (:func:`select_for_relaxation`):
 
 Per alkali content: the ``lowest`` lowest-energy configurations, plus every one within
 ``window_meV_per_atom`` of the screened hull (``reference="hull"``: energies from one
 scheme across contents, e.g. CHGNet) or of the lowest at that content
 (``reference="composition"``: energies comparable only at one content, e.g. a
 point-charge Ewald with charge compensation). The end members are always selected.
+
+Statics (:func:`static_candidates`): from the relaxed energies of a study, its hull
+vertices and the intact, non-duplicate entries within a window of the hull.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 
 from oredox.analysis.hull import energy_above_hull
 from oredox.errors import OredoxInputError
+from oredox.schemas import ConfigurationEntry, StudyDocument
 
 
 @dataclass(frozen=True)
@@ -115,3 +121,37 @@ def select_for_relaxation(
         }
     selected = sorted(reasons, key=lambda i: (x_arr[i], e_arr[i]))
     return Selection(selected=selected, reasons=reasons, per_x=per_x)
+
+
+def static_candidates(
+    study: StudyDocument, window_meV_per_atom: float, limit: int | None = None
+) -> list[ConfigurationEntry]:
+    """Hull vertices, then intact non-duplicate entries within the window of the hull.
+
+    Ordered by energy above the hull (vertices first), cut at ``limit``.
+    """
+    atoms_per_fu = len(study.host_structure) / study.formula_units
+    window_eV_per_fu = window_meV_per_atom / 1000 * atoms_per_fu
+    chosen = [
+        entry
+        for entry in study.entries
+        if entry.on_hull
+        or (
+            entry.e_above_hull_per_fu_eV <= window_eV_per_fu + 1e-12
+            and not entry.framework_flags
+            and entry.duplicate_of is None
+        )
+    ]
+    chosen.sort(key=lambda entry: (not entry.on_hull, entry.e_above_hull_per_fu_eV))
+    return chosen if limit is None else chosen[:limit]
+
+
+def end_member_ids(config_ids: Sequence[str], n_vacancies: Sequence[int]) -> list[str]:
+    """The configurations that are hull vertices whatever the energies: the end members.
+
+    The fully lithiated and the most delithiated arrangement of a study are unique and
+    always on its hull, so their statics are known before any relaxation (what
+    ``oredox run --dry-run`` writes; :func:`static_candidates` picks them too).
+    """
+    ends = {min(n_vacancies), max(n_vacancies)}
+    return [cid for cid, k in zip(config_ids, n_vacancies, strict=True) if k in ends]

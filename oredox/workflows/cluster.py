@@ -26,7 +26,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from oredox.errors import OredoxInputError
+from oredox.errors import OredoxInputError, validation_problems
 
 SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.,:/+=@%-]+$")
 WALLTIME = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
@@ -126,10 +126,7 @@ def load_profile(source: str | Path) -> ClusterProfile:
     except yaml.YAMLError as exc:
         raise OredoxInputError(f"{path} is not valid YAML: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'profile'}: {e['msg']}"
-            for e in exc.errors()
-        )
+        problems = validation_problems(exc, "profile")
         raise OredoxInputError(
             f"invalid cluster profile {path.name}: {problems}"
         ) from None

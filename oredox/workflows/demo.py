@@ -1,22 +1,18 @@
-"""The demo study on the embedded defaults: O3 LiCoO2, CHGNet, MontyDB, local run.
+"""The demo: a shipped study template run on the embedded defaults.
+
+``oredox demo`` runs the shipped template ``demo-chgnet`` (O3 LiCoO2, the hexagonal
+cell doubled along a: Li6Co6O12, 24 atoms, 6 Li sites, 13 symmetry-distinct
+configurations; CHGNet; MontyDB; local run); ``--engine gpaw`` runs ``demo-gpaw``, a
+small PBE+U study with statics (DOS, Bader, local-frame projections) in 13 minutes on
+2 cores. Their descriptions say why these settings. :func:`run_demo` only applies the
+command's overrides (formula, supercell, cell, oxidation states, force criterion) to
+the template and runs it through the same path as ``oredox run``
+(:meth:`~oredox.workflows.templates.StudyTemplate.flow`).
 
 LiCoO2 is the default host because its Co3+ is low-spin d6: non-magnetic and free of
 Jahn-Teller distortion, so a machine-learned potential relaxes every delithiated
 configuration without a magnetic-state search, and its voltage (about 3.9 V for
-x = 1 -> 0.5, measured) is known to every battery researcher. LiNiO2 works too
-(``formula="LiNiO2"``) but its Ni3+ Jahn-Teller and magnetic states make a poorer first
-test.
-
-The default supercell, the hexagonal cell doubled along a (Li6Co6O12, 24 atoms), has
-6 Li sites and 13 symmetry-distinct configurations over all Li contents.
-
-With ``engine="gpaw"`` the demo is a small DFT+U study instead (:data:`GPAW_DEMO`):
-the rhombohedral cell doubled along a (Li2Co2O4, 8 atoms: x = 1, 1/2 with the Li
-rows of monoclinic Li0.5CoO2, and 0), PBE+U (U(Co) 3.32 eV, mp preset), plane waves
-600 eV, a coarse Gamma-centred k-mesh (1.5 per 1/A: 2x4x3), low-spin starting
-moments (Co3+ is low-spin d6; from high-spin starts GPAW stays in a high-spin
-minimum), statics of every hull vertex with DOS, Bader and local-frame projections:
-13 minutes on 2 cores.
+x = 1 -> 0.5, measured) is known to every battery researcher.
 """
 
 from __future__ import annotations
@@ -24,35 +20,77 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pymatgen.core import Composition
+
 from oredox.errors import OredoxInputError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
 from oredox.store import get_job_store
-from oredox.structures.delithiation import alkali_symmetry, enumerate_all
-from oredox.structures.frameworks import ALKALI_ELEMENTS, make_supercell, o3_layered
-from oredox.workflows.engines import get_engine
-from oredox.workflows.hull import DelithiationHullMaker
-from oredox.workflows.screening import ScreeningSettings
+from oredox.structures.delithiation import count_configurations
+from oredox.structures.frameworks import ALKALI_ELEMENTS
+from oredox.workflows.engines import ENGINES
 from oredox.workflows.study import run_hull_flow
+from oredox.workflows.templates import (
+    StudyTemplate,
+    load_template,
+    template_from_data,
+)
 
-DEFAULT_SUPERCELL = (2, 1, 1)
+# the shipped demo template of each engine (others run the chgnet one's settings)
+DEMO_TEMPLATES = {"chgnet": "demo-chgnet", "gpaw": "demo-gpaw"}
+# most configurations a demo relaxes (a bigger supercell is an error, not hours)
+MAX_CONFIGURATIONS = {"gpaw": 10}
 MAX_DEMO_CONFIGURATIONS = 200
-# the demo study per engine where it differs from the CHGNet one
-GPAW_DEMO = {
-    "primitive": True,
-    "supercell": (2, 1, 1),
-    "engine_options": {
-        "ecut_eV": 600.0,
-        "kpoint_density_per_A": 1.5,
-        "scf_density_per_electron": 5e-4,
-        "scf_eigenstates_eV2_per_electron": 1e-6,
-    },
-    "fmax": 0.1,
-    # low-spin TM, no moment on O and Li: from O 0.6 muB (MP's default) the SCF of
-    # Co2O4 took 56 iterations, from 0 it took 23, to the same state
-    "magmoms": {"Co": 1.0, "Ni": 1.0, "O": 0.0, "Li": 0.0},
-    "max_configurations": 10,
-}
+
+
+def demo_template(
+    engine: str = "chgnet",
+    formula: str | None = None,
+    supercell: Sequence | None = None,
+    primitive: bool | None = None,
+    oxidation_states: Mapping[str, float] | None = None,
+    fmax: float | None = None,
+    dft_u_preset: str = "mp",
+) -> StudyTemplate:
+    """The demo's shipped template for ``engine``, with the given overrides.
+
+    Raises
+    ------
+    OredoxInputError
+        An unknown engine or preset, a bad supercell or force criterion.
+    """
+    engine = engine.lower()
+    if engine not in ENGINES:
+        raise OredoxInputError(
+            f"unknown engine {engine!r}; available engines: {', '.join(ENGINES)}"
+        )
+    data = load_template(DEMO_TEMPLATES.get(engine, "demo-chgnet")).model_dump()
+    data["engine"] = engine
+    if engine != "chgnet":
+        data["dft_u_preset"] = dft_u_preset
+    host = data["host"]
+    host["o3_formula"] = formula or host["o3_formula"]
+    try:
+        composition = Composition(host["o3_formula"])
+    except (ValueError, KeyError):
+        raise OredoxInputError(
+            f"{host['o3_formula']!r} is not a chemical formula like LiCoO2"
+        ) from None
+    alkali = [el.symbol for el in composition if el.symbol in ALKALI_ELEMENTS]
+    data["alkali"] = alkali[0] if alkali else data["alkali"]  # none: o3_layered says
+    if supercell is not None:
+        host["supercell"] = [
+            list(v) if isinstance(v, Sequence) else v for v in supercell
+        ]
+    if primitive is not None:
+        host["primitive"] = primitive
+    if oxidation_states:
+        host["oxidation_states"] = dict(oxidation_states)
+    if fmax is not None:
+        data["relax"]["fmax_eV_per_A"] = fmax
+    cell = " (primitive cell)" if host["primitive"] else ""
+    data["name"] = f"{composition.reduced_formula} O3 layered{cell}"
+    return template_from_data(data, f"demo settings for engine {engine}")
 
 
 def run_demo(
@@ -101,51 +139,30 @@ def run_demo(
     """
     settings = settings or load_settings()
     engine_name = (engine or settings.default_engine).lower()
-    dft = engine_name == "gpaw"
-    extra = GPAW_DEMO if dft else {}
-    supercell = supercell or extra.get("supercell", DEFAULT_SUPERCELL)
-    primitive = extra.get("primitive", False) if primitive is None else primitive
-    limit = extra.get("max_configurations", MAX_DEMO_CONFIGURATIONS)
-    engine_options = extra.get("engine_options", {})
-    fmax = fmax or extra.get("fmax", 0.05)
-    get_engine(
-        engine_name, settings.dft_u_preset, options=engine_options
-    ).check_runnable()
-    framework = o3_layered(formula, oxidation_states=oxidation_states)
-    if primitive:
-        framework = framework.get_primitive_structure()
-    host = make_supercell(framework, supercell)
-    alkali = next(s.specie.symbol for s in host if s.specie.symbol in ALKALI_ELEMENTS)
-    n_configurations = len(enumerate_all(alkali_symmetry(host, alkali)))
+    template = demo_template(
+        engine_name,
+        formula,
+        supercell,
+        primitive,
+        oxidation_states,
+        fmax,
+        settings.dft_u_preset,
+    )
+    maker = template.maker()
+    maker.engine.check_runnable()
+    study_host = template.study_host(maker)
+    n_configurations = sum(
+        count_configurations(study_host.symmetry, k)
+        for k in range(study_host.symmetry.n_sites + 1)
+    )
+    limit = MAX_CONFIGURATIONS.get(engine_name, MAX_DEMO_CONFIGURATIONS)
     if n_configurations > limit:
         raise OredoxInputError(
-            f"supercell {list(supercell)} gives {n_configurations} configurations, "
-            f"more than the {engine_name} demo's limit of {limit}; "
+            f"supercell {template.host.supercell} gives {n_configurations} "
+            f"configurations, more than the {engine_name} demo's limit of {limit}; "
             "choose a smaller supercell"
         )
     store = get_job_store(settings)
-
-    maker = DelithiationHullMaker(
-        engine=engine_name,
-        dft_u_preset=settings.dft_u_preset,
-        fmax=fmax,
-        alkali=alkali,
-        screening=ScreeningSettings(relax_all=True),
-        engine_options=engine_options,
-        magmoms=extra.get("magmoms", {}),
-        projections=dft,
-    )
-    flow = maker.make(
-        host,
-        supercell_matrix=_as_matrix(supercell),
-        framework="O3 layered" + (" (primitive cell)" if primitive else ""),
-    )
-    label = f"demo-{host.composition.reduced_formula}"
+    flow = maker.flow_for(study_host)
+    label = f"demo-{study_host.structure.composition.reduced_formula}"
     return run_hull_flow(flow, store, settings, label, png, progress)
-
-
-def _as_matrix(supercell: Sequence) -> list[list[int]]:
-    flat = list(supercell)
-    if len(flat) == 3 and all(not isinstance(v, Sequence) for v in flat):
-        return [[int(flat[i]) if i == j else 0 for j in range(3)] for i in range(3)]
-    return [[int(v) for v in row] for row in flat]

@@ -9,10 +9,11 @@ Presets (SCIENCE.md section 3):
   points per reciprocal atom (their 3x2x6 for 48 atoms).
 - user presets: :func:`custom_preset` with any U table.
 
-:func:`ldau_settings` always writes LDAUU, LDAUL and LDAUJ together for every element
-of the structure, keyed by the anion, because a partial table silently drops the U of
-the elements left out and an element missing from LDAUL gets L = 0 (U on the s shell).
-d metals that get no U (Ru, Ir, Ti, Nb in ``mp``) are named in a warning.
+The VASP engine (:func:`oredox.workflows.engines.vasp.ldau_incar`) always writes
+LDAUU, LDAUL and LDAUJ together for every element of a preset, keyed by the anion,
+because a partial table silently drops the U of the elements left out and an element
+missing from LDAUL gets L = 0 (U on the s shell). :func:`hubbard_u` names the d metals
+of a structure that get no U (Ru, Ir, Ti, Nb in ``mp``) in a warning.
 """
 
 from __future__ import annotations
@@ -168,31 +169,6 @@ def hubbard_u(structure: Structure, preset: str | DftuPreset) -> dict[str, float
             stacklevel=2,
         )
     return table
-
-
-def ldau_settings(structure: Structure, preset: str | DftuPreset) -> dict:
-    """LDAU INCAR tags for ``structure``: U, L and J for every element, keyed by anion.
-
-    Returns ``{}`` when no element gets a U. L = 2 (d) for elements with a U, 0 with
-    U = 0 otherwise (the Materials Project convention).
-    """
-    table = hubbard_u(structure, preset)
-    if not any(table.values()):
-        return {}
-    preset = get_preset(preset)
-    l_table = preset.hubbard_l or {}
-    j_table = preset.hubbard_j_eV or {}
-    anion = max(structure.composition.elements, key=lambda el: el.X).symbol
-    return {
-        "LDAU": True,
-        "LDAUTYPE": 2,
-        "LDAUU": {anion: dict(table)},
-        "LDAUL": {
-            anion: {el: l_table.get(el, 2) if u else 0 for el, u in table.items()}
-        },
-        "LDAUJ": {anion: {el: float(j_table.get(el, 0.0)) for el in table}},
-        "LMAXMIX": 6 if 3 in l_table.values() else 4,
-    }
 
 
 def high_spin_moment(species: Species | Element) -> float:

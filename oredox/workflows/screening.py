@@ -20,21 +20,24 @@ exhaustive hull).
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 from pymatgen.core import Structure
 
 from oredox.analysis.selection import select_for_relaxation
-from oredox.errors import OredoxInputError
+from oredox.schemas import SettingsModel
+from oredox.structures.beam_search import beam_search
 from oredox.structures.delithiation import (
     MAX_RAW_CONFIGURATIONS,
     AlkaliSymmetry,
     Configuration,
-    apply_configuration,
-    beam_search,
+    config_ids,
+    configurations_to_masks,
     enumerate_configurations,
+    masks_to_configurations,
     masks_to_occupied,
 )
 from oredox.structures.ewald import DelithiationEwald
@@ -43,9 +46,11 @@ logger = logging.getLogger(__name__)
 RANKERS = ("ewald", "chgnet", "chgnet-relax")
 
 
-@dataclass
-class ScreeningSettings:
+class ScreeningSettings(SettingsModel):
     """How candidates are generated, ranked and selected.
+
+    One definition: the hull maker holds it, study templates write it under
+    ``screening:``.
 
     Parameters
     ----------
@@ -75,35 +80,37 @@ class ScreeningSettings:
     """
 
     relax_all: bool = False
-    method: str = "exhaustive"
-    beam_width: int = 10
-    max_raw: int = MAX_RAW_CONFIGURATIONS
-    rankers: list[str] = field(default_factory=lambda: ["ewald", "chgnet"])
-    ewald_keep: int = 20
-    chgnet_keep: int = 10
-    compensation: str = "metal"
-    lowest: int = 3
-    window_meV_per_atom: float = 10.0
-    batch_size: int | None = None
+    method: Literal["exhaustive", "beam"] = "exhaustive"
+    beam_width: int = Field(10, ge=1)
+    max_raw: int = Field(MAX_RAW_CONFIGURATIONS, ge=1)
+    rankers: list[Literal[RANKERS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["ewald", "chgnet"]
+    )
+    ewald_keep: int = Field(20, ge=1)
+    chgnet_keep: int = Field(10, ge=1)
+    compensation: Literal["metal", "anion"] = "metal"
+    lowest: int = Field(3, ge=1)
+    window_meV_per_atom: float = Field(10.0, ge=0)
+    batch_size: int | None = Field(None, ge=1)
 
-    def __post_init__(self):
-        if self.method not in ("exhaustive", "beam"):
-            raise OredoxInputError("screening method must be 'exhaustive' or 'beam'")
-        unknown = set(self.rankers) - set(RANKERS)
-        if unknown:
-            raise OredoxInputError(
-                f"unknown rankers {sorted(unknown)}; choose from {', '.join(RANKERS)}"
-            )
-        if min(self.beam_width, self.ewald_keep, self.chgnet_keep, self.lowest) < 1:
-            raise OredoxInputError("beam width, keep counts and lowest must be >= 1")
+    @model_validator(mode="after")
+    def _something_ranks(self):
+        if not self.relax_all and not self.rankers:
+            raise ValueError("give at least one ranker, or relax_all=True")
+        return self
 
 
 @dataclass(frozen=True)
 class ScreeningResult:
-    """Configurations chosen for the engine and a record of how."""
+    """Configurations chosen for the engine, their ids, and a record of how."""
 
     selected: list[Configuration]
     record: dict[str, Any]
+
+    @property
+    def config_ids(self) -> list[str]:
+        """``k<vacancies>-<i>`` of each selected configuration, in order."""
+        return config_ids(self.selected)
 
 
 class ChgnetSinglePoint:
@@ -201,20 +208,20 @@ def screen_configurations(
     if settings.method == "beam":
         beam = beam_search(symmetry, ewald.energies, settings.beam_width)
         for k, scored in beam.items():
-            candidates[k] = _masks([s.configuration for s in scored])
+            candidates[k] = configurations_to_masks([s.configuration for s in scored])
     else:
         for k in range(n + 1):
-            candidates[k] = _masks(
+            candidates[k] = configurations_to_masks(
                 enumerate_configurations(symmetry, k, settings.max_raw)
             )
     record: dict[str, Any] = {
-        "settings": asdict(settings),
+        "settings": settings.model_dump(mode="json"),
         "candidates_per_k": {k: len(m) for k, m in candidates.items()},
     }
     if settings.relax_all:
         selected = [m for k in sorted(candidates) for m in candidates[k]]
         record["selection"] = "relax_all: every candidate"
-        return ScreeningResult(_configurations(symmetry, selected), record)
+        return ScreeningResult(masks_to_configurations(symmetry, selected), record)
 
     # 2-3. ranking stages
     scores: dict[int, np.ndarray] = {}
@@ -236,8 +243,6 @@ def screen_configurations(
         last_ranker = ranker
 
     # 4. selection
-    if last_ranker is None:
-        raise OredoxInputError("give at least one ranker, or relax_all=True")
     masks = np.concatenate([candidates[k] for k in sorted(candidates)])
     energies = np.concatenate([scores[k] for k in sorted(candidates)])
     counts = np.concatenate(
@@ -256,10 +261,10 @@ def screen_configurations(
     record["selection"] = selection.summary()
     record["selected_per_x"] = selection.per_x
     chosen = masks[selection.selected]
-    configs = _configurations(symmetry, chosen)
+    configs = masks_to_configurations(symmetry, chosen)
     record["reasons"] = {
-        _config_label(c): selection.reasons[i]
-        for c, i in zip(configs, selection.selected, strict=True)
+        config_id: selection.reasons[i]
+        for config_id, i in zip(config_ids(configs), selection.selected, strict=True)
     }
     logger.info(
         "screening selected %d of %d candidates",
@@ -267,32 +272,3 @@ def screen_configurations(
         sum(record["candidates_per_k"].values()),
     )
     return ScreeningResult(configs, record)
-
-
-def _masks(configs: list[Configuration]) -> np.ndarray:
-    return np.array([sum(1 << i for i in c.vacancies) for c in configs], dtype=np.int64)
-
-
-def _configurations(symmetry: AlkaliSymmetry, masks) -> list[Configuration]:
-    masks = np.asarray(masks, dtype=np.int64)
-    sizes = symmetry.multiplicity(masks) if len(masks) else []
-    n = symmetry.n_sites
-    return [
-        Configuration(
-            n_vacancies=bin(int(m)).count("1"),
-            vacancies=tuple(i for i in range(n) if (int(m) >> i) & 1),
-            multiplicity=int(size),
-        )
-        for m, size in zip(masks, sizes, strict=True)
-    ]
-
-
-def _config_label(config: Configuration) -> str:
-    return f"k{config.n_vacancies}:{','.join(map(str, config.vacancies))}"
-
-
-def structures_of(
-    host: Structure, symmetry: AlkaliSymmetry, configs: list[Configuration]
-) -> list[Structure]:
-    """The delithiated structures of ``configs``."""
-    return [apply_configuration(host, symmetry, c) for c in configs]

@@ -1,7 +1,8 @@
-"""Running a study template: locally into the store, or as a dry run of VASP inputs.
+"""Running a study template: locally into the store, or as a dry run of its inputs.
 
-:func:`run_study` builds the host and the flow from a template and runs it like the
-demo (progress bar, store, figure). :func:`dry_run` performs the screening for real
+:func:`run_study` builds the flow from a template (:meth:`StudyTemplate.flow
+<oredox.workflows.templates.StudyTemplate.flow>`) and runs it like the demo (progress
+bar, store, figure). :func:`dry_run` performs the screening for real
 and writes, for every selected configuration and for the alkali-metal reference, the
 VASP relax inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec) that the flow would run, plus a
 JSON record of the screening, without running or storing anything.
@@ -13,16 +14,13 @@ import json
 from pathlib import Path
 
 from oredox.analysis.plots import plot_hull_and_voltage
+from oredox.analysis.selection import end_member_ids
 from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
 from oredox.store import get_job_store
-from oredox.structures.delithiation import alkali_symmetry, apply_configuration
-from oredox.workflows.dftu import initial_magmoms
-from oredox.workflows.engines import get_engine
 from oredox.workflows.execution import STATE_FILE, new_run_dir, run_flow, safe_label
-from oredox.workflows.hull import alkali_metal, config_ids
-from oredox.workflows.screening import ScreeningSettings, screen_configurations
+from oredox.workflows.hull_flow import alkali_metal
 from oredox.workflows.templates import StudyTemplate
 
 
@@ -36,22 +34,20 @@ def run_study(
 ) -> StudyDocument:
     """Run ``template`` on this machine and store its study document.
 
-    With ``resume``, the newest unfinished run of this template continues (finished
-    jobs are skipped); without one to resume, this is an error.
+    The engine is checked (can it run here?) and the store connected before the host
+    is built. With ``resume``, the newest unfinished run of this template continues
+    (finished jobs are skipped); without one to resume, this is an error.
     """
     settings = settings or load_settings()
-    engine_name = engine or template.engine
-    get_engine(
-        engine_name, template.preset(), options=template.options(engine_name)
-    ).check_runnable()
+    engine_obj = template.engine_for(engine)
+    engine_obj.check_runnable()
     store = get_job_store(settings)
     if resume:
         run_dir = unfinished_run(settings.work_dir, template.name)
         return run_hull_flow(
             None, store, settings, template.name, png, progress, run_dir
         )
-    host, matrix, framework = template.build_host()
-    flow = template.maker(engine_name).make(host, matrix, framework, template.name)
+    flow = template.flow(engine=engine_obj)
     return run_hull_flow(flow, store, settings, template.name, png, progress)
 
 
@@ -120,10 +116,13 @@ def dry_run(
 ) -> list[Path]:
     """Screen for real, then write the engine inputs of every job known in advance.
 
-    The relaxations of the selected configurations (``k0-0`` is the host relaxation),
-    the alkali-metal reference, and the statics of the two end members, which are
-    hull vertices whatever the energies (the statics of other vertices and near-hull
-    configurations depend on the relaxed energies, and use the same settings).
+    The same maker, screening and makers as the flow
+    (:meth:`~oredox.workflows.hull_flow.DelithiationHullMaker.configurations`): the
+    relaxations of the selected configurations (``k0-0`` is the host relaxation), the
+    alkali-metal reference, and the statics of the end members, which are hull
+    vertices whatever the energies (:func:`~oredox.analysis.selection.end_member_ids`;
+    the statics of other vertices and near-hull configurations depend on the relaxed
+    energies, and use the same static maker).
 
     Returns
     -------
@@ -131,55 +130,55 @@ def dry_run(
         One folder per calculation; ``screening.json`` beside them records counts,
         reasons and the folders.
     """
-    engine_name = engine or template.engine
-    engine_obj = get_engine(
-        engine_name, template.preset(), options=template.options(engine_name)
-    )
-    maker = template.maker(engine_obj.name)
-    host, matrix, _ = template.build_host()
-    symmetry = alkali_symmetry(host, template.alkali)
-    screening = ScreeningSettings(**template.screening.model_dump())
-    result = screen_configurations(host, symmetry, screening)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    relax = engine_obj.relax_maker(fmax=maker.fmax, steps=maker.max_steps)
-    start = initial_magmoms(host, maker.magmoms)
-    ids = config_ids(result.selected)
+    maker = template.maker(engine)
+    host = template.study_host(maker)
+    result, starts = maker.configurations(host)
+    ids = result.config_ids
     labelled = [
-        (label, relax, apply_configuration(start, symmetry, config))
-        for label, config in zip(ids, result.selected, strict=True)
+        (label, maker.relax_maker, structure)
+        for label, structure in zip(ids, starts, strict=True)
     ]
     labelled.append(
-        (f"reference-{template.alkali}", relax, alkali_metal(template.alkali))
+        (f"reference-{host.alkali}", maker.relax_maker, alkali_metal(host.alkali))
     )
-    if hasattr(engine_obj, "static_maker"):
-        static = engine_obj.static_maker(projections=maker.projections)
-        ends = sorted({0, max(c.n_vacancies for c in result.selected)})
-        for label, config in zip(ids, result.selected, strict=True):
-            if config.n_vacancies in ends and label.endswith("-0"):
-                structure = apply_configuration(start, symmetry, config)
-                labelled.append((f"static-{label}", static, structure))
-    folders = []
-    for label, job_maker, structure in labelled:
-        folder = out / label
-        if hasattr(job_maker, "input_set_generator"):  # a VASP maker: write its inputs
-            generator = job_maker.input_set_generator
-            generator.get_input_set(structure, potcar_spec=True)
-            generator.write_input(folder, potcar_spec=True)
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            structure.to(filename=str(folder / "POSCAR"), fmt="poscar")
-            if getattr(job_maker, "calculator_kwargs", None):  # an ASE calculator's
-                (folder / "calculator.json").write_text(
-                    json.dumps(job_maker.calculator_kwargs, indent=2)
-                )
-        folders.append(folder)
+    if maker.static_maker is not None:
+        ends = end_member_ids(ids, [c.n_vacancies for c in result.selected])
+        labelled += [
+            (f"static-{label}", maker.static_maker, structure)
+            for label, structure in zip(ids, starts, strict=True)
+            if label in ends
+        ]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    folders = [
+        write_inputs(job_maker, structure, out / label)
+        for label, job_maker, structure in labelled
+    ]
     record = {
         "template": template.model_dump(mode="json"),
-        "supercell_matrix": matrix,
-        "engine": engine_obj.name,
+        "supercell_matrix": host.supercell_matrix,
+        "engine": maker.engine.name,
         "screening": result.record,
         "folders": [f.name for f in folders],
     }
     (out / "screening.json").write_text(json.dumps(record, indent=2, default=str))
     return folders
+
+
+def write_inputs(job_maker, structure, folder: Path) -> Path:
+    """Write the inputs a maker's job would run into ``folder``.
+
+    A VASP maker's input set (POTCAR.spec for the POTCARs), else the POSCAR and an
+    ASE calculator's keyword arguments.
+    """
+    generator = getattr(job_maker, "input_set_generator", None)
+    if generator is not None:  # a VASP maker
+        generator.get_input_set(structure, potcar_spec=True)
+        generator.write_input(folder, potcar_spec=True)
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    structure.to(filename=str(folder / "POSCAR"), fmt="poscar")
+    calculator = getattr(job_maker, "calculator_kwargs", None)
+    if calculator:  # an ASE calculator's
+        (folder / "calculator.json").write_text(json.dumps(calculator, indent=2))
+    return folder

@@ -20,10 +20,16 @@ import shlex
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.workflows.cluster import ClusterProfile, fireworks_template, job_name
+
+if TYPE_CHECKING:
+    from oredox.settings import OredoxSettings
+    from oredox.workflows.templates import StudyTemplate
+
+VIAS = ("fireworks", "jobflow-remote")
 
 
 def get_launchpad(profile: ClusterProfile):
@@ -110,6 +116,79 @@ def submit_fireworks(
         "workflow": flow.name,
         "job_id": job_id,
         "launch_dir": str(launch_dir),
+    }
+
+
+def submit_study(
+    template: StudyTemplate,
+    profile: ClusterProfile,
+    settings: OredoxSettings,
+    via: str = "fireworks",
+    engine: str | None = None,
+    worker: str | None = None,
+    queue: bool = True,
+    launch_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Build a study's flow and put it on a SLURM cluster's queue.
+
+    Parameters
+    ----------
+    template
+        The study (a loaded template).
+    profile
+        The cluster: SLURM resources, walltime (VASP stops cleanly before it), the
+        LaunchPad file.
+    settings
+        Where the outputs go (the job store) and the default launch folder.
+    via
+        ``fireworks`` (LaunchPad plus one batch job) or ``jobflow-remote``.
+    engine
+        Overrides the template's engine (``chgnet``, ``vasp``, ``gpaw``).
+    worker
+        jobflow-remote worker name (needed with ``via="jobflow-remote"``).
+    queue
+        FireWorks: submit the batch job now (else only add the workflow).
+    launch_dir
+        FireWorks: batch scripts and job folders; default
+        ``settings.work_dir / "launches"``.
+
+    Returns
+    -------
+    dict
+        ``via`` and ``n_jobs`` (jobs in the flow, dynamic ones not counted); with
+        jobflow-remote ``job_ids``; with FireWorks what :func:`submit_fireworks`
+        returns (``workflow``, ``fw_ids``, ``job_id``, ``launch_dir``) and
+        ``store``, the job store described without credentials.
+
+    Raises
+    ------
+    OredoxInputError
+        An unknown ``via`` or engine, or jobflow-remote without a worker.
+    OredoxRunError
+        The queue refused the batch job, or no ``sbatch`` with ``queue``.
+    """
+    from oredox.store import describe_store, get_job_store
+
+    if via not in VIAS:
+        raise OredoxInputError(
+            f"--via must be fireworks or jobflow-remote, not {via!r}"
+        )
+    if via == "jobflow-remote" and not worker:
+        raise OredoxInputError("--via jobflow-remote needs --worker NAME")
+    # the engine is built once, with the profile's walltime (custodian stops VASP
+    # before the queue does); unknown engines fail here, before the host is built
+    flow = template.flow(engine=template.engine_for(engine, profile), cluster=profile)
+    if via == "jobflow-remote":
+        ids = submit_jobflow_remote(flow, worker, profile)
+        return {"via": via, "n_jobs": len(flow), "job_ids": ids}
+    store = get_job_store(settings)
+    out = launch_dir or settings.work_dir / "launches"
+    result = submit_fireworks(flow, profile, store, out, queue=queue)
+    return {
+        "via": via,
+        "n_jobs": len(flow),
+        **result,
+        "store": describe_store(settings),
     }
 
 

@@ -1,29 +1,46 @@
 """Study templates: one YAML file describes a whole delithiation study.
 
 A template names the host (a seed cell, or an O3 host and supercell), the alkali to
-remove, the engine and DFT+U preset, the relaxation settings and the screening. It is
-validated before anything runs (unknown keys and wrong types are errors), turns into a
-:class:`~oredox.workflows.hull.DelithiationHullMaker` and a host structure, and can be
-written back unchanged. Shipped templates (``oredox template list``) reproduce the seed
-studies of SCIENCE.md.
+remove, the engine and DFT+U preset, the relaxation, screening and statics settings
+(the hull maker's own :class:`~oredox.workflows.hull_flow.RelaxSettings`,
+:class:`~oredox.workflows.screening.ScreeningSettings` and
+:class:`~oredox.workflows.hull_flow.StaticsSettings`: one definition, one set of
+defaults). It is validated before anything runs (unknown keys and wrong types are
+errors) and can be written back unchanged.
+
+:meth:`StudyTemplate.flow` is the one path from a template to a jobflow ``Flow``: the
+engine is built once (with a cluster profile's walltime), the host and its symmetry
+once; ``oredox run``, ``run --dry-run``, ``submit`` and the demo all go through
+:meth:`StudyTemplate.maker` and :meth:`StudyTemplate.study_host`. Shipped templates
+(``oredox template list``) reproduce the seed studies and hold the demo.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 import yaml
+from jobflow import Flow
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pymatgen.core import Structure
 
-from oredox.errors import OredoxInputError
+from oredox.errors import OredoxInputError, validation_problems
+from oredox.structures.seeds import SEEDS
 from oredox.workflows.dftu import PRESETS, DftuPreset, custom_preset
-from oredox.workflows.engines import ENGINES, GPAW_OPTIONS
-from oredox.workflows.screening import RANKERS, ScreeningSettings
+from oredox.workflows.engines import ENGINE_OPTIONS, ENGINES, Engine, get_engine
+from oredox.workflows.hull_flow import (
+    DelithiationHullMaker,
+    RelaxSettings,
+    StaticsSettings,
+)
+from oredox.workflows.screening import ScreeningSettings
+from oredox.workflows.study_document import StudyHost
 
-SEEDS = ("li2mno3", "nlmo", "nlmro", "house", "ltno-sqs", "ltno-spread")
+if TYPE_CHECKING:
+    from oredox.workflows.cluster import ClusterProfile
 
 
 class _Strict(BaseModel):
@@ -33,26 +50,41 @@ class _Strict(BaseModel):
 class HostSpec(_Strict):
     """The host cell: a seed cell, or an O3 host repeated by a supercell."""
 
-    seed: Literal[SEEDS] | None = None  # type: ignore[valid-type]
+    seed: Literal[tuple(SEEDS)] | None = None  # type: ignore[valid-type]
     o3_formula: str | None = None
-    supercell: list[int] = Field(default_factory=lambda: [1, 1, 1])
+    oxidation_states: dict[str, float] | None = Field(
+        None, description="O3 host: oxidation state per element, e.g. {Co: 3}"
+    )
+    supercell: list[int] | list[list[int]] = Field(
+        default_factory=lambda: [1, 1, 1],
+        description="Repeats along a, b, c, or a 3x3 integer matrix",
+    )
     primitive: bool = False
 
     @model_validator(mode="after")
     def _one_source(self):
         if (self.seed is None) == (self.o3_formula is None):
             raise ValueError("give exactly one of host.seed or host.o3_formula")
-        if len(self.supercell) != 3 or min(self.supercell) < 1:
-            raise ValueError("host.supercell must be three positive integers")
+        shape_ok = len(self.supercell) == 3 and all(
+            isinstance(row, int) or len(row) == 3 for row in self.supercell
+        )
+        if not shape_ok:
+            raise ValueError(
+                "host.supercell must be three positive integers or a 3x3 matrix"
+            )
+        determinant = round(float(np.linalg.det(supercell_matrix(self.supercell))))
+        repeats = isinstance(self.supercell[0], int)
+        if determinant == 0 or (repeats and min(self.supercell) < 1):
+            raise ValueError(
+                f"host.supercell {self.supercell} has determinant {determinant}; "
+                "give three positive integers or a 3x3 matrix with a nonzero "
+                "determinant"
+            )
+        if self.seed is not None and (self.oxidation_states or self.primitive):
+            raise ValueError(
+                "host.oxidation_states and host.primitive are for o3_formula hosts"
+            )
         return self
-
-
-class RelaxSpec(_Strict):
-    """Relaxation settings of the engine."""
-
-    fmax_eV_per_A: float = Field(0.05, gt=0)
-    max_steps: int = Field(500, ge=1)
-    relax_host: bool = True
 
 
 class HubbardSpec(_Strict):
@@ -78,30 +110,6 @@ class HubbardSpec(_Strict):
         )
 
 
-class StaticsSpec(_Strict):
-    """Statics for analysis of the hull vertices and near-hull configurations."""
-
-    window_meV_per_atom: float = Field(5.0, ge=0)
-    max_statics: int | None = Field(None, ge=1)
-    projections: bool = False
-
-
-class ScreeningSpec(_Strict):
-    """Candidate generation, ranking and selection (see ScreeningSettings)."""
-
-    relax_all: bool = False
-    method: Literal["exhaustive", "beam"] = "exhaustive"
-    beam_width: int = Field(10, ge=1)
-    rankers: list[Literal[RANKERS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["ewald", "chgnet"]
-    )
-    ewald_keep: int = Field(20, ge=1)
-    chgnet_keep: int = Field(10, ge=1)
-    compensation: Literal["metal", "anion"] = "metal"
-    lowest: int = Field(3, ge=1)
-    window_meV_per_atom: float = Field(10.0, ge=0)
-
-
 class StudyTemplate(_Strict):
     """A delithiation study, as data."""
 
@@ -109,19 +117,19 @@ class StudyTemplate(_Strict):
     description: str = ""
     host: HostSpec
     alkali: Literal["Li", "Na", "K"] = "Li"
-    engine: Literal[ENGINES] = "chgnet"  # type: ignore[valid-type]
+    engine: Literal[tuple(ENGINES)] = "chgnet"  # type: ignore[valid-type]
     dft_u_preset: Literal[tuple(PRESETS)] = "mp"  # type: ignore[valid-type]
     hubbard_u: HubbardSpec | None = None
     magmoms: dict[str, float] = Field(
         default_factory=dict, description="Initial moments per element, muB"
     )
-    relax: RelaxSpec = Field(default_factory=RelaxSpec)
-    screening: ScreeningSpec = Field(default_factory=ScreeningSpec)
-    statics: StaticsSpec = Field(default_factory=StaticsSpec)
+    relax: RelaxSettings = Field(default_factory=RelaxSettings)
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+    statics: StaticsSettings = Field(default_factory=StaticsSettings)
     engine_options: dict[str, float] = Field(
         default_factory=dict,
-        description="gpaw: ecut_eV, kpoint_density_per_A, smearing_eV, "
-        "scf_energy_eV_per_electron (ignored by the other engines)",
+        description="The gpaw engine's numerical settings (ecut_eV, "
+        "kpoint_density_per_A, smearing_eV, scf_*); ignored by the other engines",
     )
 
     @model_validator(mode="after")
@@ -134,11 +142,11 @@ class StudyTemplate(_Strict):
                 "MPtrj's PBE/PBE+U); drop dft_u_preset and hubbard_u or use "
                 "engine vasp"
             )
-        unknown = sorted(set(self.engine_options) - set(GPAW_OPTIONS))
+        unknown = sorted(set(self.engine_options) - set(ENGINE_OPTIONS["gpaw"]))
         if unknown:
             raise ValueError(
                 f"unknown engine_options {unknown}; known (gpaw): "
-                f"{', '.join(GPAW_OPTIONS)}"
+                f"{', '.join(ENGINE_OPTIONS['gpaw'])}"
             )
         if self.hubbard_u is not None:
             try:
@@ -155,51 +163,69 @@ class StudyTemplate(_Strict):
 
     def build_host(self) -> tuple[Structure, list[list[int]], str]:
         """The host supercell, its supercell matrix and the framework name."""
-        from oredox.structures import seeds
         from oredox.structures.frameworks import make_supercell, o3_layered
+        from oredox.structures.seeds import seed_cell
 
-        matrix = [
-            [v if i == j else 0 for j, v in enumerate(self.host.supercell)]
-            for i in range(3)
-        ]
+        matrix = supercell_matrix(self.host.supercell)
         if self.host.seed is not None:
-            builders = {
-                "li2mno3": (seeds.li2mno3_honeycomb, "O3 honeycomb (C2/m)"),
-                "nlmo": (seeds.nlmo_ribbon, "P2 ribbon"),
-                "nlmro": (seeds.nlmro_ribbon, "P2 ribbon, Ru on Mn"),
-                "house": (seeds.house_honeycomb, "P2 LiMn6 2x2"),
-                "ltno-sqs": (seeds.ltno_sqs, "rock salt SQS"),
-                "ltno-spread": (seeds.ltno_spread, "rock salt, TM spread"),
-            }
-            build, framework = builders[self.host.seed]
-            return make_supercell(build(), matrix), matrix, framework
-        cell = "primitive" if self.host.primitive else "conventional"
-        parent = o3_layered(self.host.o3_formula, cell=cell)
-        return make_supercell(parent, matrix), matrix, "O3 layered"
+            cell, framework = seed_cell(self.host.seed)
+            return make_supercell(cell, matrix), matrix, framework
+        parent = o3_layered(
+            self.host.o3_formula, oxidation_states=self.host.oxidation_states
+        )
+        framework = "O3 layered"
+        if self.host.primitive:
+            parent = parent.get_primitive_structure()
+            framework += " (primitive cell)"
+        return make_supercell(parent, matrix), matrix, framework
 
     def options(self, engine: str | None = None) -> dict[str, float]:
         """The engine options for ``engine`` (default the file's): gpaw's only."""
         return dict(self.engine_options) if (engine or self.engine) == "gpaw" else {}
 
-    def maker(self, engine: str | None = None):
-        """The DelithiationHullMaker of this study (``engine`` overrides the file's)."""
-        from oredox.workflows.hull import DelithiationHullMaker
+    def engine_for(
+        self, engine: str | Engine | None = None, cluster: ClusterProfile | None = None
+    ) -> Engine:
+        """The engine (``engine`` overrides the file's), with the cluster's walltime.
 
+        An :class:`~oredox.workflows.engines.base.Engine` given as ``engine`` is used
+        as it is.
+        """
+        if isinstance(engine, Engine):
+            return engine
+        name = (engine or self.engine).lower()
+        return get_engine(
+            name,
+            self.preset(),
+            walltime_s=None if cluster is None else cluster.walltime_s,
+            options=self.options(name),
+        )
+
+    def maker(
+        self, engine: str | Engine | None = None, cluster: ClusterProfile | None = None
+    ) -> DelithiationHullMaker:
+        """The hull maker of this study: engine and makers built once, here."""
         return DelithiationHullMaker(
             name=self.name,
-            engine=engine or self.engine,
-            engine_options=self.options(engine),
-            fmax=self.relax.fmax_eV_per_A,
-            max_steps=self.relax.max_steps,
+            engine=self.engine_for(engine, cluster),
+            relax=self.relax,
+            screening=self.screening,
+            statics=self.statics,
             alkali=self.alkali,
-            dft_u_preset=self.preset(),
-            screening=ScreeningSettings(**self.screening.model_dump()),
-            relax_host=self.relax.relax_host,
-            statics_window_meV_per_atom=self.statics.window_meV_per_atom,
-            max_statics=self.statics.max_statics,
-            projections=self.statics.projections,
             magmoms=dict(self.magmoms),
         )
+
+    def study_host(self, maker: DelithiationHullMaker | None = None) -> StudyHost:
+        """The host supercell and its alkali symmetry (with ``maker``'s tolerance)."""
+        host, matrix, framework = self.build_host()
+        return (maker or self.maker()).study_host(host, matrix, framework, self.name)
+
+    def flow(
+        self, engine: str | Engine | None = None, cluster: ClusterProfile | None = None
+    ) -> Flow:
+        """The study's jobflow ``Flow`` (run locally, or submitted with ``cluster``)."""
+        maker = self.maker(engine, cluster)
+        return maker.flow_for(self.study_host(maker))
 
     def to_yaml(self) -> str:
         """The template as YAML (loads back to an equal template)."""
@@ -227,14 +253,24 @@ def load_template(source: str | Path) -> StudyTemplate:
         data = yaml.safe_load(Path(path).read_text())
     except yaml.YAMLError as exc:
         raise OredoxInputError(f"{path} is not valid YAML: {exc}") from None
+    return template_from_data(data, f"template {path.name}")
+
+
+def template_from_data(data, label: str = "template") -> StudyTemplate:
+    """A validated template from plain data; problems raise one OredoxInputError."""
     try:
         return StudyTemplate.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'template'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise OredoxInputError(f"invalid template {path.name}: {problems}") from None
+        problems = validation_problems(exc, "template")
+        raise OredoxInputError(f"invalid {label}: {problems}") from None
+
+
+def supercell_matrix(supercell) -> list[list[int]]:
+    """3 repeats or a 3x3 matrix as a 3x3 integer matrix."""
+    flat = list(supercell)
+    if len(flat) == 3 and all(isinstance(v, int | float) for v in flat):
+        return [[int(flat[i]) if i == j else 0 for j in range(3)] for i in range(3)]
+    return [[int(v) for v in row] for row in flat]
 
 
 def shipped_templates() -> dict[str, Path]:

@@ -25,23 +25,8 @@ site property, as for VASP.
   its density without point-group symmetry (time reversal only, which leaves squared
   and rotated projections unchanged), so that the site- and m-resolved projections
   are those of the whole Brillouin zone, and writes what the analysis layer reads
-  (:func:`write_static_outputs`):
-
-  ``gpaw_static.json``
-      structure with the site moments, energy, Fermi level, band gap, the valence
-      and nuclear charge of every element, the calculator parameters;
-  ``projections.npz``
-      complex PAW projections <p_i|psi_nk> on the bound partial wave of each l
-      (s, p, d; VASP's orbital order, which is GPAW's), eigenvalues and k weights:
-      the phase-resolved input of :func:`oredox.analysis.projections.project_local`;
-  ``dos.json``
-      pymatgen ``CompleteDos`` (total, and site, l and m resolved) built from them;
-  ``density_ae.vasp``
-      the all-electron density, core included (GPAW puts the charge its grid cannot
-      resolve on the grid point nearest each nucleus, so the total is exact), and the
-      spin density, on a grid twice as fine as the SCF's, in VASP CHGCAR format
-      (rho times the cell volume): Bader reads it like a CHGCAR, and so do VESTA and
-      Henkelman's ``bader``. Bader charges are then Z minus the basin population.
+  (:mod:`~oredox.workflows.engines.gpaw_files`); :func:`read_gpaw_outputs` reads it
+  back.
 
 GPAW is an optional extra (``pip install 'oredox[gpaw]'``; its C extension needs
 libxc and OpenBLAS, see ``scripts/install``); nothing else in oredox imports it.
@@ -52,29 +37,33 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from atomate2.ase.jobs import AseRelaxMaker
 from jobflow import Maker, job
+from pydantic import Field, field_validator
 from pymatgen.core import Structure
 
+from oredox.analysis.electronic import StaticOutputs
 from oredox.errors import OredoxInputError
 from oredox.schemas import EnergyScheme
 from oredox.workflows.dftu import DftuPreset, get_preset, hubbard_u
+from oredox.workflows.engines.base import Engine, local_path
+from oredox.workflows.engines.gpaw_files import (
+    DENSITY_FILE,
+    DOS_FILE,
+    PROJECTIONS_FILE,
+    STATIC_FILE,
+    gpaw_version,
+    write_static_outputs,
+)
 
 logger = logging.getLogger(__name__)
 
 SHELLS = "spdf"
-STATIC_FILE = "gpaw_static.json"
-PROJECTIONS_FILE = "projections.npz"
-DOS_FILE = "dos.json"
-DENSITY_FILE = "density_ae.vasp"
 LOG_FILE = "gpaw.txt"
-DOS_POINTS = 3001
-DOS_SIGMA_EV = 0.1
 SYMMETRY = {"symmorphic": False, "tolerance": 1e-3}
 FULL_ZONE = {"point_group": False, "time_reversal": True}
 BANDS_LOG_FILE = "gpaw-bands.txt"
@@ -101,16 +90,15 @@ def hubbard_setups(preset: str | DftuPreset) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class GpawEngine:
+class GpawEngine(Engine):
     """GPAW PBE+U in plane-wave mode, one oredox preset for the U table.
 
     Parameters
     ----------
     preset
-        DFT+U preset name or :class:`~oredox.workflows.dftu.DftuPreset` (its U, L and
-        J tables are used; its VASP cutoff and k-mesh are not, GPAW's PAW setups have
-        their own convergence).
+        DFT+U preset: a name, a :class:`~oredox.workflows.dftu.DftuPreset` or its
+        fields (its U, L and J tables are used; its VASP cutoff and k-mesh are not,
+        GPAW's PAW setups have their own convergence).
     ecut_eV
         Plane-wave cutoff, eV.
     kpoint_density_per_A
@@ -128,35 +116,32 @@ class GpawEngine:
         have converged, this criterion alone kept relaxation SCFs going for 2-4 more
         iterations of 10-16 (Co2O4, 600 eV); with 1e-6, Co2O4's stress agreed with
         that at 4e-8 within 0.2 GPa.
+    walltime_s
+        Accepted for the engines' common interface; GPAW jobs run in-process and
+        have no clean stop before the queue's.
     """
 
-    preset: str | DftuPreset = "mp"
-    ecut_eV: float = 600.0
-    kpoint_density_per_A: float = 3.5
-    smearing_eV: float = 0.05
-    scf_energy_eV_per_electron: float = 1e-4
-    scf_density_per_electron: float = 1e-4
-    scf_eigenstates_eV2_per_electron: float = 4e-8
-    name: str = field(default="gpaw", init=False)
+    name: ClassVar[str] = "gpaw"
 
-    def __post_init__(self):
-        get_preset(self.preset)  # unknown presets fail here, not at the first job
-        for label, value in (
-            ("ecut_eV", self.ecut_eV),
-            ("kpoint_density_per_A", self.kpoint_density_per_A),
-            ("smearing_eV", self.smearing_eV),
-            ("scf_energy_eV_per_electron", self.scf_energy_eV_per_electron),
-            ("scf_density_per_electron", self.scf_density_per_electron),
-            ("scf_eigenstates_eV2_per_electron", self.scf_eigenstates_eV2_per_electron),
-        ):
-            if not value > 0:
-                raise OredoxInputError(f"engine gpaw: {label} must be > 0, got {value}")
+    preset: DftuPreset = Field(default_factory=lambda: get_preset("mp"))
+    ecut_eV: float = Field(600.0, gt=0)
+    kpoint_density_per_A: float = Field(3.5, gt=0)
+    smearing_eV: float = Field(0.05, gt=0)
+    scf_energy_eV_per_electron: float = Field(1e-4, gt=0)
+    scf_density_per_electron: float = Field(1e-4, gt=0)
+    scf_eigenstates_eV2_per_electron: float = Field(4e-8, gt=0)
+    walltime_s: int | None = Field(None, gt=0)
+
+    @field_validator("preset", mode="before")
+    @classmethod
+    def _named_preset(cls, value):
+        return get_preset(value)
 
     def calculator_kwargs(self) -> dict[str, Any]:
         """GPAW keyword arguments, as plain data (they travel inside jobs)."""
         return {
             "mode": {"name": "pw", "ecut": float(self.ecut_eV)},
-            "xc": get_preset(self.preset).functional,
+            "xc": self.preset.functional,
             "kpts": {"density": float(self.kpoint_density_per_A), "gamma": True},
             "occupations": {"name": "fermi-dirac", "width": float(self.smearing_eV)},
             "spinpol": True,
@@ -188,30 +173,36 @@ class GpawEngine:
     def static_maker(self, projections: bool = True) -> Maker:
         """SCF, a full-zone pass on its density, then DOS, projections and density.
 
-        ``projections`` is accepted for the engines' common interface: GPAW's phase
-        projections cost nothing extra, so they are always written.
+        GPAW's phase projections cost nothing extra, so they are always written,
+        whatever ``projections`` says.
         """
         del projections
         return GpawStaticMaker(calculator_kwargs=self.calculator_kwargs())
 
-    def static_outputs(self, job) -> dict:
-        """References to what a static's record keeps (see StaticRecord)."""
+    def relax_outputs(self, relax_job) -> dict[str, Any]:
+        """Energy (eV), structure and force convergence (bool) of a relax job."""
         return {
-            "dir_name": job.output["dir_name"],
-            "energy_eV": job.output["energy_eV"],
-            "band_gap_eV": job.output["band_gap_eV"],
-            "structure": job.output["structure"],
+            "energy_eV": relax_job.output.output.energy,
+            "structure": relax_job.output.structure,
+            "converged": relax_job.output.is_force_converged,
         }
 
-    def analysis_job(self, static_job, vacancies=None, initial=None):
-        """The electronic analysis of a static, reading its output files."""
-        from oredox.workflows.analysis import analyse_static
+    def static_outputs(self, static_job) -> dict[str, Any]:
+        """References to what a static's record keeps (see StaticRecord)."""
+        return {
+            "dir_name": static_job.output["dir_name"],
+            "energy_eV": static_job.output["energy_eV"],
+            "band_gap_eV": static_job.output["band_gap_eV"],
+            "structure": static_job.output["structure"],
+        }
 
-        return analyse_static(static_job.output["dir_name"], vacancies, initial)
+    def reads_static(self, folder: Path) -> bool:
+        """A folder with the summary a GPAW static writes (:data:`STATIC_FILE`)."""
+        return (local_path(folder) / STATIC_FILE).exists()
 
-    def converged(self, job):
-        """Reference to whether a relax job met its force criterion."""
-        return job.output.is_force_converged
+    def read_static(self, folder: str | Path) -> StaticOutputs:
+        """Parse a GPAW static's folder (:func:`read_gpaw_outputs`)."""
+        return read_gpaw_outputs(folder)
 
     def check_runnable(self) -> None:
         """Raise when GPAW or its PAW datasets are not installed."""
@@ -229,7 +220,7 @@ class GpawEngine:
         self, fmax: float = 0.05, structure: Structure | None = None
     ) -> EnergyScheme:
         """The scheme of this engine's energies (U table, setups, cutoff, k-mesh)."""
-        preset = get_preset(self.preset)
+        preset = self.preset
         u_table = (
             hubbard_u(structure, preset)
             if structure is not None
@@ -237,7 +228,7 @@ class GpawEngine:
         )
         return EnergyScheme(
             engine=self.name,
-            engine_version=f"gpaw {_version('gpaw')}",
+            engine_version=f"gpaw {gpaw_version('gpaw')}",
             model=None,
             functional=f"{preset.functional}+U (Dudarev), preset {preset.name}",
             hubbard_u_eV=u_table,
@@ -246,18 +237,11 @@ class GpawEngine:
             relax_fmax_eV_per_A=fmax,
             relax_cell=True,
             parameters={
-                "paw_setups": f"gpaw-data {_version('gpaw-data')}",
+                "paw_setups": f"gpaw-data {gpaw_version('gpaw-data')}",
                 "kpoint_density_per_A": self.kpoint_density_per_A,
                 "smearing": f"Fermi-Dirac {self.smearing_eV:g} eV",
             },
         )
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def _gpaw_calculator(kwargs: dict[str, Any]):
@@ -341,176 +325,39 @@ class GpawStaticMaker(Maker):
         }
 
 
-def bound_projector_indices(setup) -> dict[int, list[int]]:
-    """Projector indices of each l's bound partial waves, outermost shell last."""
-    out: dict[int, list[int]] = {}
-    first = 0
-    for n, ell in zip(setup.n_j, setup.l_j, strict=True):
-        if n >= 0:
-            out.setdefault(ell, []).append(first)
-        first += 2 * ell + 1
-    return out
+def read_gpaw_outputs(folder: str | Path) -> StaticOutputs:
+    """Parse the files of a GPAW static (``gpaw.write_static_outputs``).
 
-
-def phase_projections(calc) -> dict[str, np.ndarray]:
-    """Complex projections on s, p, d of every atom, in VASP's orbital order.
-
-    For each atom and l <= 2 the projection on the outermost bound partial wave of
-    that l (e.g. Co 3d and 4s, O 2p; a missing l stays zero). GPAW's real
-    harmonics are ordered as VASP's (p: y, z, x; d: xy, yz, z2, xz, x2-y2).
-
-    Returns
-    -------
-    dict
-        ``phases`` (nspin, nk, nb, natoms, 9) complex, ``energies_eV`` (nspin, nk,
-        nb), ``kweights`` (nk,) summing to 1, ``efermi_eV``.
+    The density is all-electron with the cores, so Bader charges are Z minus the
+    basin populations (``zval`` holds the nuclear charges).
     """
-    nspins = calc.get_number_of_spins()
-    kweights = np.asarray(calc.get_k_point_weights(), float)
-    nk, nbands, natoms = len(kweights), calc.get_number_of_bands(), len(calc.atoms)
-    energies = np.array(
-        [
-            [calc.get_eigenvalues(kpt=k, spin=s) for k in range(nk)]
-            for s in range(nspins)
-        ]
-    )
-    phases = np.zeros((nspins, nk, nbands, natoms, 9), complex)
-    starts = {0: 0, 1: 1, 2: 4}
-    indices = []
-    for a in range(natoms):
-        bound = bound_projector_indices(calc.setups[a])
-        indices.append(
-            {ell: bound[ell][-1] for ell in starts if ell in bound}  # outermost shell
-        )
-    for kpt in calc.wfs.kpt_u:
-        for a, P_ni in kpt.projections.items():
-            for ell, first in indices[a].items():
-                columns = slice(first, first + 2 * ell + 1)
-                target = slice(starts[ell], starts[ell] + 2 * ell + 1)
-                phases[kpt.s, kpt.k, :, a, target] = np.asarray(P_ni)[:, columns]
-    return {
-        "phases": phases,
-        "energies_eV": energies,
-        "kweights": kweights / kweights.sum(),
-        "efermi_eV": float(calc.get_fermi_level()),
-    }
-
-
-def complete_dos(
-    structure: Structure,
-    projections: dict[str, np.ndarray],
-    sigma_eV: float = DOS_SIGMA_EV,
-    points: int = DOS_POINTS,
-):
-    """A pymatgen ``CompleteDos`` from the phase projections (Gaussian broadening).
-
-    The total DOS counts every band (states/eV per cell, both spins separately), the
-    projected DOS the squared projections; both integrate to electrons below E_F.
-    """
-    from pymatgen.electronic_structure.core import Orbital, Spin
-    from pymatgen.electronic_structure.dos import CompleteDos, Dos
-
-    energies_skn = projections["energies_eV"]
-    weights = projections["kweights"]
-    efermi = projections["efermi_eV"]
-    nspins = energies_skn.shape[0]
-    grid = np.linspace(energies_skn.min() - 1.0, energies_skn.max() + 1.0, points)
-    spins = [Spin.up, Spin.down][:nspins]
-    occupancy = 2.0 / nspins  # a non-spin-polarised band holds two electrons
-
-    def broaden(band_weights: np.ndarray, spin: int) -> np.ndarray:
-        # band_weights (nk, nb): Gaussians of unit area at each eigenvalue
-        eps = energies_skn[spin].ravel()
-        w = (band_weights * weights[:, None]).ravel() * occupancy
-        out = np.zeros(points)
-        for chunk in range(0, len(eps), 2000):
-            diff = (grid[:, None] - eps[None, chunk : chunk + 2000]) / sigma_eV
-            out += np.exp(-0.5 * diff**2) @ w[chunk : chunk + 2000]
-        return out / (sigma_eV * np.sqrt(2 * np.pi))
-
-    ones = np.ones(energies_skn.shape[1:])
-    total = Dos(efermi, grid, {spins[s]: broaden(ones, s) for s in range(nspins)})
-    squared = np.abs(projections["phases"]) ** 2  # (s, k, b, atom, 9)
-    orbitals = list(Orbital)[:9]  # s, py, pz, px, dxy, dyz, dz2, dxz, dx2
-    pdos = {}
-    for index, site in enumerate(structure):
-        pdos[site] = {
-            orbital: {
-                spins[s]: broaden(squared[s, :, :, index, m], s) for s in range(nspins)
-            }
-            for m, orbital in enumerate(orbitals)
-        }
-    return CompleteDos(structure, total, pdos)
-
-
-def band_gap(projections: dict[str, np.ndarray]) -> float:
-    """Band gap from the eigenvalues: lowest state above E_F minus highest below."""
-    energies = projections["energies_eV"]
-    efermi = projections["efermi_eV"]
-    above, below = energies[energies > efermi], energies[energies <= efermi]
-    if above.size == 0 or below.size == 0:
-        return 0.0
-    return max(0.0, float(above.min() - below.max()))
-
-
-def write_static_outputs(
-    calc,
-    folder: str | Path,
-    parameters: dict[str, Any] | None = None,
-    density_refinement: int = 2,
-    bands=None,
-) -> dict[str, Any]:
-    """Write a converged GPAW calculation's analysis files into ``folder``.
-
-    ``calc`` gives the energy, moments and density; ``bands`` (default ``calc``) the
-    eigenvalues and projections, e.g. a ``fixed_density`` pass over the whole zone.
-    ``parameters`` (the calculator's keyword arguments) are recorded as given.
-    Returns the summary written to ``gpaw_static.json``.
-    """
-    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.electronic_structure.dos import CompleteDos
     from pymatgen.io.vasp import Chgcar
 
-    folder = Path(folder)
-    atoms = calc.atoms
-    moments = np.asarray(calc.get_magnetic_moments(), float)
-    structure = AseAtomsAdaptor.get_structure(atoms)
-    structure.add_site_property("magmom", moments.round(4).tolist())
-    projections = phase_projections(bands or calc)
-    np.savez_compressed(folder / PROJECTIONS_FILE, **projections)
-    dos = complete_dos(structure, projections)
-    (folder / DOS_FILE).write_text(json.dumps(dos.as_dict()))
-
-    n_up = calc.get_all_electron_density(spin=0, gridrefinement=density_refinement)
-    n_down = calc.get_all_electron_density(spin=1, gridrefinement=density_refinement)
-    volume = structure.lattice.volume
-    bare = structure.copy()
-    bare.remove_site_property("magmom")
-    Chgcar(
-        bare, {"total": (n_up + n_down) * volume, "diff": (n_up - n_down) * volume}
-    ).write_file(str(folder / DENSITY_FILE))
-
-    setups = {}
-    for a, site in enumerate(structure):
-        setups.setdefault(
-            site.specie.symbol,
-            {"Z": float(calc.setups[a].Z), "valence": float(calc.setups[a].Nv)},
-        )
-    summary = {
-        "code": f"gpaw {_version('gpaw')}",
-        "structure": structure.as_dict(),
-        "energy_eV": float(calc.get_potential_energy()),
-        "efermi_eV": projections["efermi_eV"],
-        "band_gap_eV": band_gap(projections),
-        "magmoms_muB": moments.tolist(),
-        "total_magnetization_muB": float(calc.get_magnetic_moment()),
-        "electrons": setups,
-        "density": {"file": DENSITY_FILE, "kind": "all-electron, core included"},
-        "projections": {
-            "file": PROJECTIONS_FILE,
-            "k_points": len(projections["kweights"]),
-            "zone": "full (time reversal only)" if bands is not None else "SCF's",
-        },
-        "parameters": parameters or {},
-    }
-    (folder / STATIC_FILE).write_text(json.dumps(summary, indent=1))
-    return summary
+    path = local_path(folder)
+    summary = json.loads((path / STATIC_FILE).read_text())
+    structure = Structure.from_dict(summary["structure"])
+    out = StaticOutputs(
+        structure=structure,
+        efermi_eV=summary["efermi_eV"],
+        zval={el: v["Z"] for el, v in summary["electrons"].items()},
+        moments_muB=summary["magmoms_muB"],
+        density_kind="all-electron density with cores (GPAW)",
+    )
+    dos_file = path / DOS_FILE
+    if dos_file.exists():
+        out.dos = CompleteDos.from_dict(json.loads(dos_file.read_text()))
+    else:
+        out.missing["dos"] = f"no {DOS_FILE}"
+    density_file = path / DENSITY_FILE
+    if density_file.exists():
+        out.chgcar = Chgcar.from_file(str(density_file))
+    else:
+        out.missing["bader"] = f"no {DENSITY_FILE}: no Bader charges"
+    projections_file = path / PROJECTIONS_FILE
+    if projections_file.exists():
+        with np.load(projections_file) as data:
+            out.phases = {key: data[key] for key in data.files}
+    else:
+        out.missing["projections"] = f"no {PROJECTIONS_FILE}"
+    return out

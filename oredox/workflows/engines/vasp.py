@@ -1,5 +1,8 @@
 """The VASP engine: atomate2's Materials Project makers with oredox's DFT+U presets.
 
+Production engine. VASP is licensed and runs only where it is installed;
+:meth:`VaspEngine.check_runnable` says so before anything is submitted.
+
 Relaxations use ``MPGGARelaxMaker`` around pymatgen's ``MPRelaxSet``, statics
 ``MPGGAStaticMaker`` around ``MPStaticSet`` (LORBIT 11, DOS parsed into the data
 store, LAECHG and LCHARG for Bader). Each preset's U table is written in full (U, L and
@@ -7,21 +10,27 @@ J for every element it names, keyed by O and F) so that no element silently lose
 U; initial moments ride on the structure's ``magmom`` site property
 (:func:`oredox.workflows.dftu.initial_magmoms`). VASP runs through atomate2's
 ``run_vasp`` and therefore custodian; a walltime handler is added when a walltime is
-set.
+set. :func:`read_vasp_outputs` parses what a static leaves in its folder (vasprun.xml
+for the DOS, CHGCAR and AECCAR0/2 for Bader, PROCAR for the phase-resolved
+projections, OUTCAR for the valence electron counts and moments).
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from importlib.metadata import version
+from pathlib import Path
+from typing import Any, ClassVar
 
 from jobflow import Maker
+from pydantic import Field, field_validator
 from pymatgen.core import Structure
 
+from oredox.analysis.electronic import StaticOutputs
 from oredox.errors import OredoxInputError
 from oredox.schemas import EnergyScheme
 from oredox.workflows.dftu import U_ANIONS, DftuPreset, get_preset, hubbard_u
+from oredox.workflows.engines.base import Engine, local_path
 
 
 def ldau_incar(preset: str | DftuPreset) -> dict:
@@ -48,28 +57,33 @@ def ldau_incar(preset: str | DftuPreset) -> dict:
     return settings
 
 
-@dataclass(frozen=True)
-class VaspEngine:
+class VaspEngine(Engine):
     """VASP DFT+U through atomate2, custodian and one oredox preset.
 
     Parameters
     ----------
     preset
-        DFT+U preset name or :class:`~oredox.workflows.dftu.DftuPreset`.
+        DFT+U preset: a name (``mp``, ``ltno-2022``), a
+        :class:`~oredox.workflows.dftu.DftuPreset` or its fields; unknown names fail
+        here, not at the first job.
     walltime_s
         Job walltime; adds custodian's WalltimeHandler so VASP stops cleanly before it.
     """
 
-    preset: str | DftuPreset = "mp"
-    walltime_s: int | None = None
-    name: str = field(default="vasp", init=False)
+    name: ClassVar[str] = "vasp"
+    converged_value: ClassVar[Any] = "successful"  # emmet's TaskState.SUCCESS
 
-    def __post_init__(self):
-        get_preset(self.preset)  # unknown presets fail here, not at the first job
+    preset: DftuPreset = Field(default_factory=lambda: get_preset("mp"))
+    walltime_s: int | None = Field(None, gt=0)
+
+    @field_validator("preset", mode="before")
+    @classmethod
+    def _named_preset(cls, value):
+        return get_preset(value)
 
     def incar_settings(self, extra: dict | None = None) -> dict:
         """INCAR settings the preset adds to the Materials Project base set."""
-        preset = get_preset(self.preset)
+        preset = self.preset
         settings = {"ENCUT": preset.encut_eV, "ISPIN": 2, **ldau_incar(preset)}
         if preset.ediff_eV is not None:
             settings["EDIFF"] = preset.ediff_eV
@@ -77,7 +91,7 @@ class VaspEngine:
 
     def kpoints_settings(self) -> dict | None:
         """k-mesh density of the preset (None: the base set's)."""
-        density = get_preset(self.preset).kpoints_per_reciprocal_atom
+        density = self.preset.kpoints_per_reciprocal_atom
         return {"grid_density": density} if density else None
 
     def relax_maker(self, fmax: float = 0.02, steps: int = 99) -> Maker:
@@ -85,7 +99,7 @@ class VaspEngine:
         from atomate2.vasp.jobs.mp import MPGGARelaxMaker
         from pymatgen.io.vasp.sets import MPRelaxSet
 
-        preset = get_preset(self.preset)
+        preset = self.preset
         ediffg = preset.ediffg_eV_per_A if preset.ediffg_eV_per_A else -abs(fmax)
         generator = MPRelaxSet(
             user_incar_settings=self.incar_settings({"EDIFFG": ediffg, "NSW": steps}),
@@ -116,21 +130,36 @@ class VaspEngine:
             task_document_kwargs={"parse_dos": True},
         )
 
-    def static_outputs(self, job) -> dict:
-        """References to what a static's record keeps (see StaticRecord)."""
+    def relax_outputs(self, relax_job) -> dict[str, Any]:
+        """Energy (eV), structure and task state of a relax job.
+
+        ``converged`` is emmet's task state, "successful" when VASP met its ionic
+        criterion (:attr:`converged_value`).
+        """
         return {
-            "dir_name": job.output.dir_name,
-            "energy_eV": job.output.output.energy,
-            "band_gap_eV": job.output.output.bandgap,
-            "structure": job.output.structure,
-            "lorbit": job.output.input.incar["LORBIT"],
+            "energy_eV": relax_job.output.output.energy,
+            "structure": relax_job.output.structure,
+            "converged": relax_job.output.state,
         }
 
-    def analysis_job(self, static_job, vacancies=None, initial=None):
-        """The electronic analysis of a static, reading its output files."""
-        from oredox.workflows.analysis import analyse_static
+    def static_outputs(self, static_job) -> dict[str, Any]:
+        """References to what a static's record keeps (see StaticRecord)."""
+        output = static_job.output
+        return {
+            "dir_name": output.dir_name,
+            "energy_eV": output.output.energy,
+            "band_gap_eV": output.output.bandgap,
+            "structure": output.structure,
+            "lorbit": output.input.incar["LORBIT"],
+        }
 
-        return analyse_static(static_job.output.dir_name, vacancies, initial)
+    def reads_static(self, folder: Path) -> bool:
+        """A folder with a vasprun.xml (or its compressed copy)."""
+        return _find(local_path(folder), "vasprun.xml") is not None
+
+    def read_static(self, folder: str | Path) -> StaticOutputs:
+        """Parse a VASP static's folder (:func:`read_vasp_outputs`)."""
+        return read_vasp_outputs(folder)
 
     def _run_vasp_kwargs(self) -> dict:
         # atomate2's run_vasp adds custodian's WalltimeHandler when given wall_time
@@ -142,7 +171,7 @@ class VaspEngine:
         """The scheme of this engine's energies (U table, POTCARs, cutoff)."""
         from pymatgen.io.vasp.sets import MPRelaxSet
 
-        preset = get_preset(self.preset)
+        preset = self.preset
         potcars = MPRelaxSet.CONFIG["POTCAR"]
         if structure is not None:
             u_table = hubbard_u(structure, preset)
@@ -160,10 +189,6 @@ class VaspEngine:
             relax_fmax_eV_per_A=abs(preset.ediffg_eV_per_A or fmax),
             relax_cell=True,
         )
-
-    def converged(self, job):
-        """Reference to the task state of a relax job ("successful" when converged)."""
-        return job.output.state
 
     def check_runnable(self) -> None:
         """Raise when the VASP command atomate2 would run is not on this machine."""
@@ -184,3 +209,54 @@ class VaspEngine:
                 f"engine vasp: the VASP command {SETTINGS.VASP_CMD!r} is not on this "
                 f"machine; set ATOMATE2_VASP_CMD or use the chgnet engine"
             )
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    """``name`` or its compressed copy (custodian and atomate2 gzip outputs)."""
+    for candidate in sorted(folder.glob(f"{name}*")):
+        suffix = candidate.name[len(name) :]
+        if suffix in ("", ".gz", ".bz2", ".xz") or suffix.startswith(".relax"):
+            return candidate
+    return None
+
+
+def read_vasp_outputs(folder: str | Path) -> StaticOutputs:
+    """Parse the outputs of a VASP static in ``folder`` (``host:path`` accepted)."""
+    from pymatgen.io.vasp import Chgcar, Outcar, Procar, Vasprun
+
+    path = local_path(folder)
+    vasprun_file = _find(path, "vasprun.xml")
+    if vasprun_file is None:
+        raise FileNotFoundError(f"no vasprun.xml in {path}")
+    vasprun = Vasprun(str(vasprun_file), parse_potcar_file=False)
+    out = StaticOutputs(structure=vasprun.final_structure, efermi_eV=vasprun.efermi)
+    try:
+        out.dos = vasprun.complete_dos
+    except Exception as exc:  # a vasprun without a DOS still has the rest
+        out.missing["dos"] = f"no DOS in vasprun.xml ({exc})"
+    outcar_file = _find(path, "OUTCAR")
+    if outcar_file is not None:
+        outcar = Outcar(str(outcar_file))
+        outcar.read_pseudo_zval()
+        out.zval = dict(outcar.zval_dict)
+        if outcar.magnetization:
+            out.moments_muB = [float(site["tot"]) for site in outcar.magnetization]
+    else:
+        out.missing["outcar"] = "no OUTCAR: no valence counts or moments"
+    chgcar_file = _find(path, "CHGCAR")
+    if chgcar_file is not None:
+        out.chgcar = Chgcar.from_file(str(chgcar_file))
+        a0, a2 = _find(path, "AECCAR0"), _find(path, "AECCAR2")
+        if a0 is not None and a2 is not None:
+            out.aeccar0 = Chgcar.from_file(str(a0))
+            out.aeccar2 = Chgcar.from_file(str(a2))
+        else:
+            out.missing["aeccar"] = "no AECCAR0/AECCAR2 (LAECHG): Bader on CHGCAR alone"
+    else:
+        out.missing["bader"] = "no CHGCAR (LCHARG): no Bader charges"
+    procar_file = _find(path, "PROCAR")
+    if procar_file is not None:
+        out.procar = Procar(str(procar_file))
+    else:
+        out.missing["projections"] = "no PROCAR"
+    return out

@@ -1,0 +1,123 @@
+"""Engines: what relaxes a structure, runs its static, and what its energies mean.
+
+- :mod:`~oredox.workflows.engines.base`: the interface (:class:`Engine`) and the
+  electronic-analysis job every engine's statics feed;
+- :mod:`~oredox.workflows.engines.chgnet`: CHGNet through atomate2's force-field
+  makers (default; offline, minutes, no statics);
+- :mod:`~oredox.workflows.engines.vasp`: VASP DFT+U through atomate2 and custodian
+  (production);
+- :mod:`~oredox.workflows.engines.gpaw`: GPAW PBE+U through ASE (open source, small
+  cells; an optional extra).
+
+:func:`get_engine` builds one by name; :func:`read_static` parses a static's folder
+with the reader of the engine that wrote it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from oredox.analysis.electronic import StaticOutputs
+from oredox.errors import OredoxInputError, validation_problems
+from oredox.workflows.dftu import DftuPreset
+from oredox.workflows.engines.base import Engine, analyse_static, local_path
+from oredox.workflows.engines.chgnet import ChgnetEngine
+from oredox.workflows.engines.gpaw import GpawEngine
+from oredox.workflows.engines.vasp import VaspEngine
+
+ENGINES: dict[str, type[Engine]] = {
+    engine.name: engine for engine in (ChgnetEngine, VaspEngine, GpawEngine)
+}
+# the numerical settings a user may set per engine (the engine's own fields, less
+# the preset and the cluster's walltime, which have their own places)
+ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
+    name: tuple(
+        field for field in cls.model_fields if field not in ("preset", "walltime_s")
+    )
+    for name, cls in ENGINES.items()
+}
+
+
+def get_engine(
+    name: str,
+    preset: str | DftuPreset | dict | None = None,
+    walltime_s: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> Engine:
+    """The engine called ``name``, built once with its settings.
+
+    Parameters
+    ----------
+    name
+        ``chgnet``, ``vasp`` or ``gpaw`` (any case).
+    preset
+        DFT+U preset of DFT engines (a name, a preset or its fields; default ``mp``);
+        CHGNet ignores it (its energies are MPtrj's).
+    walltime_s
+        A cluster job's walltime: VASP stops cleanly before it (custodian).
+    options
+        The engine's numerical settings (:data:`ENGINE_OPTIONS`, e.g. GPAW's
+        ``ecut_eV``).
+
+    Raises
+    ------
+    OredoxInputError
+        Unknown engine (the message lists them), unknown or invalid option, unknown
+        preset.
+    """
+    key = name.lower()
+    if key not in ENGINES:
+        raise OredoxInputError(
+            f"unknown engine {name!r}; available engines: {', '.join(ENGINES)}"
+        )
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(ENGINE_OPTIONS[key]))
+    if unknown:
+        known = ", ".join(ENGINE_OPTIONS[key]) or "none"
+        raise OredoxInputError(
+            f"unknown {key} engine option(s) {unknown}; known: {known}"
+        )
+    cls = ENGINES[key]
+    if "preset" in cls.model_fields:
+        options["preset"] = preset or "mp"
+    if "walltime_s" in cls.model_fields and walltime_s is not None:
+        options["walltime_s"] = walltime_s
+    try:
+        return cls(**options)
+    except ValidationError as exc:
+        problems = validation_problems(exc, key)
+        raise OredoxInputError(f"engine {key}: {problems}") from None
+
+
+def read_static(folder: str | Path) -> StaticOutputs:
+    """The parsed outputs of the static in ``folder``, whichever engine wrote it.
+
+    Raises
+    ------
+    OredoxInputError
+        If no engine recognises the folder.
+    """
+    path = local_path(folder)
+    for cls in ENGINES.values():
+        engine = cls()
+        if engine.reads_static(path):
+            return engine.read_static(path)
+    raise OredoxInputError(
+        f"no static in {path}: no vasprun.xml (VASP) and no gpaw_static.json (GPAW)"
+    )
+
+
+__all__ = [
+    "ENGINES",
+    "ENGINE_OPTIONS",
+    "ChgnetEngine",
+    "Engine",
+    "GpawEngine",
+    "VaspEngine",
+    "analyse_static",
+    "get_engine",
+    "read_static",
+]
