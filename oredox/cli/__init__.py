@@ -1,0 +1,79 @@
+"""The ``oredox`` command line: it parses arguments, calls the library, prints.
+
+Commands
+--------
+``oredox demo``
+    Run a complete delithiation study of an O3 host on the embedded defaults.
+``oredox run TEMPLATE``
+    Run a study template (``--dry-run``: write its engine inputs only).
+``oredox submit TEMPLATE --profile P``
+    Put a study on a SLURM cluster's queue (FireWorks or jobflow-remote).
+``oredox status --profile P``
+    State of the submitted studies.
+``oredox rerun --profile P``
+    Put lost and failed jobs back in the queue.
+``oredox analyse FOLDER``
+    Electronic analysis of one VASP or GPAW static.
+``oredox query [STUDY_ID]``
+    List the studies in the store, or show one.
+``oredox template list|show|new``
+    The shipped study templates.
+``oredox structure o3|p2|rocksalt|layered|orderings|sqs|sro|seed``
+    Build host cells.
+
+The commands live in :mod:`oredox.cli.study`, :mod:`oredox.cli.query` and
+:mod:`oredox.cli.structure`, the console and option parsers they share in
+:mod:`oredox.cli.common`; what they print is drawn by :mod:`oredox.report`. Bad
+input prints one line starting with ``error:`` and exits with status 2, before
+anything is stored; a failed run exits with status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from oredox.cli import query, structure, study
+from oredox.cli.common import console, parse_fraction, parse_fractions, parse_states
+from oredox.errors import OredoxInputError, OredoxRunError
+
+app = typer.Typer(
+    help="DFT+U high-throughput studies of oxygen redox in battery cathodes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# in the order ``oredox --help`` lists them
+app.command()(study.demo)
+app.command()(query.query)
+app.command()(study.analyse)
+app.command()(study.run)
+app.command()(study.submit)
+app.command()(study.status)
+app.command()(study.rerun)
+app.add_typer(study.template_app, name="template")
+app.add_typer(structure.structure_app, name="structure")
+
+
+def main() -> None:
+    """Entry point: input errors exit with 2, failed runs with 1; one line each."""
+    try:
+        app()
+    except (OredoxInputError, OredoxRunError) as exc:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False
+        )
+        sys.exit(2 if isinstance(exc, OredoxInputError) else 1)
+
+
+__all__ = [
+    "app",
+    "console",
+    "main",
+    "parse_fraction",
+    "parse_fractions",
+    "parse_states",
+]
