@@ -11,6 +11,20 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+INTEGRATION = ("slow", "gpaw", "slurm")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that run an engine or a cluster are ``integration`` tests too.
+
+    ``pytest -m "not integration"`` runs the unit tests alone (about a minute);
+    ``.ci/run`` runs everything.
+    """
+    for item in items:
+        if any(item.get_closest_marker(name) for name in INTEGRATION):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
     """No OREDOX_* variable or ~/.oredox.yaml from the machine leaks into a test."""

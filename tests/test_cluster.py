@@ -113,6 +113,7 @@ def oredox(*args, env):
     )
 
 
+@pytest.mark.slurm
 def test_study_through_fireworks_on_real_slurm(slurm, tmp_path):
     marker = tmp_path / "PWNED"
     template = tmp_path / "lco.yaml"

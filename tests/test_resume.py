@@ -17,10 +17,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import yaml
 
 from oredox.settings import load_settings
 from oredox.store import STUDY_JOB_NAME, get_job_store, list_studies
+
+pytestmark = pytest.mark.slow  # real CHGNet runs, killed and resumed (minutes)
 
 TEMPLATE = {
     "name": "resume test",
