@@ -10,13 +10,20 @@ Example ``~/.oredox.yaml``::
     default_engine: chgnet
     dft_u_preset: mp
     work_dir: /scratch/me/oredox
+
+Every problem is one :class:`~oredox.errors.OredoxInputError` that says what is wrong
+and what to do. No message quotes a store URI's credentials (:func:`redact_uri`,
+:func:`exception_detail`) nor a line of the settings file (it may hold the URI).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -26,10 +33,274 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from oredox.errors import OredoxInputError, validation_problems
+from oredox.errors import OredoxInputError
 
 DEFAULT_CONFIG_FILE = Path("~/.oredox.yaml")
 STORE_EMBEDDED = "montydb"
+MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
+MAX_SETTINGS_FILE_BYTES = 1 << 20  # a settings file is a few lines
+MAX_URI_CHARS = 8192
+MAX_DATABASE_CHARS = 63  # MongoDB: fewer than 64, and none of these characters
+_BAD_DATABASE_CHARS = frozenset('/\\. "$\x00')
+# ``scheme://`` up to the last ``@`` of the same whitespace-free run: user:password
+_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)\S*@")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,20}://")
+_LEAK_WINDOW = 4  # this many characters of a password in a row count as quoting it
+_WORK_DIR_ADVICE = "set OREDOX_WORK_DIR (or --work-dir) to a folder you can write"
+
+
+def redact_uri(uri: str) -> str:
+    """Return ``uri`` with everything between ``://`` and its last ``@`` as ``***``.
+
+    The last ``@``, not the first: a password that holds an unencoded ``@``
+    (``mongodb://alice:p@ss@host/db``) is hidden whole.
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep or "@" not in rest:
+        return uri
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every ``scheme://user:password@`` in it as ``scheme://***@``."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+def _secrets(uri: str | None) -> tuple[set[str], set[str]]:
+    """The credentials of ``uri`` as a message may quote them, and its password.
+
+    Credentials: what :func:`redact_uri` hides, as written, percent-decoded and
+    encoded. Password: after the first ``:`` (all of it without one), raw and decoded.
+    """
+    _, sep, rest = (uri or "").partition("://")
+    userinfo = rest.rpartition("@")[0] if sep else ""
+    if not userinfo:
+        return set(), set()
+    user, colon, password = userinfo.partition(":")
+    password = password if colon else user
+    passwords = {form for form in (password, unquote_plus(password)) if form}
+    forms = {userinfo, unquote_plus(userinfo), unquote(userinfo), quote_plus(password)}
+    return {form for form in forms | passwords if form}, passwords
+
+
+def _quotes_password(text: str, uri: str | None) -> bool:
+    """Whether ``text`` holds the password of ``uri``, or a run of 4 of its chars."""
+    n = _LEAK_WINDOW
+    return any(
+        pw[i : i + n] in text
+        for pw in _secrets(uri)[1]
+        for i in range(max(1, len(pw) - n + 1))
+    )
+
+
+def short_text(text: Any, limit: int = 120) -> str:
+    """``text`` on one line (whitespace runs as one space), its middle cut if long."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    half = (limit - 3) // 2
+    return f"{text[:half]}...{text[-half:]}"
+
+
+def scrub_secrets(text: str, *uris: str | None) -> str:
+    """``text`` with no credentials of ``uris`` and no ``scheme://user:pw@``.
+
+    Credentials shorter than four characters are left (replacing them would mangle
+    the text): :func:`exception_detail` withholds a message that quotes them.
+    """
+    forms = {f for uri in uris for f in _secrets(uri)[0] if len(f) >= _LEAK_WINDOW}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return redact_text(text)
+
+
+def exception_detail(exc: BaseException, *uris: str | None, limit: int = 200) -> str:
+    """``"Class: message"`` of ``exc``, one line, scrubbed of the URIs' credentials.
+
+    A message that still quotes a piece of a password (a library that quoted part
+    of a malformed URI) is left out: the class name alone.
+    """
+    message = scrub_secrets(short_text(exc, limit=10**6), *uris)
+    if not message or any(_quotes_password(message, uri) for uri in uris):
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {short_text(message, limit)}"
+
+
+_URI_HINTS = (  # pymongo's message (a regex) -> what to fix
+    ("port (must|contains)", "the port must be a number from 1 to 65535"),
+    ("ipv6", "an IPv6 host goes in brackets, like mongodb://[::1]:27017/db"),
+    ("empty host|at least one host", "the URI names no host"),
+    ("must be escaped", "the user name or password is not percent-encoded"),
+    ("bad database name", "the database name has a character MongoDB refuses"),
+    ("only one, hostname|include a port", "mongodb+srv:// takes one host, no port"),
+    ("option", "an option after '?' is unknown or has a bad value"),
+)
+
+
+def parse_store_uri(uri: str) -> dict[str, Any]:
+    """Check a MongoDB URI with pymongo's parser, offline; return pymongo's parts.
+
+    ``mongodb+srv://`` URIs are checked without their DNS look-up. Raises
+    ``ValueError``: what is wrong and what to do, without the URI.
+    """
+    from pymongo.errors import PyMongoError
+
+    try:
+        from pymongo.uri_parser_shared import _validate_uri
+    except ImportError:  # pragma: no cover - pymongo < 4.11 (srv: with DNS look-up)
+        from pymongo.uri_parser import parse_uri as _validate_uri
+    try:
+        return _validate_uri(uri)
+    except (PyMongoError, ValueError, TypeError, IndexError) as exc:
+        found = (text for key, text in _URI_HINTS if re.search(key, str(exc).lower()))
+        hint = next(found, "pymongo cannot parse it")
+        # pymongo quotes pieces of the URI: Bad database name "..."
+        detail = re.sub(r'"[^"]*"', '"..."', exception_detail(exc, uri, limit=160))
+        raise ValueError(
+            f"the store URI is not a valid MongoDB URI: {hint} ({detail}); a user "
+            "name or password that holds any of : / ? # [ ] @ % must be "
+            "percent-encoded (urllib.parse.quote_plus)"
+        ) from None
+
+
+def _database_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a database name, or None."""
+    if not name:
+        return "must not be empty"
+    if len(name) > MAX_DATABASE_CHARS:
+        return f"must be at most {MAX_DATABASE_CHARS} characters (it has {len(name)})"
+    if _BAD_DATABASE_CHARS & set(name):
+        return 'must not contain / \\ . space " $ or NUL'
+    return None
+
+
+def _check_work_dir(path: Path) -> None:
+    """Fail when ``path`` is a file or can never be a folder; create nothing."""
+    shown = short_text(path)
+    if "\x00" in str(path):
+        raise ValueError("work_dir must not contain a NUL character")
+    try:
+        for candidate in (path, *path.parents):
+            try:
+                if stat.S_ISDIR(candidate.stat().st_mode):
+                    return
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            if candidate == path:
+                raise ValueError(f"work_dir {shown} is a file; {_WORK_DIR_ADVICE}")
+            raise ValueError(
+                f"work_dir {shown} cannot be created: {short_text(candidate)} is a "
+                f"file; {_WORK_DIR_ADVICE}"
+            )
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ValueError(
+            f"work_dir {shown} is not usable ({reason}); {_WORK_DIR_ADVICE}"
+        ) from None
+
+
+def ensure_folder(path: Path, what: str = "work_dir") -> Path:
+    """Create the folder ``path`` (and its parents); check that it is writable.
+
+    A file there, a folder that cannot be created or written: an
+    :class:`OredoxInputError` that names ``what`` (whose folder) and ``path``.
+    """
+    shown = short_text(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OredoxInputError(
+            f"{what} {shown} is a file, not a folder: move it away or "
+            f"{_WORK_DIR_ADVICE}"
+        ) from None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or short_text(exc, 80)
+        raise OredoxInputError(
+            f"cannot create {what} {shown} ({reason}); {_WORK_DIR_ADVICE}"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OredoxInputError(f"{what} {shown} is not writable; {_WORK_DIR_ADVICE}")
+    return path
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """Line, column and what, never the offending line (it may hold a password)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line, mark.column) if mark else (None, None)
+        problem = exc.problem or exc.context or "syntax error"
+    else:  # ReaderError: a character YAML does not accept
+        position = getattr(exc, "position", 0)
+        line = text.count("\n", 0, position)
+        column = position - (text.rfind("\n", 0, position) + 1)
+        problem = getattr(exc, "reason", None) or type(exc).__name__
+    # yaml quotes tokens ('!tag', 'alias'): keep single characters only
+    problem = short_text(redact_text(re.sub(r"'[^']{3,}'", "'...'", str(problem))))
+    return (
+        problem if line is None else f"line {line + 1}, column {column + 1}: {problem}"
+    )
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """The mapping in the YAML settings file ``path``; ``{}`` when there is none.
+
+    Raises :class:`OredoxInputError` when the file is a folder, unreadable, too
+    large, binary or not UTF-8, not YAML, or not a mapping of setting names. A YAML
+    error is reported by line and column only: a line may hold a password.
+    """
+
+    def fail(problem: str) -> OredoxInputError:
+        return OredoxInputError(
+            f"settings file {short_text(path)} {problem}; fix it, or point "
+            "OREDOX_CONFIG_FILE to another file (unset: ~/.oredox.yaml)"
+        )
+
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise fail("is a folder, not a YAML file")
+        if not stat.S_ISREG(mode) and str(path) != os.devnull:
+            raise fail("is not a regular file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SETTINGS_FILE_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    except OSError as exc:
+        raise fail(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if len(raw) > MAX_SETTINGS_FILE_BYTES:
+        raise fail(f"is larger than {MAX_SETTINGS_FILE_BYTES} bytes: the wrong file?")
+    if b"\x00" in raw:
+        raise fail("holds binary data, not YAML text")
+    try:
+        text = raw.decode("utf-8-sig")
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise fail(f"is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        raise fail(f"is not valid YAML: {_yaml_problem(exc, text)}") from None
+    except RecursionError:
+        raise fail("is nested too deeply to be settings") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = "list" if isinstance(data, list) else "single value"
+        raise fail(f"must hold `setting: value` lines, not a YAML {kind}")
+    if not all(isinstance(key, str) for key in data):
+        names = ", ".join(OredoxSettings.model_fields)
+        raise fail(f"has a key that is not a setting name ({names})")
+    return data
+
+
+def settings_file() -> Path | None:
+    """The file ``OREDOX_CONFIG_FILE`` names (``~/.oredox.yaml``); None if empty."""
+    name = os.environ.get("OREDOX_CONFIG_FILE", str(DEFAULT_CONFIG_FILE))
+    try:
+        return Path(name).expanduser() if name else None
+    except RuntimeError:  # ~user of no user, or no home folder
+        raise OredoxInputError(
+            f"OREDOX_CONFIG_FILE {short_text(name)} names an unknown home folder; "
+            "give an absolute path"
+        ) from None
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -40,16 +311,8 @@ class _YamlSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = Path(os.environ.get("OREDOX_CONFIG_FILE", DEFAULT_CONFIG_FILE))
-        path = path.expanduser()
-        if not path.is_file():
-            return {}
-        data = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(data, dict):
-            raise OredoxInputError(
-                f"settings file {path} must hold a mapping of setting: value"
-            )
-        return data
+        path = settings_file()
+        return {} if path is None else read_settings_file(path)
 
 
 class OredoxSettings(BaseSettings):
@@ -59,19 +322,19 @@ class OredoxSettings(BaseSettings):
     ----------
     store
         ``"montydb"`` (default): an embedded on-disk MontyDB store under
-        ``work_dir/store``, no server. A ``mongodb://`` or ``mongodb+srv://`` URI:
-        a MongoDB server, with large objects in a second collection. The URI may hold
-        credentials; oredox never prints or logs them.
+        ``work_dir/store``, no server. A ``mongodb://`` or ``mongodb+srv://`` URI
+        (checked offline by pymongo's parser): a MongoDB server, with large objects
+        in a second collection. oredox never prints or logs the URI's credentials.
     database
-        MongoDB database name, used when the URI names none.
+        MongoDB database name when the URI names none; the embedded store's too.
     work_dir
-        Directory for the embedded store and the calculation folders.
+        Directory for the embedded store and the calculation folders (not a file).
     default_engine
         Engine used when a command names none (``chgnet`` runs anywhere).
     dft_u_preset
         Named Hubbard-U preset for DFT+U engines.
     mongo_timeout_s
-        Seconds to wait for a MongoDB server before giving up (fail fast).
+        Seconds to wait for a MongoDB server before giving up (at most an hour).
     """
 
     model_config = SettingsConfigDict(env_prefix="OREDOX_", extra="forbid")
@@ -79,25 +342,52 @@ class OredoxSettings(BaseSettings):
     store: str = STORE_EMBEDDED
     database: str = "oredox"
     work_dir: Path = Field(default_factory=lambda: Path("~/.oredox").expanduser())
-    default_engine: str = "chgnet"
+    default_engine: str = Field(default="chgnet", min_length=1, max_length=64)
     dft_u_preset: str = "mp"
-    mongo_timeout_s: float = Field(default=5.0, gt=0)
+    mongo_timeout_s: float = Field(default=5.0, gt=0, le=3600)
+
+    @field_validator("work_dir", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("work_dir must not be empty")
+        return value
 
     @field_validator("work_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return Path(value).expanduser()
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError:
+            raise ValueError("work_dir names an unknown home folder (~user)") from None
+        _check_work_dir(path)
+        return path
+
+    @field_validator("database")
+    @classmethod
+    def _check_database(cls, value: str) -> str:
+        problem = _database_problem(value)
+        if problem:
+            raise ValueError(f"the database name {problem}")
+        return value
 
     @field_validator("store")
     @classmethod
     def _check_store(cls, value: str) -> str:
-        if value != STORE_EMBEDDED and not value.startswith(
-            ("mongodb://", "mongodb+srv://")
-        ):
+        if value == STORE_EMBEDDED:
+            return value
+        if not value.startswith(MONGODB_SCHEMES):
+            scheme = _SCHEME.match(value)
             raise ValueError(
-                f"store must be '{STORE_EMBEDDED}' or a mongodb:// or "
-                "mongodb+srv:// URI"
+                f"store must be '{STORE_EMBEDDED}' or a mongodb:// or mongodb+srv:// "
+                f"URI{f', not a {scheme.group(0)} URI' if scheme else ''}"
             )
+        if len(value) > MAX_URI_CHARS:
+            raise ValueError(f"the store URI is longer than {MAX_URI_CHARS} characters")
+        database = parse_store_uri(value)["database"]
+        problem = database and _database_problem(database)
+        if problem:
+            raise ValueError(f"the database name in the store URI {problem}")
         return value
 
     @field_validator("dft_u_preset")
@@ -126,12 +416,40 @@ def load_settings(**overrides: Any) -> OredoxSettings:
     """Read the settings; bad values raise :class:`OredoxInputError`.
 
     ``overrides`` whose value is ``None`` are ignored, so command-line options that were
-    not given fall through to the environment and the file.
+    not given fall through to the environment and the file. No message quotes a
+    value given (a store URI may hold a password) nor a line of the settings file.
     """
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return OredoxSettings(**given)
     except ValidationError as exc:
-        problems = validation_problems(exc, "settings")
-        # pydantic echoes the input value; a store URI may hold a password.
-        raise OredoxInputError(f"invalid oredox settings: {problems}") from None
+        file = settings_file()
+        where = f", {short_text(file)}" if file and os.path.isfile(file) else ""
+        problems = _problems(exc, _given_stores(given))
+        raise OredoxInputError(
+            f"invalid oredox settings: {problems} (from arguments, OREDOX_* "
+            f"variables{where})"
+        ) from None
+
+
+def _problems(exc: ValidationError, uris: list[str]) -> str:
+    """``key: message; ...``; messages quote no value, keys are scrubbed (a URI?)."""
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False):
+        keys = [scrub_secrets(str(part), *uris) for part in err["loc"]]
+        if any(_quotes_password(key, uri) for key in keys for uri in uris):
+            keys = ["<a key that quotes the store password>"]
+        loc = ".".join(short_text(key, 40) for key in keys) or "settings"
+        problems.append(f"{loc}: {str(err['msg']).removeprefix('Value error, ')}")
+    return short_text(redact_text("; ".join(problems)), 2000)
+
+
+def _given_stores(given: dict[str, Any]) -> list[str]:
+    """The store URIs given (keyword, environment, file), to scrub messages with."""
+    found = [given.get("store"), os.environ.get("OREDOX_STORE")]
+    try:
+        path = settings_file()
+        found.append((read_settings_file(path) if path else {}).get("store"))
+    except OredoxInputError:
+        pass
+    return [value for value in found if isinstance(value, str)]

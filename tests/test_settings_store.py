@@ -1,5 +1,6 @@
 """Settings precedence, the embedded store, and the MongoDB path (through mongomock)."""
 
+import re
 import subprocess
 import time
 
@@ -8,12 +9,14 @@ import pytest
 from jobflow import run_locally
 from maggma.stores import MongoStore, MontyStore
 
+from oredox import settings as settings_module
 from oredox import store as store_module
 from oredox.errors import OredoxInputError
 from oredox.schemas import EnergyScheme, StudyDocument
 from oredox.settings import load_settings
 from oredox.store import (
     INDEXED_FIELDS,
+    STUDY_JOB_NAME,
     describe_store,
     find_studies,
     get_job_store,
@@ -116,7 +119,9 @@ def mongomock_server(monkeypatch):
     def client(*args, **kwargs):
         for key in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
             kwargs.pop(key, None)
-        return mongomock_ng.MongoClient(*args, _store=server, **kwargs)
+        made = mongomock_ng.MongoClient(*args, _store=server, **kwargs)
+        made.close = lambda: None  # mongomock's close() empties the shared server
+        return made
 
     monkeypatch.setattr(store_module, "MongoClient", client)
     monkeypatch.setattr("maggma.stores.mongolike.MongoClient", client)
@@ -247,3 +252,163 @@ def test_get_study_errors(isolated_settings):
     store = get_job_store(load_settings())
     with pytest.raises(OredoxInputError, match="no study"):
         get_study(store, "deadbeef")
+
+
+def test_redact_uri_hides_everything_before_the_last_at():
+    assert redact_uri("mongodb://alice:p@ss@host/db") == "mongodb://***@host/db"
+    assert redact_uri("mongodb://alice:p%40ss@h:1/db") == "mongodb://***@h:1/db"
+    assert (
+        redact_uri("mongodb://a:b@h1,h2:27018/db?w=1")
+        == "mongodb://***@h1,h2:27018/db?w=1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"store: montydb\n  bad: [\n", "not valid YAML: line 2, column 6"),
+        (b"\x00\x01\x02\xff binary", "binary data"),
+        ("store: caf\xe9\n".encode("latin-1"), "not UTF-8 text"),
+        (b"- montydb\n- chgnet\n", "not a YAML list"),
+        (b"montydb\n", "not a YAML single value"),
+        (b"1: montydb\n", "not a setting name"),
+        (b"mongo_timeout_s: [1, 2]\n", "mongo_timeout_s: Input should be a valid num"),
+        (b"database: {a: 1}\n", "database: Input should be a valid string"),
+        (b"database: 'a b'\n", "database: the database name must not contain"),
+        (b"default_engine: " + b"x" * 5000 + b"\n", "default_engine: String should"),
+        (b"x" * 1000 + b": 1\n", "Extra inputs are not permitted"),
+        (b"# " + b"x" * (2 << 20) + b"\n", "larger than"),
+    ],
+    ids=[
+        "yaml",
+        "binary",
+        "latin-1",
+        "list",
+        "scalar",
+        "int-key",
+        "timeout-type",
+        "database-type",
+        "database-chars",
+        "long-engine",
+        "long-key",
+        "huge-file",
+    ],
+)
+def test_settings_file_problems_are_one_clear_error(
+    tmp_path, monkeypatch, content, message
+):
+    config = tmp_path / "oredox.yaml"
+    config.write_bytes(content)
+    monkeypatch.setenv("OREDOX_CONFIG_FILE", str(config))
+    with pytest.raises(OredoxInputError, match=re.escape(message)) as err:
+        load_settings()
+    assert str(config) in str(err.value)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 1000
+
+
+def test_settings_file_that_is_a_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("OREDOX_CONFIG_FILE", str(tmp_path))
+    with pytest.raises(OredoxInputError, match="is a folder, not a YAML file"):
+        load_settings()
+    monkeypatch.setenv("OREDOX_CONFIG_FILE", "")  # empty: no file
+    assert load_settings().store == "montydb"
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("mongodb://127.0.0.1:99999/db", "the port must be a number"),
+        ("mongodb://127.0.0.1:abc/db", "the port must be a number"),
+        ("mongodb://[::1/db", "an IPv6 host goes in brackets"),
+        ("mongodb:///db", "the URI names no host"),
+        ("mongodb://", "the URI names no host"),
+        ("mongodb://127.0.0.1/db?nosuchoption=1", "an option after '?'"),
+        ("mongodb://127.0.0.1/" + "d" * 100, "at most 63 characters"),
+        ("mongodb://127.0.0.1/" + "d" * 10000, "longer than 8192 characters"),
+        ("mongodb+srv://c.example.org:27017/db", "one host, no port"),
+        ("redis://127.0.0.1/0", "not a redis:// URI"),
+    ],
+)
+def test_bad_store_uris(monkeypatch, uri, message):
+    monkeypatch.setenv("OREDOX_STORE", uri)
+    with pytest.raises(OredoxInputError, match=re.escape(message)):
+        load_settings()
+
+
+def test_good_store_uris_are_checked_offline():
+    for uri in (
+        "mongodb+srv://u:p%40ss@cluster0.example.invalid/oredox?retryWrites=true",
+        "mongodb://a:b@127.0.0.1:27017,127.0.0.1:27018/db?replicaSet=rs0",
+        "mongodb://[::1]:27017/db.collection",
+    ):
+        settings = load_settings(store=uri)
+        assert "***@" in describe_store(settings) or "[::1]" in uri
+    assert describe_store(load_settings(store=uri)).endswith("database db")
+    assert describe_store(load_settings(store="mongodb://h/?w=1")).endswith("oredox")
+
+
+def test_work_dir_problems(tmp_path, monkeypatch):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for work_dir, message in [
+        (afile, "is a file"),
+        (afile / "below", "cannot be created: " + str(afile) + " is a file"),
+        (tmp_path / ("x" * 300), "File name too long"),
+    ]:
+        with pytest.raises(OredoxInputError, match=re.escape(message)):
+            load_settings(work_dir=work_dir)
+    monkeypatch.setenv("OREDOX_WORK_DIR", "")
+    with pytest.raises(OredoxInputError, match="work_dir must not be empty"):
+        load_settings()
+    # writable is checked where the store is made, before anything is written
+    monkeypatch.setattr(settings_module.os, "access", lambda *args: False)
+    with pytest.raises(OredoxInputError, match=r"work_dir .* is not writable"):
+        get_job_store(load_settings(work_dir=tmp_path / "ro"))
+    assert not (tmp_path / "ro" / "store").exists()
+
+
+def test_a_damaged_embedded_store_says_which_folder_to_move(isolated_settings):
+    store = get_job_store(load_settings())
+    run_locally(small_study_job(), store=store, log=False, ensure_success=True)
+    folder = isolated_settings / "store"
+    for path in folder.rglob("*.collection"):
+        path.write_bytes(b"not a database" * 100)
+    with pytest.raises(OredoxInputError, match=f"store in {re.escape(str(folder))}"):
+        get_job_store(load_settings())
+    # the advice works: with the folder moved away, a new, empty store
+    folder.rename(folder.with_name("store.broken"))
+    assert list_studies(get_job_store(load_settings())) == []
+
+
+def test_a_new_mongodb_database_queries_say_so_and_the_first_run_works(
+    monkeypatch, mongomock_server
+):
+    monkeypatch.setenv("OREDOX_STORE", URI)
+    store = get_job_store(load_settings())
+    with pytest.raises(OredoxInputError, match="has no oredox_outputs collection"):
+        list_studies(store)
+    with pytest.raises(OredoxInputError, match="is this the right database"):
+        get_study(store, "abc")
+    database = mongomock_ng.MongoClient(_store=mongomock_server)["oredox_test"]
+    assert database.list_collection_names() == []  # the queries wrote nothing
+    job = small_study_job()
+    run_locally(job, store=store, log=False, ensure_success=True)
+    assert len(list_studies(store)) == 1
+    assert len(list_studies(get_job_store(load_settings()))) == 1
+    indexed = {
+        key
+        for info in database["oredox_outputs"].index_information().values()
+        for key, _ in info["key"]
+    }
+    assert set(INDEXED_FIELDS) <= indexed
+
+
+def test_a_study_of_another_schema_is_an_input_error(isolated_settings):
+    store = get_job_store(load_settings())
+    run_locally(small_study_job(), store=store, log=False, ensure_success=True)
+    (row,) = list_studies(store)
+    store.docs_store._collection.update_many(
+        {"name": STUDY_JOB_NAME}, {"$set": {"output.hull_config_ids": 5}}
+    )
+    with pytest.raises(OredoxInputError, match="does not match this version"):
+        get_study(store, row["study_id"])
