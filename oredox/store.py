@@ -9,39 +9,51 @@ collection; study documents are the outputs of the job named :data:`STUDY_JOB_NA
 
 from __future__ import annotations
 
-import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from bson.errors import BSONError
 from jobflow import JobStore
-from maggma.stores import MongoStore, MontyStore
+from maggma.stores import MemoryStore, MongoStore, MontyStore
 from monty.json import MontyDecoder
+from montydb.errors import MontyError
+from montydb.storage import StorageError
+from pydantic import ValidationError
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
-from oredox.errors import OredoxInputError
-from oredox.settings import STORE_EMBEDDED, OredoxSettings
+from oredox.errors import OredoxInputError, validation_problems
+from oredox.settings import (
+    STORE_EMBEDDED,
+    OredoxSettings,
+    ensure_folder,
+    exception_detail,
+    parse_store_uri,
+    redact_uri,  # oredox.store.redact_uri: the same function
+    short_text,
+)
 
 if TYPE_CHECKING:
     from oredox.schemas import StudyDocument
 
 STUDY_JOB_NAME = "oredox study document"
-_CREDENTIALS = re.compile(r"(mongodb(?:\+srv)?://)([^@/]+)@")
 
-
-def redact_uri(uri: str) -> str:
-    """Return ``uri`` with any ``user:password@`` replaced by ``***@``."""
-    return _CREDENTIALS.sub(r"\1***@", uri)
+# what a damaged embedded store raises: sqlite, MontyDB, BSON, files, and (ValueError)
+# the flatfile backend's JSON or UnicodeDecodeError
+_EMBEDDED_ERRORS = (sqlite3.Error, MontyError, StorageError, BSONError, OSError)
+_EMBEDDED_ERRORS += (ValueError, EOFError, KeyError, TypeError)
 
 
 def check_mongodb_reachable(uri: str, timeout_s: float) -> None:
     """Fail fast if no MongoDB server answers at ``uri`` within ``timeout_s`` seconds.
 
-    Raises
-    ------
-    OredoxInputError
-        With the redacted URI: the server is unreachable, refused the credentials, or
-        the URI is malformed.
+    Raises :class:`OredoxInputError` with the redacted URI (unreachable, refused
+    credentials, malformed URI) and pymongo's message scrubbed of the credentials.
     """
     timeout_ms = int(timeout_s * 1000)
     try:
@@ -54,11 +66,13 @@ def check_mongodb_reachable(uri: str, timeout_s: float) -> None:
             client.admin.command("ping")
         finally:
             client.close()
-    except PyMongoError as exc:
-        # The pymongo message may quote the URI; keep only its class name.
+    except (PyMongoError, ValueError, TypeError) as exc:
+        # the pymongo message may quote the URI: scrubbed, cut after the first
+        # server's error (the topology description repeats it)
+        detail = exception_detail(exc, uri).split(" (configured timeouts")[0]
         raise OredoxInputError(
             f"cannot reach MongoDB at {redact_uri(uri)} within {timeout_s:g} s "
-            f"({type(exc).__name__}); check the URI, the network and the credentials, "
+            f"({detail}); check the URI, the network and the credentials, "
             f"or unset OREDOX_STORE to use the embedded store"
         ) from None
 
@@ -67,6 +81,12 @@ def get_job_store(
     settings: OredoxSettings, collection_prefix: str = "oredox"
 ) -> JobStore:
     """Build the ``JobStore`` described by ``settings``; connect to check it works.
+
+    Nothing is written to a MongoDB database before the first job output (its
+    indexes come with it): a query of a database without oredox outputs leaves it
+    as it was, and :func:`list_studies` says so. A folder that cannot be written, a
+    damaged embedded store (which folder to move away) or an unreachable server:
+    :class:`OredoxInputError`.
 
     Parameters
     ----------
@@ -84,13 +104,14 @@ def get_job_store(
     docs_name = f"{collection_prefix}_outputs"
     data_name = f"{collection_prefix}_data"
     if settings.store == STORE_EMBEDDED:
-        path = settings.work_dir / "store"
-        path.mkdir(parents=True, exist_ok=True)
+        ensure_folder(settings.work_dir, "work_dir")
+        path = ensure_folder(settings.work_dir / "store", "embedded store folder")
         kwargs: dict[str, Any] = {
             "database_path": str(path),
             "database_name": settings.database,
             "storage": "sqlite",
         }
+        _check_embedded_layout(path, settings.database, (docs_name, data_name))
         docs, data = MontyStore(docs_name, **kwargs), MontyStore(data_name, **kwargs)
     else:
         check_mongodb_reachable(settings.store, settings.mongo_timeout_s)
@@ -103,9 +124,16 @@ def get_job_store(
         docs = MongoStore(collection_name=docs_name, **kwargs)
         data = MongoStore(collection_name=data_name, **kwargs)
     store = JobStore(docs, additional_stores={"data": data})
-    store.connect()
-    if settings.store != STORE_EMBEDDED:
-        ensure_indexes(store)
+    with store_errors(store, "opening the store"):
+        store.connect()
+        if settings.store == STORE_EMBEDDED:
+            # a damaged file fails on its first read: read now, before any run
+            for part in (docs, data):
+                part._collection.find_one({}, {"_id": 1})
+        elif _has_collection(docs):
+            ensure_indexes(store)
+        else:  # indexes now would create the collection, even for a query
+            docs.update = MethodType(_index_then_update, docs)
     return store
 
 
@@ -129,6 +157,95 @@ def ensure_indexes(store: JobStore) -> None:
         store.docs_store.ensure_index(key)
 
 
+def _has_collection(docs: MongoStore) -> bool:
+    """Whether the collection of ``docs`` exists (True if the user may not list)."""
+    collection = docs._collection
+    try:
+        return collection.name in collection.database.list_collection_names()
+    except OperationFailure:  # no listCollections privilege: cannot tell
+        return True
+
+
+def _index_then_update(docs: MongoStore, *args, **kwargs):
+    """``docs.update`` the first time: create the indexes, drop this hook, write.
+
+    Indexes created before the first write would create the collection: a query
+    of the wrong database would leave an empty ``oredox_outputs`` there, read by
+    the next query as "no studies".
+    """
+    docs.__dict__.pop("update", None)  # the class's method from now on
+    for key in INDEXED_FIELDS:
+        docs.ensure_index(key)
+    return docs.update(*args, **kwargs)
+
+
+def _check_embedded_layout(folder: Path, database: str, names) -> None:
+    """Fail on a database that is not a folder, a collection that is not a file.
+
+    MontyDB would read either as empty: a damaged store that looks like a new one.
+    """
+    where = folder / database
+    wrong = [where] if where.exists() and not where.is_dir() else []
+    files = (where / f"{name}.collection" for name in names)
+    wrong += [path for path in files if path.exists() and not path.is_file()]
+    if wrong:
+        kind = "folder" if wrong[0] == where else "file"
+        detail = f"{short_text(wrong[0])} is not a {kind}"
+        raise OredoxInputError(_embedded_failure(detail, folder, "opening the store"))
+
+
+@contextmanager
+def store_errors(store: JobStore, action: str) -> Iterator[None]:
+    """What a broken store raises as one :class:`OredoxInputError`.
+
+    An embedded store: which folder, and how to recover (move it away). MongoDB:
+    the redacted URI and pymongo's message scrubbed of the credentials.
+    """
+    docs = store.docs_store
+    try:
+        yield
+    except OredoxInputError:
+        raise
+    except PyMongoError as exc:
+        if not _is_mongodb(docs):
+            raise
+        where = f"MongoDB at {redact_uri(docs.uri or '')}, database {docs.database}"
+        raise OredoxInputError(
+            f"{where} failed while {action} ({exception_detail(exc, docs.uri)}); "
+            "check the server, the network and the credentials"
+        ) from None
+    except _EMBEDDED_ERRORS as exc:
+        if not isinstance(docs, MontyStore):
+            raise
+        folder = Path(docs.database_path)
+        raise OredoxInputError(_embedded_failure(exc, folder, action)) from None
+
+
+def _embedded_failure(exc: BaseException | str, folder: Path, action: str) -> str:
+    """The message for an embedded store that failed: which folder, what to do."""
+    shown = short_text(folder)
+    if isinstance(exc, str):
+        detail, reason = exc, ""
+    else:
+        detail, reason = exception_detail(exc, limit=120), str(exc).lower()
+    if isinstance(exc, PermissionError) or "readonly" in reason:
+        return f"cannot write the embedded store in {shown} ({detail}): check its modes"
+    if "locked" in reason:
+        return f"the embedded store in {shown} is locked by another process ({detail})"
+    return (
+        f"the embedded store in {shown} is damaged: its files cannot be read "
+        f"while {action} ({detail}). Move the folder away (mv {shown} "
+        f"{shown}.broken): oredox then starts a new, empty store there, and the "
+        "studies in the old one come back only from a backup"
+    )
+
+
+def _is_mongodb(docs) -> bool:
+    """Whether ``docs`` is a MongoDB store built from a URI (not MontyDB, memory)."""
+    mongo = isinstance(docs, MongoStore) and not isinstance(docs, MemoryStore)
+    return mongo and bool(getattr(docs, "uri", None))
+
+
 def describe_store(settings: OredoxSettings) -> str:
     """One line naming the store, safe to print (credentials removed)."""
     if settings.store == STORE_EMBEDDED:
@@ -138,8 +255,27 @@ def describe_store(settings: OredoxSettings) -> str:
 
 def _database_of(settings: OredoxSettings) -> str:
     """The database named in the URI path, else ``settings.database``."""
-    match = re.match(r"mongodb(?:\+srv)?://[^/]+/([^?]+)", settings.store)
-    return match.group(1) if match else settings.database
+    try:
+        database = parse_store_uri(settings.store)["database"]
+    except ValueError:  # settings changed after validation: pymongo will say
+        database = None
+    return database or settings.database
+
+
+def _check_has_outputs(store: JobStore) -> None:
+    """No outputs collection in a MongoDB database (a new embedded store: fine)."""
+    docs = store.docs_store
+    if not _is_mongodb(docs):
+        return
+    with store_errors(store, "listing collections"):
+        present = _has_collection(docs)
+    if not present:
+        raise OredoxInputError(
+            f"database {docs.database} at {redact_uri(docs.uri or '')} has no "
+            f"{docs.collection_name} collection: is this the right database? Check "
+            "the URI's path and OREDOX_DATABASE (a new database gets the collection "
+            "with its first run)"
+        )
 
 
 def list_studies(
@@ -187,8 +323,11 @@ def list_studies(
         "output.created_at",
         "output.entries.x",
     ]
+    _check_has_outputs(store)
+    with store_errors(store, "listing studies"):
+        docs = list(store.query(criteria, properties=properties))
     rows = []
-    for doc in store.query(criteria, properties=properties):
+    for doc in docs:
         out = doc["output"]
         xs = [entry["x"] for entry in out["entries"]]
         row = {
@@ -273,16 +412,43 @@ def get_study(store: JobStore, study_id: str) -> StudyDocument:
     ]
     if not matches:
         raise OredoxInputError(
-            f"no study {study_id!r} in the store; `oredox query` lists them"
+            f"no study {short_text(repr(study_id), 80)} in the store; `oredox query` "
+            "lists them"
         )
     if len(matches) > 1:
         raise OredoxInputError(
-            f"{study_id!r} matches {len(matches)} studies; give more characters"
+            f"{short_text(repr(study_id), 80)} matches {len(matches)} studies; give "
+            "more characters"
         )
-    doc = store.query_one(
-        {"name": STUDY_JOB_NAME, "output.study_id": matches[0]}, load=True
+    with store_errors(store, f"reading study {matches[0]}"):
+        doc = store.query_one(
+            {"name": STUDY_JOB_NAME, "output.study_id": matches[0]}, load=True
+        )
+    try:
+        output = MontyDecoder().process_decoded(doc["output"])
+        if isinstance(output, StudyDocument):
+            return output
+        return StudyDocument.model_validate(output)
+    except ValidationError as exc:
+        raise OredoxInputError(
+            f"study {matches[0]} in the store does not match this version of "
+            f"oredox's study document ({validation_problems(exc, 'study')[:300]}); "
+            "read it with the oredox version that wrote it"
+        ) from None
+
+
+def remove_other_study_documents(
+    store: JobStore, study_id: str, uuid: str, index: int = 1
+) -> None:
+    """Delete the study documents ``study_id`` not stored by job ``uuid``/``index``.
+
+    A local run gives its study document the run's id; when the document's job ran
+    again under a new uuid, the earlier copy goes, and the run keeps one study.
+    """
+    store.docs_store.remove_docs(
+        {
+            "name": STUDY_JOB_NAME,
+            "output.study_id": study_id,
+            "$or": [{"uuid": {"$ne": uuid}}, {"index": {"$ne": index}}],
+        }
     )
-    output = MontyDecoder().process_decoded(doc["output"])
-    if isinstance(output, StudyDocument):
-        return output
-    return StudyDocument.model_validate(output)

@@ -6,27 +6,33 @@ run killed at any point resumes where it stopped (``resume=True``). Progress is 
 from jobflow's own "Finished job" log records, so nothing in the flow knows it is
 being watched; a job that replaces itself with new jobs logs "fan-out: N new jobs"
 and the bar's total grows by N. What the engines print (CHGNet announces itself on
-every load) goes to ``run.log`` in the run folder instead of the terminal.
+every load) goes to ``run.log`` in the run folder instead of the terminal. Beside
+the journal: ``run.json`` (the run's id and identity) and ``run.lock`` (``flock``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import traceback
+import types
 import warnings
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from uuid import uuid4
 
 from jobflow import Flow, Response
 from monty.json import MontyDecoder
 from tqdm.auto import tqdm
 
 from oredox.errors import OredoxInputError, OredoxRunError
+from oredox.store import STUDY_JOB_NAME, remove_other_study_documents
 
 if TYPE_CHECKING:
     from jobflow import JobStore
@@ -61,16 +67,20 @@ def run_flow(
     progress: bool = True,
     description: str = "jobs",
     resume: bool = False,
+    identity: dict | None = None,
 ) -> dict:
     """Run ``flow`` locally into ``store``; resumable after any interruption.
 
-    Job folders, ``run.log`` and ``state.jsonl`` go to ``run_dir``. The state file
-    records the flow, every flow a job added (dynamic fan-out) and every finished job,
-    each line written and flushed before the next step, so that a run killed at any
-    point (SIGKILL included) continues with ``resume=True`` on the same folder: the
-    finished jobs are skipped, the rest run. A job cut off mid-way runs again and
-    overwrites its own output (jobflow keys outputs by uuid and index), so no
-    document is stored twice.
+    Job folders, ``run.log``, ``run.json`` and ``state.jsonl`` go to ``run_dir``. The
+    state file records the flow, every flow a job added (dynamic fan-out) and every
+    finished job, each line written and flushed before the next step, so that a run
+    killed at any point (SIGKILL included) continues with ``resume=True`` on the same
+    folder: the finished jobs are skipped, the rest run. A job cut off mid-way runs
+    again and overwrites its own output (jobflow keys outputs by uuid and index); the
+    study document gets the run's id as ``study_id`` and replaces any earlier copy of
+    it, so the run stores one study. ``identity`` (:func:`run_identity`) is recorded in
+    ``run.json`` when the run starts, and checked when it resumes. The folder is
+    locked while the run lasts.
 
     Returns
     -------
@@ -80,17 +90,37 @@ def run_flow(
 
     Raises
     ------
+    OredoxInputError
+        If another process is running this folder, or ``resume`` finds no run of this
+        ``identity`` there (or a journal damaged before its last line).
     OredoxRunError
         If any job failed; the message points to the log.
     """
+    if resume:  # run.json never changes: checked before anything is touched
+        record = read_run_record(run_dir)
+        problem = identity_mismatch(record, identity or {}, run_dir)
+        if problem:
+            raise OredoxInputError(problem)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with _run_lock(run_dir):
+        state = _RunState(run_dir / STATE_FILE)
+        if resume:
+            flow = state.load()
+            description = f"{description} (resumed)"
+        else:
+            if (run_dir / RUN_FILE).exists() or state.path.exists():
+                raise OredoxInputError(f"{run_dir} already holds a run")
+            record = {"run_id": uuid4().hex, "started": _now(), **(identity or {})}
+            _write_atomically(run_dir / RUN_FILE, json.dumps(record, indent=1) + "\n")
+            state.start(flow)
+        return _run_logged(
+            flow, store, run_dir, state, record["run_id"], progress, description
+        )
+
+
+def _run_logged(flow, store, run_dir, state, run_id, progress, description) -> dict:
+    """Run with the progress bar and ``run.log``; raise if jobs did not finish."""
     log_path = run_dir / "run.log"
-    state = _RunState(run_dir / STATE_FILE)
-    if resume:
-        flow = state.load()
-        description = f"{description} (resumed)"
-    else:
-        state.start(flow)
     loggers = [
         logging.getLogger(name)
         for name in ("jobflow.core.job", "jobflow.managers.local", "oredox")
@@ -113,7 +143,9 @@ def run_flow(
         try:
             with contextlib.redirect_stdout(log_file), warnings.catch_warnings():
                 warnings.showwarning = _to_log(log_file)
-                responses, errored = _run_resumable(flow, store, run_dir, state, bar)
+                responses, errored = _run_resumable(
+                    flow, store, run_dir, state, bar, run_id
+                )
         finally:
             for lg, level, propagate in saved:
                 lg.removeHandler(handler)
@@ -133,6 +165,89 @@ def run_flow(
 
 
 STATE_FILE = "state.jsonl"
+RUN_FILE = "run.json"
+LOCK_FILE = "run.lock"
+
+
+def run_identity(name: str, template: dict, engine: str) -> dict:
+    """What makes two runs the same study: name, template content hash, engine.
+
+    ``template`` is the template as JSON data (``model_dump(mode="json")``); its hash
+    is the sha256 of its canonical JSON (sorted keys, no spaces).
+    """
+    canonical = json.dumps(template, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return {"name": name, "template_sha256": digest, "engine": engine}
+
+
+def identity_mismatch(record: dict, identity: dict, folder: Path) -> str | None:
+    """Why the run recorded in ``record`` (``run.json``) is not of ``identity``."""
+    name = identity.get("name")
+    if name is not None and record.get("name") != name:
+        return f"the run in {folder} is of {record.get('name')!r}, not of {name!r}"
+    sha = identity.get("template_sha256")
+    if sha is not None and record.get("template_sha256") != sha:
+        return (
+            f"the template {name!r} changed since the run in {folder} started "
+            f"(content hash {str(record.get('template_sha256'))[:12]} then, "
+            f"{sha[:12]} now); run it anew without --resume, or restore the template"
+        )
+    engine = identity.get("engine")
+    if engine is not None and record.get("engine") != engine:
+        return (
+            f"the run in {folder} used the engine {record.get('engine')}, not "
+            f"{engine}; resume it with --engine {record.get('engine')}"
+        )
+    return None
+
+
+def read_run_record(run_dir: Path, missing_ok: bool = False) -> dict | None:
+    """The run's ``run.json`` (``None`` where absent and ``missing_ok``)."""
+    path = run_dir / RUN_FILE
+    if missing_ok and not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise OredoxInputError(
+            f"no run record {path} ({type(exc).__name__}; no run, or one started by "
+            f"an older oredox): it cannot resume; start a new run"
+        ) from None
+    if not isinstance(record, dict) or "run_id" not in record:
+        raise OredoxInputError(f"{path} holds no run_id")
+    return record
+
+
+def journal_finished(path: Path) -> bool:
+    """Whether the journal at ``path`` ends with its ``finished`` record."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 4096))
+        tail = handle.read()
+    lines = tail[: tail.rfind(b"\n") + 1].splitlines()  # complete lines only
+    with contextlib.suppress(ValueError, IndexError, TypeError):
+        return "finished" in dict(json.loads(lines[-1]))
+    return False
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path):
+    """An exclusive ``flock`` on ``run.lock`` (our pid in it), never waited for."""
+    with open(run_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "unknown"
+            raise OredoxInputError(
+                f"run {run_dir} is already running (pid {pid})"
+            ) from None
+        try:
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class _RunState:
@@ -149,23 +264,31 @@ class _RunState:
         if self.path.exists():
             raise OredoxInputError(f"{self.path.parent} already holds a run")
         # the first line appears whole or not at all (a kill cannot cut it)
-        partial = self.path.with_suffix(".partial")
-        partial.write_text(json.dumps({"flow": flow.as_dict()}, default=_json_default))
-        with open(partial, "a") as handle:
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, self.path)
+        line = json.dumps({"flow": flow.as_dict()}, default=_json_default) + "\n"
+        _write_atomically(self.path, line)
 
     def load(self) -> Flow:
+        """The flow; ``done``, ``added``; a torn last line cut off the file first."""
         if not self.path.exists():
             raise OredoxInputError(f"no run to resume in {self.path.parent}")
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            with open(self.path, "r+b") as handle:
+                handle.truncate(end)
+                handle.flush()
+                os.fsync(handle.fileno())
         flow = None
-        for line in self.path.read_text().splitlines():
+        for number, line in enumerate(data[:end].split(b"\n")[:-1], start=1):
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a line cut off by the kill: everything before it holds
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                raise OredoxInputError(
+                    f"{self.path}, line {number}: not a JSON record; the journal is "
+                    f"damaged before its last line and the run cannot resume safely"
+                )
             if "flow" in record and "parent" not in record:
                 flow = Flow.from_dict(record["flow"])
             elif "parent" in record:
@@ -175,7 +298,10 @@ class _RunState:
                 self.done.add((record["done"], record["index"]))
         if flow is None:
             raise OredoxInputError(f"{self.path} holds no flow")
-        self._write({"resumed": datetime.now(UTC).isoformat(), "done": None})
+        resumed = {"resumed": _now(), "done": None}
+        if end < len(data):
+            resumed["dropped_torn_bytes"] = len(data) - end
+        self._write(resumed)
         return flow
 
     def n_added(self) -> int:
@@ -190,7 +316,7 @@ class _RunState:
         self._write({"done": uuid, "index": index})
 
     def finish(self) -> None:
-        self._write({"finished": datetime.now(UTC).isoformat()})
+        self._write({"finished": _now()})
 
     def _write(self, record: dict) -> None:
         with open(self.path, "a") as handle:
@@ -199,13 +325,32 @@ class _RunState:
             os.fsync(handle.fileno())
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """``path`` appears with ``text`` whole, or not at all (write, fsync, rename)."""
+    partial = path.with_name(f"{path.name}.partial")
+    with open(partial, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def _json_default(value):
     from monty.json import jsanitize
 
     return jsanitize(value, strict=True, allow_bson=False, enum_values=True)
 
 
-def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar):
+def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar, run_id: str):
     """The local loop of jobflow with a journal: skip finished jobs, record the rest."""
     from jobflow.core.reference import OnMissing
 
@@ -229,12 +374,14 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar):
         job_dir = run_dir / f"job_{datetime.now(UTC):%Y-%m-%d-%H-%M-%S-%f}"
         job_dir.mkdir()
         try:
-            with contextlib.chdir(job_dir):
+            with contextlib.chdir(job_dir), _study_id_set(job, run_id):
                 response = job.run(store=store)
         except Exception:
             logger.info(f"{job.name} failed with exception:\n{traceback.format_exc()}")
             errored.add(job.uuid)
             return False
+        if job.name == STUDY_JOB_NAME:  # one study per run: drop earlier copies
+            remove_other_study_documents(store, run_id, job.uuid, job.index)
         responses[job.uuid][job.index] = response
         if response.replace is not None:
             state.add(job.uuid, job.index, response.replace)
@@ -251,6 +398,38 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar):
 
     run_flow_jobs(flow)
     return responses, errored
+
+
+@contextlib.contextmanager
+def _study_id_set(job, study_id: str):
+    """The study-document job's output gets ``study_id`` (the run's, not random)."""
+    if job.name != STUDY_JOB_NAME:
+        yield
+        return
+    saved = job.function
+    function = getattr(saved, "original", saved)  # as Job.run finds it
+    bound = getattr(saved, "__self__", None)
+    if bound is not None and not isinstance(bound, types.ModuleType):
+        function = types.MethodType(function, bound)
+
+    def with_study_id(*args, **kwargs):
+        return _with_study_id(function(*args, **kwargs), study_id)
+
+    job.function = with_study_id
+    try:
+        yield
+    finally:
+        job.function = saved
+
+
+def _with_study_id(output, study_id: str):
+    if isinstance(output, Response):
+        output.output = _with_study_id(output.output, study_id)
+    elif "study_id" in getattr(type(output), "model_fields", {}):
+        output = output.model_copy(update={"study_id": study_id})
+    elif isinstance(output, dict) and "study_id" in output:
+        output = {**output, "study_id": study_id}
+    return output
 
 
 def _to_log(log_file):
