@@ -19,7 +19,6 @@ import yaml
 from oredox.errors import OredoxInputError
 from oredox.workflows.cluster import (
     ClusterProfile,
-    fireworks_template,
     job_name,
     load_profile,
     sbatch_script,
@@ -90,9 +89,11 @@ def test_template_strings_stay_inert_in_the_batch_script(tmp_path):
     subprocess.run(["bash", "-c", runnable], check=True, capture_output=True)
     assert not marker.exists()
     assert job_name("") == "oredox"
-    template = fireworks_template(profile(pre_run=["echo $$"]), name)
-    assert "$${rocket_launch}" in template and "$${launch_dir}" in template
-    assert "echo $$$$" in template  # FireWorks' delimiter escaped, stays literal
+    # the script is complete: no queue-adapter placeholder, pre-run lines verbatim
+    # (FireWorks' CommonAdapter would fill $${launch_dir} unquoted and drop "$$" lines)
+    script = sbatch_script(profile(pre_run=["echo $$"]), name, "rlaunch", tmp_path)
+    assert "$${" not in script
+    assert "echo $$" in script.split("\n")
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +211,89 @@ def test_jobflow_remote_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_jobflow_remote)
     with pytest.raises(OredoxInputError, match="pip install 'oredox\\[remote\\]'"):
         submit_jobflow_remote(None, "hpc", profile())
+
+
+LAUNCHPAD_FILES = {
+    "not-yaml": b"host: [\n",
+    "list": b"- host\n",
+    "scalar": b"localhost\n",
+    "binary": b"\x00\xff\x10host",
+    "latin-1": "host: caf\xe9\n".encode("latin-1"),
+    "empty": b"",
+    "kwargs-not-mapping": b"host: 127.0.0.1\nmongoclient_kwargs: [1]\n",
+    "port-not-int": b"host: 127.0.0.1\nport: abc\n",
+}
+
+
+@pytest.mark.parametrize("kind", [*LAUNCHPAD_FILES, "folder", "missing", "long"])
+def test_malformed_launchpad_files_are_one_input_error(kind, tmp_path):
+    from oredox.workflows.submit import rerun_failed, workflow_status
+
+    path = tmp_path / "my_launchpad.yaml"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "long":
+        path = tmp_path / ("l" * 4000)
+    elif kind != "missing":
+        path.write_bytes(LAUNCHPAD_FILES[kind])
+    cluster = profile(launchpad_file=str(path))
+    for command in (workflow_status, rerun_failed):
+        with pytest.raises(OredoxInputError, match="LaunchPad"):
+            command(cluster)
+
+
+UNREACHABLE = {
+    "fields": "host: 127.0.0.1\nport: 1\nname: fw\nusername: bob\n"
+    "password: lp-s3cr3t\nmongoclient_kwargs: {serverSelectionTimeoutMS: 60000}\n",
+    "uri": "host: mongodb://bob:lp-s3cr3t@127.0.0.1:1/fw\nuri_mode: true\nname: fw\n",
+}
+
+
+@pytest.mark.parametrize("kind", UNREACHABLE)
+def test_an_unreachable_launchpad_fails_in_seconds(kind, tmp_path, monkeypatch):
+    from jobflow import Flow
+
+    from oredox.settings import load_settings
+    from oredox.workflows.submit import rerun_failed, submit_fireworks, workflow_status
+
+    path = tmp_path / "my_launchpad.yaml"
+    path.write_text(UNREACHABLE[kind])
+    cluster = profile(launchpad_file=str(path))
+    monkeypatch.setenv("OREDOX_MONGO_TIMEOUT_S", "0.5")
+    calls = {
+        "status": lambda: workflow_status(cluster),  # the default: 5 s
+        "rerun": lambda: rerun_failed(cluster, timeout_s=0.5),
+        "submit": lambda: submit_fireworks(
+            Flow([], name="x"), cluster, load_settings(), tmp_path / "l", queue=False
+        ),
+    }
+    for name, call in calls.items():
+        start = time.perf_counter()
+        with pytest.raises(OredoxInputError) as err:
+            call()
+        assert time.perf_counter() - start < 10, name
+        message = str(err.value)
+        assert "cannot use the FireWorks LaunchPad" in message, name
+        assert "127.0.0.1:1" in message and "lp-s3cr3t" not in message, name
+    assert not (tmp_path / "l").exists() or not any((tmp_path / "l").iterdir())
+
+
+def test_status_without_a_launchpad_is_one_input_error_on_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from oredox.cli import app
+
+    launchpad_file = tmp_path / "my_launchpad.yaml"
+    launchpad_file.write_text("host: 127.0.0.1\nport: 1\nname: fw\n")
+    profile_file = tmp_path / "profile.yaml"
+    profile_file.write_text(
+        yaml.safe_dump(
+            {"name": "t", "partition": "debug", "launchpad_file": str(launchpad_file)}
+        )
+    )
+    for command in (["status"], ["rerun"]):
+        start = time.perf_counter()
+        done = CliRunner().invoke(app, [*command, "--profile", str(profile_file)])
+        assert time.perf_counter() - start < 10, command
+        assert isinstance(done.exception, OredoxInputError), command
+        assert "cannot use the FireWorks LaunchPad" in str(done.exception)

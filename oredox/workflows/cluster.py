@@ -1,43 +1,108 @@
-"""Cluster profiles and queue submission (SLURM through FireWorks or jobflow-remote).
+"""Cluster profiles, SLURM batch scripts and the worker the scripts run.
 
 A :class:`ClusterProfile` is a YAML file describing where jobs run: partition, nodes,
-tasks, walltime, account, modules, commands to run before each job, the VASP command
-and the MPI launcher. It is validated before anything is submitted: every value that
-reaches an ``#SBATCH`` line or a command line is checked against a strict pattern,
-and the study's own strings (template name, description) reach the script only as a
-sanitised job name, so no template can inject shell into a submission script.
-``pre_run`` commands are the profile owner's own shell lines and are written as given
-(the profile is the cluster account's configuration, like ``~/.bashrc``), one per
-line, after a check that each is a single line.
+tasks, walltime, account, modules, commands to run before each job, the VASP command,
+the MPI launcher, the Python of the compute nodes and the FireWorks LaunchPad file.
+It is validated before anything is submitted, and every value reaches the batch script
+unchanged or is refused with a message naming the field:
 
-:func:`sbatch_script` renders the script that FireWorks' queue adapter submits; the
-rocket it launches runs every ready job of the study in one allocation
-(``rlaunch rapidfire``), so dynamic fan-out needs no further submission.
+- values written bare (``#SBATCH`` values, module names, the words of ``vasp_cmd``)
+  must be safe tokens (letters, digits and ``_.,:/+=@%-``, at most 256 characters);
+- paths (``python``, ``launchpad_file``, the launch folder, the settings file, the
+  work folder) may hold any printable text (spaces, quotes, ``;``, ``$``, unicode)
+  and are shell-quoted with :func:`shlex.quote`; ``~`` is expanded first; control
+  characters (newline, tab, NUL ...) and text that is not UTF-8 are refused;
+- ``pre_run`` entries are the profile owner's own shell lines (the profile is the
+  cluster account's configuration, like ``~/.bashrc``): written verbatim, one per
+  line, after a check that each is a single line;
+- the study's own strings (template name, description) reach the script only as a
+  sanitised job name, so no template can inject shell into a submission script.
+
+:func:`sbatch_script` renders the whole script; nothing in it is left for a queue
+adapter to fill in (FireWorks' ``CommonAdapter`` substitutes ``$${launch_dir}``
+unquoted and drops every line holding ``$$``, so oredox does not use its templates).
+:func:`load_profile` turns every unreadable file (missing, a folder, binary, not UTF-8,
+not YAML, not a mapping, too large) into one :class:`~oredox.errors.OredoxInputError`.
+
+The script's last line runs :func:`run_worker`: FireWorks' ``rlaunch`` after
+:func:`use_oredox_store` has made the oredox store (built from the settings the
+worker reads: ``OREDOX_CONFIG_FILE``, ``OREDOX_*`` variables) jobflow's
+``JOB_STORE``, which jobflow's Fireworks use when their spec holds no store. What the
+script exports for it (:func:`worker_environment`) are paths and names, never a URI.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
+import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from oredox.errors import OredoxInputError, validation_problems
+from oredox.files import read_yaml_mapping, shown
 
-SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_.,:/+=@%-]+$")
-WALLTIME = re.compile(r"^(\d+-)?\d{1,3}:\d{2}:\d{2}$")
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from jobflow import JobStore
+
+    from oredox.settings import OredoxSettings
+
+SAFE_TOKEN = re.compile(r"[A-Za-z0-9_.,:/+=@%-]+")
+WALLTIME = re.compile(r"(\d+-)?\d{1,3}:\d{2}:\d{2}", re.ASCII)
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*", re.ASCII)
+MAX_TOKEN = 256
+MAX_PATH = 4096
+SUBMITTED_STORE = "OREDOX_SUBMITTED_STORE"
+WORKER_CODE = (
+    "import sys; from oredox.workflows.cluster import run_worker; "
+    "sys.exit(run_worker(sys.argv[1:]))"
+)
 
 
 def _safe(value: str, what: str) -> str:
-    if not SAFE_TOKEN.match(value):
+    if len(value) > MAX_TOKEN:
+        raise ValueError(
+            f"{what} is {len(value)} characters long (at most {MAX_TOKEN})"
+        )
+    if not SAFE_TOKEN.fullmatch(value):
         raise ValueError(
             f"{what} {value!r} may only contain letters, digits and _.,:/+=@%-"
         )
     return value
+
+
+def path_problem(value: str, what: str) -> str | None:
+    """Why ``value`` cannot be written (shell-quoted) into a batch script, or None."""
+    text = str(value)
+    if not text:
+        return f"{what} is empty"
+    if len(text) > MAX_PATH:
+        return f"{what} is {len(text)} characters long (at most {MAX_PATH})"
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cs":
+            return f"{what} {shown(text)!r} is not valid UTF-8"
+        if category == "Cc":
+            return (
+                f"{what} {shown(text)!r} holds the control character {char!r}; "
+                "batch-script paths must be one printable line"
+            )
+    return None
+
+
+def quoted_path(value: str | Path, what: str) -> str:
+    """``value`` shell-quoted for a script; refused, naming ``what``, if unsafe."""
+    problem = path_problem(str(value), what)
+    if problem:
+        raise OredoxInputError(problem)
+    return shlex.quote(str(value))
 
 
 class ClusterProfile(BaseModel):
@@ -64,13 +129,28 @@ class ClusterProfile(BaseModel):
         description="Python of the environment with oredox on the compute nodes",
     )
     launchpad_file: str | None = Field(
-        None, description="FireWorks my_launchpad.yaml (default: the settings' store)"
+        None, description="FireWorks my_launchpad.yaml (default: FireWorks' own)"
     )
 
-    @field_validator("name", "partition", "account", "qos", "python", "launchpad_file")
+    @field_validator("name", "partition", "account", "qos")
     @classmethod
     def _token(cls, value, info):
         return value if value is None else _safe(value, info.field_name)
+
+    @field_validator("python", "launchpad_file")
+    @classmethod
+    def _path(cls, value, info):
+        if value is None:
+            return None
+        expanded = os.path.expanduser(value)
+        if expanded.startswith("~"):
+            raise ValueError(
+                f"{info.field_name} {shown(value)!r}: cannot expand '~' (no such user)"
+            )
+        problem = path_problem(expanded, info.field_name)
+        if problem:
+            raise ValueError(problem)
+        return expanded
 
     @field_validator("modules")
     @classmethod
@@ -80,6 +160,8 @@ class ClusterProfile(BaseModel):
     @field_validator("vasp_cmd")
     @classmethod
     def _command(cls, value):
+        if not value.split():
+            raise ValueError("vasp_cmd is empty")
         for part in value.split():
             _safe(part, "vasp_cmd word")
         return value
@@ -87,8 +169,8 @@ class ClusterProfile(BaseModel):
     @field_validator("walltime")
     @classmethod
     def _walltime(cls, value):
-        if not WALLTIME.match(value):
-            raise ValueError(f"walltime {value!r} must be [D-]HH:MM:SS")
+        if not WALLTIME.fullmatch(value):
+            raise ValueError(f"walltime {shown(value)!r} must be [D-]HH:MM:SS")
         return value
 
     @field_validator("pre_run")
@@ -97,6 +179,8 @@ class ClusterProfile(BaseModel):
         for line in value:
             if "\n" in line or "\r" in line:
                 raise ValueError("each pre_run entry must be a single line")
+            if "\0" in line:
+                raise ValueError("a pre_run entry holds a NUL character")
         return value
 
     @property
@@ -116,19 +200,14 @@ class ClusterProfile(BaseModel):
 
 
 def load_profile(source: str | Path) -> ClusterProfile:
-    """A profile from a YAML file; errors name the offending keys."""
-    path = Path(source)
-    if not path.exists():
-        raise OredoxInputError(f"no cluster profile {source!r}")
+    """A profile from a YAML file; every problem is one :class:`OredoxInputError`."""
+    data = read_yaml_mapping(source, "cluster profile")
     try:
-        data = yaml.safe_load(path.read_text())
         return ClusterProfile.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise OredoxInputError(f"{path} is not valid YAML: {exc}") from None
     except ValidationError as exc:
         problems = validation_problems(exc, "profile")
         raise OredoxInputError(
-            f"invalid cluster profile {path.name}: {problems}"
+            f"invalid cluster profile {shown(Path(source).name)}: {problems}"
         ) from None
 
 
@@ -139,12 +218,18 @@ def job_name(text: str) -> str:
 
 
 def sbatch_script(
-    profile: ClusterProfile, name: str, rocket_launch: str, workdir: str | Path
+    profile: ClusterProfile,
+    name: str,
+    rocket_launch: str,
+    workdir: str | Path,
+    environment: Mapping[str, str] | None = None,
 ) -> str:
     """The batch script: #SBATCH lines, modules, pre-run lines, the rocket launch.
 
-    ``name`` may be anything (it becomes a sanitised job name); ``rocket_launch`` is
-    built by oredox from quoted paths.
+    ``name`` may be anything (it becomes a sanitised job name); ``workdir`` and the
+    values of ``environment`` (exported after the pre-run lines) are shell-quoted,
+    refused if they hold control characters; ``rocket_launch`` is built by oredox
+    from quoted parts. The result is complete: nothing is left to substitute.
     """
     lines = [
         "#!/bin/bash -l",
@@ -164,22 +249,87 @@ def sbatch_script(
     lines += ["", "set -e"]
     lines += [f"module load {module}" for module in profile.modules]
     lines += list(profile.pre_run)
-    lines += [
-        f"export ATOMATE2_VASP_CMD={shlex.quote(profile.full_vasp_cmd)}",
-        f"cd {shlex.quote(str(workdir))}",
-        rocket_launch,
-        "",
-    ]
+    lines.append(f"export ATOMATE2_VASP_CMD={shlex.quote(profile.full_vasp_cmd)}")
+    for key, value in (environment or {}).items():
+        if not ENV_NAME.fullmatch(key):
+            raise OredoxInputError(f"{key!r} is not an environment variable name")
+        lines.append(f"export {key}={quoted_path(value, key)}")
+    lines += [f"cd {quoted_path(workdir, 'launch folder')}", rocket_launch, ""]
     return "\n".join(lines)
 
 
-def fireworks_template(profile: ClusterProfile, name: str) -> str:
-    """:func:`sbatch_script` as a FireWorks CommonAdapter template.
+def store_identity(settings: OredoxSettings) -> str:
+    """The job store of ``settings`` in words, without credentials or URI options."""
+    from oredox.settings import STORE_EMBEDDED
+    from oredox.store import redact_uri
 
-    The adapter fills ``$${launch_dir}`` and ``$${rocket_launch}`` (its delimiter is
-    ``$$``); any ``$$`` already in the script is escaped so it stays literal.
+    if settings.store == STORE_EMBEDDED:
+        return f"montydb at {Path(settings.work_dir).absolute() / 'store'}"
+    address = redact_uri(settings.store).split("?", 1)[0]
+    return f"{address} database {settings.database}"
+
+
+def worker_environment(settings: OredoxSettings) -> dict[str, str]:
+    """What the batch script exports so the worker builds the same store.
+
+    Paths and names only: the settings file's path (never its content), the work
+    folder, the database name, ``montydb`` for the embedded store, and
+    :func:`store_identity` as ``OREDOX_SUBMITTED_STORE``. A MongoDB URI is never
+    exported: the worker reads it from the settings file or its own environment.
     """
-    script = sbatch_script(profile, name, "__ROCKET__", "__LAUNCH_DIR__")
-    script = script.replace("$$", "$$$$")
-    script = script.replace("__LAUNCH_DIR__", "$${launch_dir}")
-    return script.replace("__ROCKET__", "$${rocket_launch}")
+    from oredox.settings import DEFAULT_CONFIG_FILE, STORE_EMBEDDED
+
+    environment = {}
+    name = os.environ.get("OREDOX_CONFIG_FILE", str(DEFAULT_CONFIG_FILE))
+    config = Path(name).expanduser() if name else None  # set but empty: no file
+    if config is not None and config.is_file():
+        environment["OREDOX_CONFIG_FILE"] = str(config.absolute())
+    environment["OREDOX_WORK_DIR"] = str(Path(settings.work_dir).absolute())
+    environment["OREDOX_DATABASE"] = settings.database
+    if settings.store == STORE_EMBEDDED:
+        environment["OREDOX_STORE"] = STORE_EMBEDDED
+    environment[SUBMITTED_STORE] = store_identity(settings)
+    return environment
+
+
+def worker_command(profile: ClusterProfile, launchpad_file: str | Path) -> str:
+    """The batch script's last line: :func:`run_worker` (``rlaunch rapidfire``)."""
+    parts = ["-c", WORKER_CODE, "-l", launchpad_file, "rapidfire", "--nlaunches", "0"]
+    python = quoted_path(profile.python, "python")
+    return " ".join([python, *(shlex.quote(str(part)) for part in parts)])
+
+
+def use_oredox_store(
+    settings: OredoxSettings | None = None, expected: str | None = None
+) -> JobStore:
+    """Make the oredox store jobflow's ``JOB_STORE`` (used by store-less Fireworks).
+
+    ``expected``: the :func:`store_identity` the study was submitted with; another
+    store is an :class:`OredoxInputError`.
+    """
+    from jobflow import SETTINGS
+
+    from oredox.settings import load_settings
+    from oredox.store import get_job_store
+
+    settings = settings or load_settings()
+    if expected and store_identity(settings) != expected:
+        raise OredoxInputError(
+            f"this worker's oredox store ({store_identity(settings)}) is not the one "
+            f"the study was submitted with ({expected}); give the worker the same "
+            "settings (OREDOX_CONFIG_FILE, or OREDOX_STORE in its environment)"
+        )
+    SETTINGS.JOB_STORE = get_job_store(settings)
+    return SETTINGS.JOB_STORE
+
+
+def run_worker(argv: Sequence[str] | None = None) -> int:
+    """FireWorks' ``rlaunch`` (``argv``: its arguments) with the oredox job store."""
+    from fireworks.scripts.rlaunch_run import rlaunch
+
+    try:
+        use_oredox_store(expected=os.environ.get(SUBMITTED_STORE))
+    except OredoxInputError as exc:
+        print(f"oredox worker: {exc}", file=sys.stderr)
+        return 2
+    return rlaunch(None if argv is None else list(argv)) or 0

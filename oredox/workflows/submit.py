@@ -1,13 +1,34 @@
 """Putting a study on a SLURM queue, watching it, rerunning what failed.
 
 FireWorks (``--via fireworks``): the study's flow becomes a FireWorks workflow
-(jobflow's ``flow_to_workflow``, the job store travelling in each Firework's spec),
-is added to the LaunchPad, and one batch script is submitted with FireWorks' queue
-launcher (``sbatch`` underneath). The script runs ``rlaunch rapidfire``: every ready
-job of the study, including those a dynamic job adds, in one allocation. A job that
-dies (node failure, walltime, SIGKILL) is found by ``oredox rerun`` (FireWorks' lost
-runs) and put back to READY with the fizzled ones; finished jobs are never redone,
-and their outputs stay in the store once (jobflow updates by uuid and index).
+(jobflow's ``flow_to_workflow``), is added to the LaunchPad, and one batch script,
+written whole by :func:`oredox.workflows.cluster.sbatch_script`, is submitted with
+``sbatch``. The script runs FireWorks' ``rlaunch rapidfire`` through
+:func:`~oredox.workflows.cluster.run_worker`: every ready job of the study,
+including those a dynamic job adds, in one allocation. A job that dies (node
+failure, walltime, SIGKILL) is found by ``oredox rerun`` (FireWorks' lost runs) and
+put back to READY with the fizzled ones; finished jobs are never redone, and their
+outputs stay in the store once (jobflow updates by uuid and index). To run what
+``rerun`` put back, submit the same script again
+(``sbatch <launch-dir>/launcher_*/FW_submit.script``).
+
+Credentials travel by reference, never by value. The Fireworks' specs hold no job
+store (jobflow's ``JobFiretask`` then uses ``jobflow.SETTINGS.JOB_STORE``), and the
+worker (:func:`~oredox.workflows.cluster.run_worker`) sets that to the store of the
+oredox settings it reads on the compute node: the settings file named by
+``OREDOX_CONFIG_FILE`` (the batch script exports the path of the file used at
+submission, never its content) or ``OREDOX_STORE`` in the job's environment. The
+script also exports the non-secret settings (``OREDOX_WORK_DIR``,
+``OREDOX_DATABASE``, ``OREDOX_STORE=montydb`` for the embedded store) and
+``OREDOX_SUBMITTED_STORE``, the store described without credentials or URI options:
+a worker whose settings name another store stops before running anything, rather
+than write the study elsewhere. The LaunchPad file is referenced by its path, never
+copied. A plain ``rlaunch`` would use jobflow's own ``JOB_STORE`` instead.
+
+Every LaunchPad is opened by :func:`get_launchpad`: a short server-selection timeout
+and a ping first, so an unreachable or misconfigured LaunchPad (or a LaunchPad file
+that is not a YAML mapping) is one :class:`~oredox.errors.OredoxInputError` within
+seconds.
 
 jobflow-remote (``--via jobflow-remote``): ``jobflow_remote.submit_flow`` on a
 worker of the user's jobflow-remote project; its runner daemon submits and tracks the
@@ -16,32 +37,111 @@ jobs. oredox checks that the package and the project exist and says how to get t
 
 from __future__ import annotations
 
+import logging
+import re
 import shlex
 import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oredox.errors import OredoxInputError, OredoxRunError
-from oredox.workflows.cluster import ClusterProfile, fireworks_template, job_name
+from oredox.files import read_yaml_mapping, shown
+from oredox.workflows.cluster import (
+    ClusterProfile,
+    job_name,
+    path_problem,
+    sbatch_script,
+    worker_command,
+    worker_environment,
+)
 
 if TYPE_CHECKING:
     from oredox.settings import OredoxSettings
     from oredox.workflows.templates import StudyTemplate
 
 VIAS = ("fireworks", "jobflow-remote")
+LAUNCHPAD_TIMEOUT_S = 5.0
+SCRIPT_NAME = "FW_submit.script"
+_log = logging.getLogger(__name__)
+_LAUNCHPAD_KEYS = {
+    "host", "port", "name", "username", "password", "logdir", "strm_lvl",
+    "user_indices", "wf_user_indices", "authsource", "uri_mode", "mongoclient_kwargs",
+}  # fmt: skip
 
 
-def get_launchpad(profile: ClusterProfile):
-    """The FireWorks LaunchPad of ``profile`` (its file, else FireWorks' default)."""
+def launchpad_location(profile: ClusterProfile) -> Path | None:
+    """The profile's LaunchPad file, else FireWorks' configured one, else None."""
+    from fireworks.fw_config import LAUNCHPAD_LOC
+
+    location = profile.launchpad_file or LAUNCHPAD_LOC
+    return Path(location).absolute() if location else None
+
+
+def get_launchpad(profile: ClusterProfile, timeout_s: float = LAUNCHPAD_TIMEOUT_S):
+    """The FireWorks LaunchPad of ``profile``, reachable (checked with a ping).
+
+    Its file (``launchpad_file``, else FireWorks' ``LAUNCHPAD_LOC``), else FireWorks'
+    default (MongoDB on localhost). The MongoDB client waits at most ``timeout_s``
+    for a server.
+
+    Raises
+    ------
+    OredoxInputError
+        A missing or malformed LaunchPad file; no MongoDB answering within
+        ``timeout_s``; credentials refused. The message holds no password.
+    """
+    location = launchpad_location(profile)
+    spec = read_yaml_mapping(location, "LaunchPad file") if location else {}
+    if not isinstance(spec.get("mongoclient_kwargs") or {}, dict):
+        raise OredoxInputError(
+            f"LaunchPad file {shown(str(location))}: mongoclient_kwargs must be a "
+            "mapping"
+        )
+    spec = {key: value for key, value in spec.items() if key in _LAUNCHPAD_KEYS}
+    spec.setdefault("host", None)
+    where = (
+        f"LaunchPad file {shown(str(location))}" if location else "FireWorks default"
+    )
+    return _connect(spec, where, timeout_s)
+
+
+def _connect(spec: dict, where: str, timeout_s: float):
+    """A LaunchPad from ``spec`` with short timeouts, pinged; errors without secrets."""
+    from urllib.parse import unquote
+
     from fireworks import LaunchPad
+    from pymongo.errors import PyMongoError, ServerSelectionTimeoutError
 
-    if profile.launchpad_file:
-        path = Path(profile.launchpad_file)
-        if not path.exists():
-            raise OredoxInputError(f"no LaunchPad file {path}")
-        return LaunchPad.from_file(str(path))
-    return LaunchPad.auto_load()
+    from oredox.store import redact_uri
+
+    timeout_ms = max(1, int(timeout_s * 1000))
+    kwargs = dict(spec.get("mongoclient_kwargs") or {})
+    kwargs |= {"serverSelectionTimeoutMS": timeout_ms, "connectTimeoutMS": timeout_ms}
+    host = str(spec.get("host") or "localhost")
+    in_uri = re.findall(r"//[^:/@]*:([^@/]+)@", host)
+    secrets = [str(spec.get("password") or ""), *in_uri, *map(unquote, in_uri)]
+    host = redact_uri(host)
+    if not spec.get("uri_mode"):
+        host = f"{host}:{spec.get('port') or 27017}"
+    target = f"MongoDB at {host}, database {spec.get('name') or 'fireworks'}"
+    try:
+        launchpad = LaunchPad.from_dict({**spec, "mongoclient_kwargs": kwargs})
+        launchpad.db.command("ping")
+        launchpad.fireworks.find_one({}, {"_id": 1})
+    except (PyMongoError, OSError, TypeError, ValueError) as exc:
+        detail = redact_uri(str(exc).strip().splitlines()[0] if str(exc) else "")
+        for secret in filter(None, secrets):
+            detail = detail.replace(secret, "***")
+        if isinstance(exc, ServerSelectionTimeoutError):
+            detail = f"no answer within {timeout_s:g} s"
+        raise OredoxInputError(
+            f"cannot use the FireWorks LaunchPad ({where}: {target}): "
+            f"{type(exc).__name__}: {shown(detail, 200)}; check that MongoDB runs "
+            "there, the LaunchPad file and its credentials"
+        ) from None
+    return launchpad
 
 
 def _initialise_if_new(launchpad) -> None:
@@ -57,65 +157,94 @@ def _initialise_if_new(launchpad) -> None:
         launchpad.reset("", require_password=False)
 
 
-def rlaunch_command(profile: ClusterProfile, launchpad_file: str | Path) -> str:
-    """``rlaunch rapidfire`` of the profile's Python environment, quoted."""
-    rlaunch = Path(profile.python).with_name("rlaunch")
-    return " ".join(
-        shlex.quote(str(part))
-        for part in (rlaunch, "-l", launchpad_file, "rapidfire", "--nlaunches", "0")
-    )
+def _launch_folder(launch_dir: str | Path) -> Path:
+    """The launch folder, absolute and created; unusable paths are input errors."""
+    problem = path_problem(str(launch_dir), "launch folder (--launch-dir)")
+    if problem:
+        raise OredoxInputError(problem)
+    folder = Path(launch_dir).expanduser().absolute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OredoxInputError(
+            f"cannot create the launch folder (--launch-dir) {shown(str(folder))}: "
+            f"{exc.strerror}"
+        ) from None
+    return folder
+
+
+def _sbatch(script: Path) -> str:
+    """Submit ``script`` from its folder; the job id."""
+    try:
+        done = subprocess.run(
+            ["sbatch", script.name],
+            cwd=script.parent,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise OredoxRunError(f"sbatch failed ({exc}); script: {script}") from None
+    found = re.search(r"Submitted batch job\s+(\d+)", done.stdout)
+    if done.returncode != 0 or not found:
+        raise OredoxRunError(
+            f"the queue refused the batch job: {done.stderr.strip()[-500:]}; "
+            f"script: {script}"
+        )
+    return found.group(1)
 
 
 def submit_fireworks(
     flow,
     profile: ClusterProfile,
-    store,
+    settings: OredoxSettings,
     launch_dir: str | Path,
     queue: bool = True,
 ) -> dict[str, Any]:
     """Add the flow to the LaunchPad and (``queue``) submit one batch job for it.
 
-    Returns the workflow's Firework ids, the batch job id (or None) and the folder of
-    the batch script.
+    The Fireworks carry no job store (see the module docstring). The batch script is
+    rendered and checked before anything is added to the LaunchPad.
+
+    Returns the workflow's Firework ids, the batch job id (or None), the launch
+    folder and the batch script (or None).
     """
-    from fireworks import FWorker
-    from fireworks.queue.queue_launcher import launch_rocket_to_queue
-    from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
+    from fireworks.utilities.fw_utilities import create_datestamp_dir
     from jobflow.managers.fireworks import flow_to_workflow
 
-    launchpad = get_launchpad(profile)
+    if queue and shutil.which("sbatch") is None:
+        raise OredoxRunError("sbatch is not on this machine: no SLURM to submit to")
+    launch_dir = _launch_folder(launch_dir)
+    launchpad = get_launchpad(profile, settings.mongo_timeout_s)
+    launchpad_file = launchpad_location(profile)
+    if launchpad_file is None:  # FireWorks' default LaunchPad: no credentials
+        launchpad_file = launch_dir / "my_launchpad.yaml"
+        launchpad.to_file(str(launchpad_file))
+    rocket = worker_command(profile, launchpad_file)
+    environment = worker_environment(settings)
+    sbatch_script(profile, flow.name, rocket, launch_dir, environment)  # checks
     _initialise_if_new(launchpad)
-    workflow = flow_to_workflow(flow, store=store)
-    mapping = launchpad.add_wf(workflow)
-    launch_dir = Path(launch_dir).resolve()
-    launch_dir.mkdir(parents=True, exist_ok=True)
-    launchpad_file = launch_dir / "my_launchpad.yaml"
-    launchpad.to_file(str(launchpad_file))
-    template = launch_dir / "sbatch_template.txt"
-    template.write_text(fireworks_template(profile, flow.name))
-    qadapter = CommonAdapter(
-        q_type="SLURM",
-        q_name=job_name(flow.name),
-        template_file=str(template),
-        rocket_launch=rlaunch_command(profile, launchpad_file),
-    )
-    job_id = None
+    mapping = launchpad.add_wf(flow_to_workflow(flow))
+    job_id = script = None
     if queue:
-        if shutil.which("sbatch") is None:
-            raise OredoxRunError("sbatch is not on this machine: no SLURM to submit to")
-        job_id = launch_rocket_to_queue(
-            launchpad, FWorker(), qadapter, str(launch_dir), create_launcher_dir=True
-        )
-        if not job_id:
-            raise OredoxRunError(
-                f"the queue refused the batch job; see the launcher folder in "
-                f"{launch_dir}"
-            )
+        try:
+            launcher = Path(create_datestamp_dir(str(launch_dir), _log, "launcher_"))
+            script = launcher / SCRIPT_NAME
+            text = sbatch_script(profile, flow.name, rocket, launcher, environment)
+            script.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OredoxInputError(
+                f"cannot write the batch script in {shown(str(launch_dir))}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        job_id = _sbatch(script)
     return {
         "fw_ids": sorted(mapping.values()),
         "workflow": flow.name,
         "job_id": job_id,
         "launch_dir": str(launch_dir),
+        "script": None if script is None else str(script),
     }
 
 
@@ -157,13 +286,14 @@ def submit_study(
     dict
         ``via`` and ``n_jobs`` (jobs in the flow, dynamic ones not counted); with
         jobflow-remote ``job_ids``; with FireWorks what :func:`submit_fireworks`
-        returns (``workflow``, ``fw_ids``, ``job_id``, ``launch_dir``) and
-        ``store``, the job store described without credentials.
+        returns (``workflow``, ``fw_ids``, ``job_id``, ``launch_dir``, ``script``)
+        and ``store``, the job store described without credentials.
 
     Raises
     ------
     OredoxInputError
-        An unknown ``via`` or engine, or jobflow-remote without a worker.
+        An unknown ``via`` or engine, jobflow-remote without a worker, an unusable
+        launch folder or profile value, no reachable LaunchPad or store.
     OredoxRunError
         The queue refused the batch job, or no ``sbatch`` with ``queue``.
     """
@@ -181,9 +311,9 @@ def submit_study(
     if via == "jobflow-remote":
         ids = submit_jobflow_remote(flow, worker, profile)
         return {"via": via, "n_jobs": len(flow), "job_ids": ids}
-    store = get_job_store(settings)
+    get_job_store(settings)  # reachable now, not first on the compute node
     out = launch_dir or settings.work_dir / "launches"
-    result = submit_fireworks(flow, profile, store, out, queue=queue)
+    result = submit_fireworks(flow, profile, settings, out, queue=queue)
     return {
         "via": via,
         "n_jobs": len(flow),
@@ -192,9 +322,13 @@ def submit_study(
     }
 
 
-def workflow_status(profile: ClusterProfile, name: str | None = None) -> list[dict]:
+def workflow_status(
+    profile: ClusterProfile,
+    name: str | None = None,
+    timeout_s: float = LAUNCHPAD_TIMEOUT_S,
+) -> list[dict]:
     """Per workflow (all, or the one named): state counts and failed jobs."""
-    launchpad = get_launchpad(profile)
+    launchpad = get_launchpad(profile, timeout_s)
     query = {"name": name} if name else {}
     rows = []
     for wf_id in launchpad.get_wf_ids(query):
@@ -213,9 +347,13 @@ def workflow_status(profile: ClusterProfile, name: str | None = None) -> list[di
     return rows
 
 
-def rerun_failed(profile: ClusterProfile, expiration_s: int = 4 * 3600) -> dict:
+def rerun_failed(
+    profile: ClusterProfile,
+    expiration_s: int = 4 * 3600,
+    timeout_s: float = LAUNCHPAD_TIMEOUT_S,
+) -> dict:
     """Lost runs (no ping for ``expiration_s``) and fizzled jobs back to READY."""
-    launchpad = get_launchpad(profile)
+    launchpad = get_launchpad(profile, timeout_s)
     lost = launchpad.detect_lostruns(expiration_secs=expiration_s, rerun=True)
     fizzled = launchpad.get_fw_ids({"state": "FIZZLED"})
     for fw_id in fizzled:
