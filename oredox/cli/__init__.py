@@ -40,6 +40,11 @@ from oredox.cli import query, structure, study
 from oredox.cli.common import console, parse_fraction, parse_fractions, parse_states
 from oredox.errors import OredoxInputError, OredoxRunError
 
+try:  # typer >= 0.21 carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on click
+    from click import exceptions as click_exceptions
+
 app = typer.Typer(
     help="DFT+U high-throughput studies of oxygen redox in battery cathodes.",
     no_args_is_help=True,
@@ -58,15 +63,38 @@ app.add_typer(study.template_app, name="template")
 app.add_typer(structure.structure_app, name="structure")
 
 
-def main() -> None:
-    """Entry point: input errors exit with 2, failed runs with 1; one line each."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: input errors exit with 2, failed runs with 1; one line each.
+
+    Command-line usage errors (an unknown option, a value of the wrong type) and
+    files that cannot be read or written are input errors too: one ``error:`` line,
+    never click's usage box or a traceback.
+    """
     try:
-        app()
+        code = app(args=argv, standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # ``oredox`` alone, or a command group alone: its help
+        sys.exit(2)
+    except click_exceptions.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "oredox"
+        _error(f"{exc.format_message()} (see {where} --help)", 2)
+    except typer.Abort:
+        _error("interrupted", 130)
     except (OredoxInputError, OredoxRunError) as exc:
-        Console(stderr=True, soft_wrap=True).print(
-            f"[bold red]error:[/] {escape(str(exc))}", highlight=False
-        )
-        sys.exit(2 if isinstance(exc, OredoxInputError) else 1)
+        _error(str(exc), 2 if isinstance(exc, OredoxInputError) else 1)
+    except OSError as exc:  # a path that cannot be read or written
+        target = f": {exc.filename}" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{target}", 2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error(message: str, code: int) -> None:
+    """Print one ``error:`` line (the message is never read as markup) and exit."""
+    text = " ".join(message.split())  # one line, whatever the message holds
+    Console(stderr=True, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(text)}", highlight=False
+    )
+    sys.exit(code)
 
 
 __all__ = [

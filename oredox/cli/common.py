@@ -6,11 +6,45 @@ modules never import the package that registers them: no import cycle.
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 from rich.console import Console
 
 from oredox.errors import OredoxInputError
+from oredox.files import check_destination, figure_formats
 
 console = Console()
+STRUCTURE_SUFFIXES = (".cif", ".vasp")
+
+
+def figure_path(path: Path | None) -> Path | None:
+    """Option callback: a figure that matplotlib can write, in a writable folder."""
+    if path is not None:
+        check_destination(path, "figure", figure_formats())
+    return path
+
+
+def csv_path(path: Path | None) -> Path | None:
+    """Option callback: a ``.csv`` file in a writable folder."""
+    if path is not None:
+        check_destination(path, "CSV file", (".csv",))
+    return path
+
+
+def structure_path(path: Path) -> Path:
+    """Option callback: a ``.cif``, ``.vasp`` or POSCAR file in a writable folder."""
+    name = Path(str(path)).name.lower()
+    poscar = name.startswith(("poscar", "contcar"))
+    check_destination(path, "structure file", None if poscar else STRUCTURE_SUFFIXES)
+    return path
+
+
+def positive(value: float | None) -> float | None:
+    """Option callback: a finite number above zero."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise OredoxInputError(f"expected a finite number above 0, got {value}")
+    return value
 
 
 def parse_states(items: list[str] | None) -> dict[str, float] | None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from oredox import report
-from oredox.cli.common import console
+from oredox.cli.common import console, csv_path, figure_path
+from oredox.errors import OredoxInputError
 
 
 def query(
@@ -18,7 +20,8 @@ def query(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
     png: Annotated[
-        Path | None, typer.Option(help="Also write the study's hull figure.")
+        Path | None,
+        typer.Option(help="Also write the study's hull figure.", callback=figure_path),
     ] = None,
     electronic: Annotated[
         bool,
@@ -47,7 +50,9 @@ def query(
     ] = None,
     csv: Annotated[
         Path | None,
-        typer.Option(help="Write the list (or one study's entries) as CSV."),
+        typer.Option(
+            help="Write the list (or one study's entries) as CSV.", callback=csv_path
+        ),
     ] = None,
     work_dir: Annotated[
         Path | None, typer.Option(help="Store location (OREDOX_WORK_DIR).")
@@ -58,16 +63,23 @@ def query(
     from oredox.settings import load_settings
     from oredox.store import get_job_store, get_study, list_studies
 
-    store = get_job_store(load_settings(work_dir=work_dir))
+    settings = load_settings(work_dir=work_dir)
+    _check_filters(x_min, x_max, chemsys, engine)
+    # an embedded store that was never made is empty: list nothing, create nothing
+    missing = settings.store == "montydb" and not (settings.work_dir / "store").is_dir()
     if study_id is None:
-        rows = list_studies(
-            store,
-            chemsys=chemsys,
-            framework=framework,
-            engine=engine,
-            scheme=scheme,
-            x_min=x_min,
-            x_max=x_max,
+        rows = (
+            []
+            if missing
+            else list_studies(
+                get_job_store(settings),
+                chemsys=chemsys,
+                framework=framework,
+                engine=engine,
+                scheme=scheme,
+                x_min=x_min,
+                x_max=x_max,
+            )
         )
         if csv is not None:
             _write_csv(csv, rows)
@@ -76,7 +88,12 @@ def query(
             return
         console.print(report.studies_table(rows))
         return
-    study = get_study(store, study_id)
+    if missing:
+        raise OredoxInputError(
+            f"no study {study_id!r}: there is no oredox store in {settings.work_dir} "
+            "yet (nothing has run with it; check --work-dir or OREDOX_WORK_DIR)"
+        )
+    study = get_study(get_job_store(settings), study_id)
     if csv is not None:
         _write_csv(csv, report.entry_rows(study, x_min, x_max))
     if png is not None:
@@ -93,6 +110,27 @@ def query(
         )
         return
     report.print_study(study, console)
+
+
+def _check_filters(x_min, x_max, chemsys, engine) -> None:
+    """Filters that can match nothing are mistakes: say so instead of listing none."""
+    from pymatgen.core import Element
+
+    from oredox.workflows.engines import ENGINES
+
+    for name, x in (("--x-min", x_min), ("--x-max", x_max)):
+        if x is not None and not math.isfinite(x):
+            raise OredoxInputError(f"{name} must be a number, got {x}")
+    if x_min is not None and x_max is not None and x_min > x_max:
+        raise OredoxInputError(f"--x-min {x_min} is above --x-max {x_max}")
+    if chemsys is not None:
+        unknown = [el for el in chemsys.split("-") if not Element.is_valid_symbol(el)]
+        if unknown:
+            raise OredoxInputError(f"--chemsys names no element: {', '.join(unknown)}")
+    if engine is not None and engine.lower() not in ENGINES:
+        raise OredoxInputError(
+            f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}"
+        )
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from oredox import report
-from oredox.cli.common import console, parse_fraction, parse_fractions
+from oredox.cli.common import (
+    console,
+    parse_fraction,
+    parse_fractions,
+    structure_path,
+)
 from oredox.errors import OredoxInputError
 from oredox.structures.seeds import SEEDS
 
@@ -26,7 +31,13 @@ structure_app = typer.Typer(
 )
 
 Output = Annotated[
-    Path, typer.Option("-o", "--output", help="File: .cif, .vasp or POSCAR.")
+    Path,
+    typer.Option(
+        "-o",
+        "--output",
+        help="File: .cif, .vasp or POSCAR.",
+        callback=structure_path,  # checked before the cell is built
+    ),
 ]
 Cations = Annotated[
     str, typer.Option(help="Cation fractions per anion, e.g. Li=7/12,Ti=7/24,Ni=1/8.")

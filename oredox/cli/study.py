@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from oredox import report
-from oredox.cli.common import console, parse_states
+from oredox.cli.common import console, figure_path, parse_states, positive
 from oredox.errors import OredoxInputError
+from oredox.files import check_destination
 
 if TYPE_CHECKING:
     from oredox.schemas import StudyDocument
@@ -49,10 +50,15 @@ def demo(
     ] = None,
     fmax: Annotated[
         float | None,
-        typer.Option(help="Force convergence, eV/A [0.05; gpaw 0.1]."),
+        typer.Option(
+            help="Force convergence, eV/A [0.05; gpaw 0.1].", callback=positive
+        ),
     ] = None,
     png: Annotated[
-        Path, typer.Option(help="Figure with the hull and voltage profile.")
+        Path,
+        typer.Option(
+            help="Figure with the hull and voltage profile.", callback=figure_path
+        ),
     ] = Path("oredox_demo_hull.png"),
     work_dir: Annotated[
         Path | None, typer.Option(help="Store and run folders (OREDOX_WORK_DIR).")
@@ -131,6 +137,9 @@ def run(
     study_template = load_template(template)
     if dry_run:
         out = output or Path(f"{Path(template).stem}-inputs")
+        if out.exists() and not out.is_dir():
+            raise OredoxInputError(f"the dry-run folder {out} is a file")
+        check_destination(out / "screening.json", "dry-run folder")
         folders = write_inputs(study_template, out, engine)
         console.print(
             f"{len(folders)} input folders in {out} (screening record: "
@@ -139,7 +148,7 @@ def run(
         )
         return
     settings = load_settings(work_dir=work_dir)
-    png = output or Path(f"{Path(template).stem}_hull.png")
+    png = figure_path(output or Path(f"{Path(template).stem}_hull.png"))
     study = run_study(study_template, engine, settings, png, progress, resume)
     _print_stored(study, png, settings)
 
@@ -270,7 +279,10 @@ def template_new(
     """Write a copy of a shipped template to edit."""
     from oredox.workflows.templates import load_template
 
+    check_destination(output, "template", (".yaml", ".yml"))
     if output.exists():
         raise OredoxInputError(f"{output} exists; choose another name")
-    output.write_text(load_template(start).to_yaml())
+    text = load_template(start).to_yaml()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
     console.print(f"wrote {output} (from {start}); `oredox run {output}` runs it")

@@ -7,6 +7,7 @@ sites they may change.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from itertools import product
 
@@ -15,6 +16,8 @@ from pymatgen.core import Composition, Element, Lattice, Species, Structure
 
 from oredox.errors import OredoxInputError
 
+MAX_ATOMS = 5000  # sites; OREDOX_MAX_ATOMS raises it
+MAX_LATTICE_A = 1000.0
 ALKALI_ELEMENTS = ("Li", "Na", "K")
 ANION_STATES = {"O": -2, "F": -1, "S": -2}
 
@@ -207,6 +210,15 @@ def rock_salt(
         }
     else:
         fractions = {str(el): float(v) for el, v in cations.items()}
+    check_length(a, "a")
+    unknown = [el for el in [*fractions, anion] if not Element.is_valid_symbol(el)]
+    if unknown:
+        raise OredoxInputError(f"not an element: {', '.join(unknown)}")
+    outside = {el: v for el, v in fractions.items() if not 0 < v <= 1}
+    if outside:
+        raise OredoxInputError(
+            f"cation fractions must lie in (0, 1] per {anion}, got {outside}"
+        )
     total = sum(fractions.values())
     if not np.isclose(total, 1.0, atol=1e-3):
         raise OredoxInputError(
@@ -241,10 +253,18 @@ def rock_salt(
     return structure
 
 
+def check_length(value: float, name: str) -> float:
+    """A lattice parameter (A): finite, positive and below 1000 A, or an error."""
+    if not (np.isfinite(value) and 0 < value < MAX_LATTICE_A):
+        raise OredoxInputError(
+            f"lattice parameter {name} must be a positive length below "
+            f"{MAX_LATTICE_A:g} A, got {value}"
+        )
+    return float(value)
+
+
 def _hexagonal_lattice(a: float, c: float) -> Lattice:
-    if a <= 0 or c <= 0:
-        raise OredoxInputError(f"lattice parameters must be positive, got a={a} c={c}")
-    return Lattice.hexagonal(a, c)
+    return Lattice.hexagonal(check_length(a, "a"), check_length(c, "c"))
 
 
 def _decorate(
@@ -344,13 +364,19 @@ def resolve_oxidation_states(
     )
 
 
-def make_supercell(structure: Structure, scaling: Sequence) -> Structure:
+def make_supercell(
+    structure: Structure, scaling: Sequence, max_atoms: int | None = None
+) -> Structure:
     """A copy of ``structure`` repeated by ``scaling`` (3 integers or a 3x3 matrix).
+
+    ``max_atoms`` (default :func:`default_max_atoms`) caps the sites of the result:
+    a 1000 x 1000 x 1000 supercell is refused before 22 GiB are allocated.
 
     Raises
     ------
     OredoxInputError
-        If the matrix is not integer, not 3x3, or does not have a positive determinant.
+        If the matrix is not integer, not 3x3, does not have a positive determinant,
+        or the cell would exceed ``max_atoms`` sites.
     """
     matrix = np.array(scaling, dtype=float)
     if matrix.shape == (3,):
@@ -365,7 +391,25 @@ def make_supercell(structure: Structure, scaling: Sequence) -> Structure:
             f"supercell matrix {matrix.astype(int).tolist()} has determinant {det}; it "
             f"must be positive (e.g. 2 1 1)"
         )
+    limit = max_atoms if max_atoms is not None else default_max_atoms()
+    if det * len(structure) > limit:
+        raise OredoxInputError(
+            f"supercell {matrix.astype(int).tolist()} of a {len(structure)}-site cell "
+            f"has {det * len(structure):,} sites, more than the limit of {limit:,}; "
+            f"choose a smaller supercell or raise the limit (OREDOX_MAX_ATOMS)"
+        )
     return structure.make_supercell(matrix.astype(int), in_place=False)
+
+
+def default_max_atoms() -> int:
+    """The largest cell oredox builds: ``OREDOX_MAX_ATOMS`` or 5000 sites."""
+    text = os.environ.get("OREDOX_MAX_ATOMS", "").strip()
+    try:
+        return int(text) if text else MAX_ATOMS
+    except ValueError:
+        raise OredoxInputError(
+            f"OREDOX_MAX_ATOMS must be a whole number, got {text!r}"
+        ) from None
 
 
 def _split_amo2(formula: str) -> tuple[str, str]:

@@ -32,6 +32,8 @@ from oredox.structures.ewald import EwaldQuadraticForm
 from oredox.structures.frameworks import resolve_oxidation_states
 from oredox.structures.superstructures import LayerOrdering, classify
 
+MAX_ORDERING_SITES = 24
+
 
 @dataclass(frozen=True)
 class RankedOrdering:
@@ -76,6 +78,11 @@ def enumerate_layer_orderings(
     """
     if not 0 < a_fraction < 1:
         raise OredoxInputError(f"A fraction must be between 0 and 1, not {a_fraction}")
+    if not 1 <= max_sites <= MAX_ORDERING_SITES:
+        raise OredoxInputError(
+            f"max_sites must be between 1 and {MAX_ORDERING_SITES} (the arrangements "
+            f"grow combinatorially with the cell), got {max_sites}"
+        )
     if m_charge is None:
         m_charge = (3 - a_charge * a_fraction) / (1 - a_fraction)
     found: list[tuple[LayerOrdering, Structure]] = []

@@ -31,6 +31,7 @@ from oredox.structures.clusters import (
     random_correlations,
     shell_radii,
 )
+from oredox.structures.frameworks import default_max_atoms
 
 MODE_SQS = 0
 MODE_CONTACTS = 1
@@ -101,6 +102,7 @@ def generate_sqs(
         Ordered, with ``properties["provenance"]`` holding the method, parameters,
         seed and the :class:`~oredox.structures.clusters.OrderQuality` report.
     """
+    _check_steps(n_steps)
     prepared, shells, occupation = _setup(
         structure, n_cells, supercell_matrix, n_shells, seed
     )
@@ -152,6 +154,7 @@ def minimize_contacts(
     rule of Li et al. 2022. Same outputs as :func:`generate_sqs`; the provenance adds
     ``first_shell_contacts`` (ordered pairs, each bond counted twice).
     """
+    _check_steps(n_steps)
     prepared, shells, occupation = _setup(structure, n_cells, supercell_matrix, 1, seed)
     species, conc = prepared.species, prepared.concentrations
     symbols = [s.rstrip("+-0123456789") for s in species]
@@ -251,6 +254,14 @@ def ordering_cell(
     if supercell_matrix is None:
         if n_cells is None:
             raise OredoxInputError("give n_cells or supercell_matrix")
+        if n_cells < 1:
+            raise OredoxInputError(f"n_cells must be at least 1, got {n_cells}")
+        limit = default_max_atoms()
+        if n_cells * len(structure) > limit:  # before the cell search, not after
+            raise OredoxInputError(
+                f"{n_cells} cells of {len(structure)} sites exceed the limit of "
+                f"{limit:,} sites; choose fewer or raise OREDOX_MAX_ATOMS"
+            )
         supercell_matrix = compact_supercell(structure, n_cells)
     cell = structure.make_supercell(np.asarray(supercell_matrix), in_place=False)
     sites = [i for i, site in enumerate(cell) if not site.is_ordered]
@@ -265,7 +276,14 @@ def ordering_cell(
     return OrderingCell(cell, parent_sites, sites, species, conc, counts)
 
 
+def _check_steps(n_steps: int) -> None:
+    if n_steps < 0:
+        raise OredoxInputError(f"the number of swaps must be >= 0, got {n_steps}")
+
+
 def _setup(structure, n_cells, supercell_matrix, n_shells, seed):
+    if n_shells < 1:
+        raise OredoxInputError(f"match at least one pair shell, got {n_shells}")
     prepared = ordering_cell(structure, n_cells, supercell_matrix)
     radii = shell_radii(structure, prepared.parent_sites, n_shells)
     shells = pair_shells(prepared.cell, prepared.sites, radii)

@@ -113,8 +113,12 @@ def monte_carlo_sro(
     """
     if not ewald and not pair_interactions:
         raise OredoxInputError("no energy: keep ewald=True or give pair_interactions")
-    if temperature_K <= 0 or dielectric <= 0:
+    if not (temperature_K > 0 and dielectric > 0):
         raise OredoxInputError("temperature and dielectric constant must be positive")
+    if n_sweeps < 1 or n_snapshots < 1:
+        raise OredoxInputError(
+            f"give at least one sweep and one snapshot, got {n_sweeps}, {n_snapshots}"
+        )
     prepared = ordering_cell(structure, n_cells, supercell_matrix)
     cell, sites = prepared.cell, prepared.sites
     species, conc = prepared.species, prepared.concentrations

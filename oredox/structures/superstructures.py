@@ -40,7 +40,7 @@ from math import isclose
 
 import numpy as np
 from pymatgen.analysis.structure_matcher import StructureMatcher
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Element, Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from oredox.errors import OredoxInputError
@@ -265,6 +265,8 @@ def stack_o3(
     oxidation_states
         For the final composition (default: charge balance, e.g. Mn4+ in Li2MnO3).
     """
+    if in_layer is not None and not Element.is_valid_symbol(in_layer):
+        raise OredoxInputError(f"in_layer {in_layer!r} is not an element")
     shifts = [tuple(shift)] if np.ndim(shift) == 1 else [tuple(x) for x in shift]
     period = len(shifts)
     total = np.sum(shifts, axis=0)

@@ -69,7 +69,8 @@ def demo_template(
     if engine != "chgnet":
         data["dft_u_preset"] = dft_u_preset
     host = data["host"]
-    host["o3_formula"] = formula or host["o3_formula"]
+    if formula is not None:
+        host["o3_formula"] = formula
     try:
         composition = Composition(host["o3_formula"])
     except (ValueError, KeyError):
@@ -138,7 +139,7 @@ def run_demo(
         As written to the store (``oredox.store.get_study`` reads it back).
     """
     settings = settings or load_settings()
-    engine_name = (engine or settings.default_engine).lower()
+    engine_name = (settings.default_engine if engine is None else engine).lower()
     template = demo_template(
         engine_name,
         formula,

@@ -43,12 +43,17 @@ from oredox.analysis.path import vacancy_coords
 from oredox.analysis.selection import static_candidates
 from oredox.errors import OredoxInputError
 from oredox.schemas import EnergyScheme, SettingsModel
-from oredox.structures.delithiation import alkali_symmetry, apply_configuration
+from oredox.structures.delithiation import (
+    MAX_ALKALI_SITES,
+    alkali_symmetry,
+    apply_configuration,
+)
 from oredox.workflows.dftu import initial_magmoms
 from oredox.workflows.engines import ChgnetEngine, Engine, analyse_static
 from oredox.workflows.screening import (
     ScreeningResult,
     ScreeningSettings,
+    check_feasible,
     screen_configurations,
 )
 from oredox.workflows.study_document import (
@@ -80,7 +85,7 @@ class RelaxSettings(SettingsModel):
         unrelaxed host).
     """
 
-    fmax_eV_per_A: float = Field(0.05, gt=0)
+    fmax_eV_per_A: float = Field(0.05, gt=0, allow_inf_nan=False)
     max_steps: int = Field(500, ge=1)
     relax_host: bool = True
 
@@ -100,7 +105,7 @@ class StaticsSettings(SettingsModel):
         LORBIT 11 otherwise (GPAW always writes them).
     """
 
-    window_meV_per_atom: float = Field(5.0, ge=0)
+    window_meV_per_atom: float = Field(5.0, ge=0, allow_inf_nan=False)
     max_statics: int | None = Field(None, ge=1)
     projections: bool = False
 
@@ -176,14 +181,23 @@ class DelithiationHullMaker(Maker):
         Raises
         ------
         OredoxInputError
-            If the host has no site of the maker's alkali.
+            If the host has no site of the maker's alkali, or the screening could
+            not enumerate its configurations.
         """
+        n_sites = sum(site.specie.symbol == self.alkali for site in host)
+        if n_sites > MAX_ALKALI_SITES:  # before the symmetry search of a large cell
+            raise OredoxInputError(
+                f"{n_sites} {self.alkali} sites exceed the {MAX_ALKALI_SITES} that "
+                "bit masks hold; use a smaller supercell"
+            )
+        symmetry = alkali_symmetry(host, self.alkali, self.symprec)
+        check_feasible(symmetry, self.screening)  # now, not after the host relaxes
         return StudyHost(
             name=study_name or f"{host.composition.reduced_formula} {framework}",
             structure=host,
             supercell_matrix=[[int(v) for v in row] for row in supercell_matrix],
             framework=framework,
-            symmetry=alkali_symmetry(host, self.alkali, self.symprec),
+            symmetry=symmetry,
         )
 
     def make(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from math import comb
 from typing import Any, Literal
 
 import numpy as np
@@ -28,9 +29,11 @@ from pydantic import Field, model_validator
 from pymatgen.core import Structure
 
 from oredox.analysis.selection import select_for_relaxation
+from oredox.errors import OredoxInputError
 from oredox.schemas import SettingsModel
 from oredox.structures.beam_search import beam_search
 from oredox.structures.delithiation import (
+    MAX_ALKALI_SITES,
     MAX_RAW_CONFIGURATIONS,
     AlkaliSymmetry,
     Configuration,
@@ -90,7 +93,7 @@ class ScreeningSettings(SettingsModel):
     chgnet_keep: int = Field(10, ge=1)
     compensation: Literal["metal", "anion"] = "metal"
     lowest: int = Field(3, ge=1)
-    window_meV_per_atom: float = Field(10.0, ge=0)
+    window_meV_per_atom: float = Field(10.0, ge=0, allow_inf_nan=False)
     batch_size: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
@@ -193,6 +196,25 @@ class ChgnetSinglePoint:
             result = optimizer.relax(s, fmax=fmax, steps=steps, verbose=False)
             energies.append(float(result["trajectory"].energies[-1]))
         return np.array(energies)
+
+
+def check_feasible(symmetry: AlkaliSymmetry, settings: ScreeningSettings) -> None:
+    """Raise before any job when the screening could not run on this host.
+
+    More alkali sites than bit masks hold, or (exhaustive) a content with more raw
+    arrangements than ``settings.max_raw``: the same errors the screening job would
+    raise, in seconds instead of after the host relaxation.
+    """
+    n = symmetry.n_sites
+    if n > MAX_ALKALI_SITES:
+        raise OredoxInputError(
+            f"{n} alkali sites exceed the {MAX_ALKALI_SITES} that bit masks hold; "
+            "use a smaller supercell"
+        )
+    if settings.method == "exhaustive":
+        too_many = [k for k in range(n + 1) if comb(n, k) > settings.max_raw]
+        if too_many:
+            enumerate_configurations(symmetry, too_many[0], settings.max_raw)
 
 
 def screen_configurations(

@@ -10,6 +10,7 @@ JSON record of the screening, without running or storing anything.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
 from oredox.store import get_job_store
-from oredox.workflows.execution import STATE_FILE, new_run_dir, run_flow, safe_label
+from oredox.workflows.execution import (
+    STATE_FILE,
+    identity_mismatch,
+    journal_finished,
+    new_run_dir,
+    read_run_record,
+    run_flow,
+    run_identity,
+)
 from oredox.workflows.hull_flow import alkali_metal
 from oredox.workflows.templates import StudyTemplate
 
@@ -35,31 +44,68 @@ def run_study(
     """Run ``template`` on this machine and store its study document.
 
     The engine is checked (can it run here?) and the store connected before the host
-    is built. With ``resume``, the newest unfinished run of this template continues
-    (finished jobs are skipped); without one to resume, this is an error.
+    is built. The run records its identity (template name, content hash, engine).
+    With ``resume``, the newest unfinished run of this identity continues (finished
+    jobs are skipped); without one to resume, or where the template changed since
+    that run started, this is an error.
     """
     settings = settings or load_settings()
     engine_obj = template.engine_for(engine)
     engine_obj.check_runnable()
-    store = get_job_store(settings)
+    identity = run_identity(
+        template.name, template.model_dump(mode="json"), engine_obj.name
+    )
+    # the run to resume is found before the store is touched (nothing written)
+    run_dir = unfinished_run(settings.work_dir, identity) if resume else None
     if resume:
-        run_dir = unfinished_run(settings.work_dir, template.name)
         return run_hull_flow(
-            None, store, settings, template.name, png, progress, run_dir
+            None,
+            get_job_store(settings),
+            settings,
+            template.name,
+            png,
+            progress,
+            run_dir,
+            identity,
         )
-    flow = template.flow(engine=engine_obj)
-    return run_hull_flow(flow, store, settings, template.name, png, progress)
+    flow = template.flow(engine=engine_obj)  # host, symmetry, feasibility: no store yet
+    store = get_job_store(settings)
+    return run_hull_flow(
+        flow, store, settings, template.name, png, progress, identity=identity
+    )
 
 
-def unfinished_run(work_dir: Path, label: str) -> Path:
-    """The newest run folder of ``label`` whose journal has no end."""
-    pattern = f"*-{safe_label(label)}"
-    for folder in sorted((Path(work_dir) / "runs").glob(pattern), reverse=True):
+def unfinished_run(work_dir: Path, identity: dict) -> Path:
+    """The newest run folder of ``identity`` (:func:`run_identity`) not finished.
+
+    Runs are told apart by the identity their ``run.json`` records, never by folder
+    names. An unfinished run of the same name whose template or engine differ is
+    named in the error.
+    """
+    runs = Path(work_dir) / "runs"
+    folders = sorted(runs.iterdir(), reverse=True) if runs.is_dir() else []
+    changed = None
+    for folder in folders:  # names start with the UTC time: newest first
+        with contextlib.suppress(OredoxInputError):  # an unreadable one is not ours
+            record = None
+            record = read_run_record(folder, missing_ok=True)
         journal = folder / STATE_FILE
-        if journal.exists() and '"finished"' not in journal.read_text()[-200:]:
+        if (
+            record is None
+            or record.get("name") != identity["name"]
+            or "template_sha256" not in record
+            or not journal.exists()
+            or journal_finished(journal)
+        ):
+            continue
+        problem = identity_mismatch(record, identity, folder)
+        if problem is None:
             return folder
+        changed = changed or problem
+    if changed:
+        raise OredoxInputError(changed)
     raise OredoxInputError(
-        f"no unfinished run of {label!r} under {Path(work_dir) / 'runs'} to resume"
+        f"no unfinished run of {identity['name']!r} under {runs} to resume"
     )
 
 
@@ -71,26 +117,37 @@ def run_hull_flow(
     png: str | Path | None = None,
     progress: bool = True,
     resume_dir: Path | None = None,
+    identity: dict | None = None,
 ) -> StudyDocument:
     """Run a hull flow locally into ``store``; return (and plot) its study document.
 
-    With ``resume_dir``, continue that run (``flow`` is read from its journal).
+    With ``resume_dir``, continue that run (``flow`` is read from its journal; the
+    run's recorded identity must be ``identity``). ``identity`` is recorded when a
+    run starts. The study document's ``study_id`` is the run's id.
     """
     if resume_dir is not None:
         run_dir, resume = resume_dir, True
     else:
         run_dir, resume = new_run_dir(settings.work_dir, label), False
     responses = run_flow(
-        flow, store, run_dir, progress=progress, description=label, resume=resume
+        flow,
+        store,
+        run_dir,
+        progress=progress,
+        description=label,
+        resume=resume,
+        identity=identity,
     )
+    study_id = read_run_record(run_dir)["run_id"]
+    studies = [
+        study
+        for by_index in responses.values()
+        for response in by_index.values()
+        if (study := as_study(response.output)) is not None
+    ]
+    # the study job's output carries the run's id; copies (jobflow's replace) too
     study = next(
-        (
-            as_study(response.output)
-            for by_index in responses.values()
-            for response in by_index.values()
-            if as_study(response.output) is not None
-        ),
-        None,
+        (s for s in studies if s.study_id == study_id), studies[0] if studies else None
     )
     if study is None:
         raise OredoxRunError(f"the run in {run_dir} produced no study document")

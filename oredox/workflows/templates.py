@@ -24,10 +24,18 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import yaml
 from jobflow import Flow
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pymatgen.core import Structure
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pymatgen.core import Element, Structure
 
 from oredox.errors import OredoxInputError, validation_problems
+from oredox.files import read_yaml_mapping, shown
 from oredox.structures.seeds import SEEDS
 from oredox.workflows.dftu import PRESETS, DftuPreset, custom_preset
 from oredox.workflows.engines import ENGINE_OPTIONS, ENGINES, Engine, get_engine
@@ -38,6 +46,8 @@ from oredox.workflows.hull_flow import (
 )
 from oredox.workflows.screening import ScreeningSettings
 from oredox.workflows.study_document import StudyHost
+
+MAX_NAME = 200  # a study name is a folder name and a SLURM job name too
 
 if TYPE_CHECKING:
     from oredox.workflows.cluster import ClusterProfile
@@ -84,6 +94,22 @@ class HostSpec(_Strict):
             raise ValueError(
                 "host.oxidation_states and host.primitive are for o3_formula hosts"
             )
+        if self.o3_formula is not None:
+            from oredox.structures.frameworks import default_max_atoms, o3_layered
+
+            try:  # a 12-atom cell: unknown elements, charge balance, no alkali
+                cell = o3_layered(
+                    self.o3_formula, oxidation_states=self.oxidation_states
+                )
+                limit = default_max_atoms()
+            except OredoxInputError as exc:
+                raise ValueError(str(exc)) from None
+            n_sites = abs(determinant) * len(cell) // (3 if self.primitive else 1)
+            if n_sites > limit:
+                raise ValueError(
+                    f"host.supercell {self.supercell} gives {n_sites:,} sites, more "
+                    f"than the limit of {limit:,} (OREDOX_MAX_ATOMS raises it)"
+                )
         return self
 
 
@@ -131,6 +157,23 @@ class StudyTemplate(_Strict):
         description="The gpaw engine's numerical settings (ecut_eV, "
         "kpoint_density_per_A, smearing_eV, scf_*); ignored by the other engines",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _usable_name(cls, value: str) -> str:
+        if not any(ch.isalnum() for ch in value):
+            raise ValueError("the study name needs letters or digits")
+        if len(value) > MAX_NAME:
+            raise ValueError(f"the study name is longer than {MAX_NAME} characters")
+        return value
+
+    @field_validator("magmoms")
+    @classmethod
+    def _elements(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = [el for el in value if not Element.is_valid_symbol(el)]
+        if unknown:
+            raise ValueError(f"magmoms names no element: {', '.join(unknown)}")
+        return value
 
     @model_validator(mode="after")
     def _preset_fits_engine(self):
@@ -249,11 +292,8 @@ def load_template(source: str | Path) -> StudyTemplate:
                 f"shipped: {', '.join(shipped)}"
             )
         path = shipped[str(source)]
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as exc:
-        raise OredoxInputError(f"{path} is not valid YAML: {exc}") from None
-    return template_from_data(data, f"template {path.name}")
+    data = read_yaml_mapping(path, "template")
+    return template_from_data(data, f"template {shown(path.name)}")
 
 
 def template_from_data(data, label: str = "template") -> StudyTemplate:

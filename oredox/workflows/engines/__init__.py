@@ -104,7 +104,13 @@ def read_static(folder: str | Path) -> StaticOutputs:
     for cls in ENGINES.values():
         engine = cls()
         if engine.reads_static(path):
-            return engine.read_static(path)
+            try:
+                return engine.read_static(path)
+            except Exception as exc:  # a parser's failure is the file's problem
+                reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+                raise OredoxInputError(
+                    f"cannot read the {cls.name} static in {path}: {reason}"
+                ) from None
     raise OredoxInputError(
         f"no static in {path}: no vasprun.xml (VASP) and no gpaw_static.json (GPAW)"
     )

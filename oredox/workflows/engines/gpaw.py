@@ -124,12 +124,12 @@ class GpawEngine(Engine):
     name: ClassVar[str] = "gpaw"
 
     preset: DftuPreset = Field(default_factory=lambda: get_preset("mp"))
-    ecut_eV: float = Field(600.0, gt=0)
-    kpoint_density_per_A: float = Field(3.5, gt=0)
-    smearing_eV: float = Field(0.05, gt=0)
-    scf_energy_eV_per_electron: float = Field(1e-4, gt=0)
-    scf_density_per_electron: float = Field(1e-4, gt=0)
-    scf_eigenstates_eV2_per_electron: float = Field(4e-8, gt=0)
+    ecut_eV: float = Field(600.0, gt=0, allow_inf_nan=False)
+    kpoint_density_per_A: float = Field(3.5, gt=0, allow_inf_nan=False)
+    smearing_eV: float = Field(0.05, gt=0, allow_inf_nan=False)
+    scf_energy_eV_per_electron: float = Field(1e-4, gt=0, allow_inf_nan=False)
+    scf_density_per_electron: float = Field(1e-4, gt=0, allow_inf_nan=False)
+    scf_eigenstates_eV2_per_electron: float = Field(4e-8, gt=0, allow_inf_nan=False)
     walltime_s: int | None = Field(None, gt=0)
 
     @field_validator("preset", mode="before")
