@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def print_study(study: StudyDocument, console: Console) -> None:
     """
     scheme = study.energy_scheme
     console.print(
-        f"[bold]{study.name}[/]  study {study.study_id}\n"
+        f"[bold]{escape(study.name)}[/]  study {study.study_id}\n"
         f"host {study.host_formula} x {study.formula_units} f.u., "
         f"{study.n_alkali_sites} {study.alkali} sites, "
         f"space group {study.space_group}, "
@@ -100,7 +101,7 @@ def print_statics(study: StudyDocument, png: Path, console: Console) -> None:
         if static.analysis:
             path = png.with_name(f"{png.stem}-{static.config_id}.png")
             plot_static_analysis(static.analysis, path, static.config_id)
-            console.print(f"wrote {path}")
+            console.print(f"wrote {escape(str(path))}")
 
 
 def print_path(study: StudyDocument, png: Path | None, console: Console) -> None:
@@ -129,7 +130,7 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
             f"{study.energy_scheme.engine}): no electronic analysis"
         )
         return
-    table = Table(title=f"{study.name}: electronic analysis along x")
+    table = Table(title=f"{escape(study.name)}: electronic analysis along x")
     for column in (
         "config",
         "x",
@@ -160,7 +161,7 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
     if png is not None:
         path = png.with_name(f"{png.stem}-path.png")
         plot_delithiation_path(rows, path, study.alkali)
-        console.print(f"wrote {path}")
+        console.print(f"wrote {escape(str(path))}")
 
 
 def per_element(values: Mapping[str, float], fmt: str) -> str:
@@ -315,9 +316,9 @@ def studies_table(rows: Iterable[dict[str, Any]]) -> Table:
     for row in rows:
         table.add_row(
             row["study_id"],
-            row["name"],
+            escape(row["name"]),
             row["chemsys"],
-            row["framework"],
+            escape(row["framework"]),
             row["engine"],
             row["energy_scheme_id"],
             str(row["n_entries"]),
@@ -338,7 +339,9 @@ def templates_table(templates: Mapping[str, Any]) -> Table:
         table.add_column(column)
     for name, t in templates.items():
         host = t.host.seed or f"O3 {t.host.o3_formula} x {t.host.supercell}"
-        table.add_row(name, t.name, host, t.engine, t.dft_u_preset)
+        table.add_row(
+            escape(name), escape(t.name), escape(host), t.engine, t.dft_u_preset
+        )
     return table
 
 
@@ -352,10 +355,10 @@ def workflows_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row["workflow"],
+            escape(row["workflow"]),
             row["state"],
             ", ".join(f"{k} {v}" for k, v in sorted(row["fw_states"].items())),
-            ", ".join(row["failed"]) or "-",
+            escape(", ".join(row["failed"])) or "-",
         )
     return table
 

@@ -237,3 +237,25 @@ def test_print_analysis_minimal():
     assert "O environments: {'OLi3M3': 2}; axes {}" in text
     assert "O holes: 1 (0.46 muB); O-O pairs < 2.4 A: 0" in text
     assert text.rstrip().endswith("skipped bader: no CHGCAR")
+
+
+def test_user_strings_are_never_read_as_markup(study):
+    """A study name with brackets lists as written (rich would eat or choke on it)."""
+    name = "[bold]LiCoO2[/bold] [oops"
+    row = {
+        "study_id": "0123456789abcdef",
+        "name": name,
+        "chemsys": "Co-Li-O",
+        "framework": "O3 [layered]",
+        "engine": "test",
+        "energy_scheme_id": "abcdef012345",
+        "n_entries": 4,
+        "average_voltage_V": 4.0,
+        "created_at": "2026-01-02 03:04:05.678000+00:00",
+    }
+    text = text_of(lambda c: c.print(report.studies_table([row])))
+    assert name in text and "O3 [layered]" in text
+    shown = text_of(
+        lambda c: report.print_study(study.model_copy(update={"name": name}), c)
+    )
+    assert name in shown

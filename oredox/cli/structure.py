@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from oredox import report
 from oredox.cli.common import (
@@ -218,4 +219,6 @@ def _save(structure: Structure, output: Path) -> None:
     from oredox.structures.output import write_structure
 
     path, record = write_structure(structure, output)
-    console.print(report.structure_line(structure, path, record), soft_wrap=True)
+    console.print(
+        escape(report.structure_line(structure, path, record)), soft_wrap=True
+    )

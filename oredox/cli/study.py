@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from oredox import report
 from oredox.cli.common import console, figure_path, parse_states, positive
@@ -160,9 +161,9 @@ def _print_stored(study: StudyDocument, png: Path, settings: OredoxSettings) -> 
     report.print_study(study, console)
     report.print_statics(study, png, console)
     console.print(
-        f"stored study [bold]{study.study_id}[/] in {describe_store(settings)}"
+        f"stored study [bold]{study.study_id}[/] in {escape(describe_store(settings))}"
     )
-    console.print(f"figure: {png.resolve()}")
+    console.print(f"figure: {escape(str(png.resolve()))}")
 
 
 def submit(
