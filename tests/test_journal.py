@@ -27,6 +27,7 @@ from oredox.workflows.execution import (
     LOCK_FILE,
     STATE_FILE,
     new_run_dir,
+    new_run_id,
     read_run_record,
     run_flow,
     run_identity,
@@ -62,18 +63,19 @@ def step(counts, name, *inputs):
 
 
 @job
-def fan_out(counts, *inputs):
+def fan_out(counts, study_id, *inputs):
     count(counts, "fan")
     last = step(counts, "c", *inputs)
-    study = make_study(counts, last.output)
+    study = make_study(counts, study_id, last.output)
     return Response(replace=Flow([last, study], study.output))
 
 
 @job(name=STUDY_JOB_NAME)
-def make_study(counts, *inputs):
+def make_study(counts, study_id, *inputs):
     count(counts, "study")
     cell = Structure(Lattice.cubic(4.0), ["Li", "Co", "O", "O"], [[0, 0, 0]] * 4)
-    return StudyDocument(  # a random study_id, as build_study_document's
+    return StudyDocument(  # the run's id, as the hull flow passes it to its document
+        study_id=study_id,
         name="tiny",
         host_formula="LiCoO2",
         framework="O3 layered",
@@ -100,10 +102,10 @@ def make_study(counts, *inputs):
     )
 
 
-def tiny_flow(counts: Path) -> Flow:
+def tiny_flow(counts: Path, run_id: str) -> Flow:
     first = step(str(counts), "a")
     second = step(str(counts), "b", first.output)
-    fan = fan_out(str(counts), second.output)
+    fan = fan_out(str(counts), run_id, second.output)
     return Flow([first, second, fan], fan.output)
 
 
@@ -150,7 +152,9 @@ def killed_run(counts, store, work, label="tiny", at="b", identity=None) -> Path
     run_dir = new_run_dir(work, label)
     (counts / f"kill-{at}").touch()
     with pytest.raises(Killed):
-        run_flow(tiny_flow(counts), store, run_dir, False, identity=identity)
+        identity = {**(identity or {}), "run_id": new_run_id()}
+        flow = tiny_flow(counts, identity["run_id"])
+        run_flow(flow, store, run_dir, False, identity=identity)
     return run_dir
 
 
@@ -317,7 +321,14 @@ def test_one_study_per_run_after_a_kill_between_store_and_journal(
     )
     run_dir = new_run_dir(isolated_settings, "tiny")
     with pytest.raises(Killed):
-        run_flow(tiny_flow(counts), store, run_dir, progress=False)
+        run_id = new_run_id()
+        run_flow(
+            tiny_flow(counts, run_id),
+            store,
+            run_dir,
+            progress=False,
+            identity={"run_id": run_id},
+        )
     monkeypatch.undo()
     first = assert_one_study(store, run_dir)
 

@@ -125,7 +125,9 @@ def run(
     resume: Annotated[
         bool,
         typer.Option(
-            "--resume", help="Continue the newest unfinished run of this template."
+            "--resume",
+            help="Continue the newest unfinished run of this template (same "
+            "content and engine).",
         ),
     ] = False,
 ) -> None:

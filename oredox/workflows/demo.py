@@ -29,6 +29,7 @@ from oredox.store import get_job_store
 from oredox.structures.delithiation import count_configurations
 from oredox.structures.frameworks import ALKALI_ELEMENTS
 from oredox.workflows.engines import ENGINES
+from oredox.workflows.execution import new_run_id, run_identity
 from oredox.workflows.study import run_hull_flow
 from oredox.workflows.templates import (
     StudyTemplate,
@@ -151,7 +152,11 @@ def run_demo(
     )
     maker = template.maker()
     maker.engine.check_runnable()
-    study_host = template.study_host(maker)
+    identity = run_identity(
+        template.name, template.model_dump(mode="json"), maker.engine.name
+    )
+    identity["run_id"] = new_run_id()  # the stored study's id: one study per run
+    study_host = template.study_host(maker, study_id=identity["run_id"])
     n_configurations = sum(
         count_configurations(study_host.symmetry, k)
         for k in range(study_host.symmetry.n_sites + 1)
@@ -166,4 +171,4 @@ def run_demo(
     store = get_job_store(settings)
     flow = maker.flow_for(study_host)
     label = f"demo-{study_host.structure.composition.reduced_formula}"
-    return run_hull_flow(flow, store, settings, label, png, progress)
+    return run_hull_flow(flow, store, settings, label, png, progress, identity=identity)

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import traceback
-import types
 import warnings
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -76,9 +75,10 @@ def run_flow(
     finished job, each line written and flushed before the next step, so that a run
     killed at any point (SIGKILL included) continues with ``resume=True`` on the same
     folder: the finished jobs are skipped, the rest run. A job cut off mid-way runs
-    again and overwrites its own output (jobflow keys outputs by uuid and index); the
-    study document gets the run's id as ``study_id`` and replaces any earlier copy of
-    it, so the run stores one study. ``identity`` (:func:`run_identity`) is recorded in
+    again and overwrites its own output (jobflow keys outputs by uuid and index); a
+    flow built with the run's id (``identity["run_id"]``, the study document's
+    ``study_id``) stores one study: a document job run again replaces any earlier
+    copy. ``identity`` (:func:`run_identity`) is recorded in
     ``run.json`` when the run starts, and checked when it resumes. The folder is
     locked while the run lasts.
 
@@ -110,7 +110,7 @@ def run_flow(
         else:
             if (run_dir / RUN_FILE).exists() or state.path.exists():
                 raise OredoxInputError(f"{run_dir} already holds a run")
-            record = {"run_id": uuid4().hex, "started": _now(), **(identity or {})}
+            record = {"run_id": new_run_id(), "started": _now(), **(identity or {})}
             _write_atomically(run_dir / RUN_FILE, json.dumps(record, indent=1) + "\n")
             state.start(flow)
         return _run_logged(
@@ -167,6 +167,11 @@ def _run_logged(flow, store, run_dir, state, run_id, progress, description) -> d
 STATE_FILE = "state.jsonl"
 RUN_FILE = "run.json"
 LOCK_FILE = "run.lock"
+
+
+def new_run_id() -> str:
+    """A fresh run id (32 hex digits); a local run's study document carries it."""
+    return uuid4().hex
 
 
 def run_identity(name: str, template: dict, engine: str) -> dict:
@@ -374,7 +379,7 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar, run_id: st
         job_dir = run_dir / f"job_{datetime.now(UTC):%Y-%m-%d-%H-%M-%S-%f}"
         job_dir.mkdir()
         try:
-            with contextlib.chdir(job_dir), _study_id_set(job, run_id):
+            with contextlib.chdir(job_dir):
                 response = job.run(store=store)
         except Exception:
             logger.info(f"{job.name} failed with exception:\n{traceback.format_exc()}")
@@ -398,38 +403,6 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar, run_id: st
 
     run_flow_jobs(flow)
     return responses, errored
-
-
-@contextlib.contextmanager
-def _study_id_set(job, study_id: str):
-    """The study-document job's output gets ``study_id`` (the run's, not random)."""
-    if job.name != STUDY_JOB_NAME:
-        yield
-        return
-    saved = job.function
-    function = getattr(saved, "original", saved)  # as Job.run finds it
-    bound = getattr(saved, "__self__", None)
-    if bound is not None and not isinstance(bound, types.ModuleType):
-        function = types.MethodType(function, bound)
-
-    def with_study_id(*args, **kwargs):
-        return _with_study_id(function(*args, **kwargs), study_id)
-
-    job.function = with_study_id
-    try:
-        yield
-    finally:
-        job.function = saved
-
-
-def _with_study_id(output, study_id: str):
-    if isinstance(output, Response):
-        output.output = _with_study_id(output.output, study_id)
-    elif "study_id" in getattr(type(output), "model_fields", {}):
-        output = output.model_copy(update={"study_id": study_id})
-    elif isinstance(output, dict) and "study_id" in output:
-        output = {**output, "study_id": study_id}
-    return output
 
 
 def _to_log(log_file):

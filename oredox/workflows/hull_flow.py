@@ -175,8 +175,11 @@ class DelithiationHullMaker(Maker):
         supercell_matrix: list[list[int]],
         framework: str = "O3 layered",
         study_name: str | None = None,
+        study_id: str | None = None,
     ) -> StudyHost:
         """The host with its alkali symmetry (computed here, once per study).
+
+        ``study_id`` fixes the stored document's id (see :class:`StudyHost`).
 
         Raises
         ------
@@ -198,6 +201,7 @@ class DelithiationHullMaker(Maker):
             supercell_matrix=[[int(v) for v in row] for row in supercell_matrix],
             framework=framework,
             symmetry=symmetry,
+            study_id=study_id,
         )
 
     def make(

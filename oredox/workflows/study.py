@@ -25,6 +25,7 @@ from oredox.workflows.execution import (
     identity_mismatch,
     journal_finished,
     new_run_dir,
+    new_run_id,
     read_run_record,
     run_flow,
     run_identity,
@@ -68,7 +69,9 @@ def run_study(
             run_dir,
             identity,
         )
-    flow = template.flow(engine=engine_obj)  # host, symmetry, feasibility: no store yet
+    identity["run_id"] = new_run_id()  # the stored study's id too: one per run
+    # host, symmetry, feasibility: before the store is touched
+    flow = template.flow(engine=engine_obj, study_id=identity["run_id"])
     store = get_job_store(settings)
     return run_hull_flow(
         flow, store, settings, template.name, png, progress, identity=identity

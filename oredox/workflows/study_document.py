@@ -65,6 +65,9 @@ class StudyHost(MSONable):
         Name of the parent framework (recorded).
     symmetry
         The alkali sites and the permutations of them by the host's symmetry.
+    study_id
+        The stored document's id (a local run's id: one study per run, however
+        often its document job reruns); ``None``: a new random id.
     """
 
     name: str
@@ -72,6 +75,7 @@ class StudyHost(MSONable):
     supercell_matrix: list[list[int]]
     framework: str
     symmetry: AlkaliSymmetry
+    study_id: str | None = None
 
     @property
     def alkali(self) -> str:
@@ -228,7 +232,9 @@ def build_study_document(
     for entry in entries:
         key = f"{entry.x:.4f}"
         counts[key] = counts.get(key, 0) + 1
+    identity = {"study_id": host.study_id} if host.study_id else {}
     return StudyDocument(
+        **identity,
         name=host.name,
         host_formula=structure.composition.reduced_formula,
         framework=host.framework,

@@ -258,17 +258,27 @@ class StudyTemplate(_Strict):
             magmoms=dict(self.magmoms),
         )
 
-    def study_host(self, maker: DelithiationHullMaker | None = None) -> StudyHost:
+    def study_host(
+        self, maker: DelithiationHullMaker | None = None, study_id: str | None = None
+    ) -> StudyHost:
         """The host supercell and its alkali symmetry (with ``maker``'s tolerance)."""
         host, matrix, framework = self.build_host()
-        return (maker or self.maker()).study_host(host, matrix, framework, self.name)
+        return (maker or self.maker()).study_host(
+            host, matrix, framework, self.name, study_id
+        )
 
     def flow(
-        self, engine: str | Engine | None = None, cluster: ClusterProfile | None = None
+        self,
+        engine: str | Engine | None = None,
+        cluster: ClusterProfile | None = None,
+        study_id: str | None = None,
     ) -> Flow:
-        """The study's jobflow ``Flow`` (run locally, or submitted with ``cluster``)."""
+        """The study's jobflow ``Flow`` (run locally, or submitted with ``cluster``).
+
+        ``study_id`` fixes the id of the stored study (a local run passes its own).
+        """
         maker = self.maker(engine, cluster)
-        return maker.flow_for(self.study_host(maker))
+        return maker.flow_for(self.study_host(maker, study_id))
 
     def to_yaml(self) -> str:
         """The template as YAML (loads back to an equal template)."""
