@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import mongomock_ng
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -34,6 +35,23 @@ def isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("OREDOX_CONFIG_FILE", str(tmp_path / "no-such-config.yaml"))
     monkeypatch.setenv("OREDOX_WORK_DIR", str(tmp_path / "work"))
     return tmp_path / "work"
+
+
+@pytest.fixture
+def mongomock_server(monkeypatch):
+    """pymongo's MongoClient replaced by mongomock clients sharing one server."""
+    server = mongomock_ng.store.ServerStore()
+
+    def client(*args, **kwargs):
+        for key in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
+            kwargs.pop(key, None)
+        made = mongomock_ng.MongoClient(*args, _store=server, **kwargs)
+        made.close = lambda: None  # mongomock's close() empties the shared server
+        return made
+
+    monkeypatch.setattr("oredox.store.MongoClient", client)
+    monkeypatch.setattr("maggma.stores.mongolike.MongoClient", client)
+    return server
 
 
 def copy_nio_static_reference(refs: Path) -> Path:

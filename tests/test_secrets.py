@@ -15,7 +15,6 @@ import mongomock_ng
 import pytest
 from pymongo.errors import OperationFailure
 
-from oredox import store as store_module
 from oredox.cli import main
 from oredox.errors import OredoxInputError
 from oredox.settings import exception_detail, load_settings, redact_uri
@@ -88,23 +87,6 @@ def assert_library_error_is_clean(err: pytest.ExceptionInfo) -> str:
 @pytest.fixture(autouse=True)
 def _all_logs(caplog):
     caplog.set_level(logging.DEBUG)  # pymongo's debug logs too
-
-
-@pytest.fixture
-def mongomock_server(monkeypatch):
-    """pymongo's MongoClient replaced by mongomock clients sharing one server."""
-    server = mongomock_ng.store.ServerStore()
-
-    def client(*args, **kwargs):
-        for key in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
-            kwargs.pop(key, None)
-        made = mongomock_ng.MongoClient(*args, _store=server, **kwargs)
-        made.close = lambda: None  # mongomock's close() empties the shared server
-        return made
-
-    monkeypatch.setattr(store_module, "MongoClient", client)
-    monkeypatch.setattr("maggma.stores.mongolike.MongoClient", client)
-    return server
 
 
 def test_redact_uri_hides_a_password_with_at_signs():

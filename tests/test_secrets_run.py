@@ -14,7 +14,7 @@ import sys
 import mongomock_ng
 import pytest
 from jobflow import Flow
-from test_settings_store import mongomock_server, small_study_job  # noqa: F401
+from test_settings_store import small_study_job
 
 from oredox.cli import main
 from oredox.settings import load_settings
@@ -41,7 +41,7 @@ def everything_written(server, work_dir) -> str:
 
 
 def test_a_run_and_its_queries_never_write_the_password(
-    mongomock_server,  # noqa: F811
+    mongomock_server,
     isolated_settings,
     monkeypatch,
     capsys,

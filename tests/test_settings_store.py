@@ -111,23 +111,6 @@ def test_unreachable_mongodb_fails_fast_without_leaking_password(monkeypatch):
     assert "cannot reach MongoDB at mongodb://***@127.0.0.1:1/oredox" in str(err.value)
 
 
-@pytest.fixture
-def mongomock_server(monkeypatch):
-    """pymongo's MongoClient replaced by mongomock clients sharing one server."""
-    server = mongomock_ng.store.ServerStore()
-
-    def client(*args, **kwargs):
-        for key in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
-            kwargs.pop(key, None)
-        made = mongomock_ng.MongoClient(*args, _store=server, **kwargs)
-        made.close = lambda: None  # mongomock's close() empties the shared server
-        return made
-
-    monkeypatch.setattr(store_module, "MongoClient", client)
-    monkeypatch.setattr("maggma.stores.mongolike.MongoClient", client)
-    return server
-
-
 def small_study_job():
     """The study job of a real 3-Li host, fed with energies chosen for the test."""
     host = o3_layered("LiCoO2")
