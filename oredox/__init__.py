@@ -1,6 +1,6 @@
 """oredox: DFT+U high-throughput studies of oxygen (anionic) redox in battery cathodes.
 
-The package has three pillars, as in DESIGN.md:
+The package has three pillars:
 
 - :mod:`oredox.structures`: host frameworks and the symmetry-distinct delithiated
   configurations of a host;

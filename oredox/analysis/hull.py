@@ -1,6 +1,6 @@
 """Delithiation convex hull and voltage profile of A_x Host.
 
-Conventions (SCIENCE.md section 4):
+Conventions:
 
 - ``x`` is the alkali content per formula unit of the host (Li_x CoO2: 0 <= x <= 1).
 - Energies are per formula unit of the host, in eV, all from one energy scheme.

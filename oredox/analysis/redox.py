@@ -5,7 +5,7 @@ property every engine's task document carries, or Bader moments) and, optionally
 Bader charges and the initial (unrelaxed) structure:
 
 - TM oxidation states from moments: the nearest of the typical DFT+U moments of each
-  state (:data:`TYPICAL_MOMENTS_MUB`; SCIENCE.md section 3 for Ni and Mn, spin-only
+  state (:data:`TYPICAL_MOMENTS_MUB`; the seed studies' values for Ni and Mn, spin-only
   values reduced by covalency for the others); the distance to it is reported, so an
   ambiguous moment is visible rather than hidden;
 - O holes: O with |moment| above ``hole_moment_muB`` (default 0.2 muB; an O hole in

@@ -207,7 +207,7 @@ def structure_seed(
     name: Annotated[str, typer.Argument(help=", ".join(SEEDS))],
     output: Output,
 ) -> None:
-    """A seed cell of SCIENCE.md section 2, ready to use."""
+    """A seed cell of the studies oredox reproduces, ready to use."""
     from oredox.structures.seeds import seed_cell
 
     structure, _ = seed_cell(name)

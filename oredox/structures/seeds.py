@@ -1,4 +1,4 @@
-"""The seed cells of SCIENCE.md section 2, ready to use.
+"""The seed cells of the studies oredox reproduces, ready to use.
 
 - :func:`li2mno3_honeycomb`: Li2MnO3 (Li[Li1/3Mn2/3]O2), honeycomb LiMn6, C2/m.
 - :func:`nlmo_ribbon`: P2-Na0.6Li0.2Mn0.8O2 with the ribbon order (Zhou et al. 2025,
@@ -41,7 +41,7 @@ def li2mno3_honeycomb(a: float = 2.845, c: float = 14.24) -> Structure:
         "LiMnO2", a=a, c=c, oxidation_states={"Mn": 3}, cell="primitive"
     )
     structure = stack_o3(parent, honeycomb())
-    structure.properties["provenance"]["seed"] = "Li2MnO3 honeycomb (SCIENCE.md 2)"
+    structure.properties["provenance"]["seed"] = "Li2MnO3 honeycomb, C2/m"
     return structure
 
 
@@ -54,7 +54,7 @@ def nlmo_ribbon(a: float = 2.87, c: float = 11.11, n_na: int = 6) -> Structure:
     ``structure.properties["provenance"]``.
     """
     return _filled_p2(
-        ribbon(), n_na, a, c, "P2 Na0.6Li0.2Mn0.8O2 ribbon (SCIENCE.md 2)"
+        ribbon(), n_na, a, c, "P2 Na0.6Li0.2Mn0.8O2 ribbon (Zhou et al. 2025)"
     )
 
 
@@ -122,7 +122,7 @@ def nlmro_ribbon(a: float = 2.87, c: float = 11.16) -> Structure:
         {"Na": 1, "Li": 1, "Mn": 4, "Ru": 4, "O": -2}
     )
     structure.properties["provenance"] |= {
-        "seed": "P2 Na0.6Li0.2Mn0.7Ru0.1O2 ribbon (SCIENCE.md 2)",
+        "seed": "P2 Na0.6Li0.2Mn0.7Ru0.1O2 ribbon",
         "ru_site": {
             "index": site,
             "in_layer_li_neighbours": int(li_neighbours(site)),
@@ -144,7 +144,7 @@ def ltno_sqs(a: float = 4.15, seed: int = 0, n_steps: int = 300_000) -> Structur
 
     parent = rock_salt(LTNO_CATIONS, a=a, cell="primitive")
     structure = generate_sqs(parent, n_cells=24, n_steps=n_steps, seed=seed)
-    structure.properties["provenance"]["seed_cell"] = "LTNO SQS (SCIENCE.md 2)"
+    structure.properties["provenance"]["seed_cell"] = "LTNO SQS (Li et al. 2022)"
     return structure
 
 

@@ -1,6 +1,6 @@
 """DFT+U presets (the one U table every engine reads) and initial magnetic moments.
 
-Presets (SCIENCE.md section 3):
+Presets:
 
 - ``mp``: Materials Project PBE+U (Dudarev): Co 3.32, Cr 3.7, Fe 5.3, Mn 3.9, Mo 4.38,
   Ni 6.2, V 3.25, W 6.2 eV, applied only when O or F is present; 520 eV.
