@@ -20,7 +20,6 @@ from rich.table import Table
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from pymatgen.core import Structure
     from rich.console import Console
 
     from oredox.schemas import StudyDocument
@@ -158,10 +157,56 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
             f"{row['shortest_o_o_A']:.2f}" if row.get("shortest_o_o_A") else "-",
         )
     console.print(table)
+    print_redox_summary(study, console)
     if png is not None:
         path = png.with_name(f"{png.stem}-path.png")
         plot_delithiation_path(rows, path, study.alkali)
         console.print(f"wrote {escape(str(path))}")
+
+
+def print_redox_summary(study: StudyDocument, console: Console) -> None:
+    """Per delithiation step, the share of the removed charge taken from O.
+
+    From :attr:`StudyDocument.redox_summary` (or computed, for studies stored before
+    it existed): electrons removed per supercell, and the O / TM split by moments
+    (TM oxidation states from moments, the rest O) and by Bader charges.
+    """
+    from oredox.analysis.path import redox_summary
+
+    steps = study.redox_summary or redox_summary(study)
+    if not steps:
+        return
+    table = Table(title="where the removed charge goes (per supercell)")
+    for column in (
+        "x from -> to",
+        "removed (e)",
+        "moments: TM / O (e)",
+        "from O, moments",
+        "Bader: TM / O (e)",
+        "from O, Bader",
+    ):
+        table.add_column(column)
+
+    def share(part: dict | None) -> str:
+        if not part or part.get("fraction_from_O") is None:
+            return "-"
+        return f"{100 * part['fraction_from_O']:.0f}%"
+
+    for step in steps:
+        moments, bader = step.get("moments"), step.get("bader")
+        table.add_row(
+            f"{step['x_from']:.3f} -> {step['x_to']:.3f}",
+            f"{step['removed_e']}",
+            f"{moments['tm_e']} / {moments['o_e']}" if moments else "-",
+            share(moments),
+            f"{bader['tm_e']:+.2f} / {bader['o_e']:+.2f}" if bader else "-",
+            share(bader),
+        )
+    console.print(table)
+    console.print(
+        "moments: TM oxidation states from their moments, the rest of the removed "
+        "charge assigned to O; Bader: change of the summed net charges of O and TM"
+    )
 
 
 def per_element(values: Mapping[str, float], fmt: str) -> str:
@@ -361,69 +406,3 @@ def workflows_table(rows: list[dict[str, Any]]) -> Table:
             escape(", ".join(row["failed"])) or "-",
         )
     return table
-
-
-def ordering_rows(ranked: Iterable[Any]) -> list[dict[str, Any]]:
-    """Ranked metal-layer orders (``enumerate_layer_orderings``) as plain rows.
-
-    Each row: ``rank`` (from 1), ``motif``, ``n_sites``, ``superlattice``,
-    ``a_sites`` and ``ewald_eV_per_site`` (eV per metal-layer site).
-    """
-    return [
-        {
-            "rank": k + 1,
-            "motif": r.motif,
-            "n_sites": r.ordering.n_sites,
-            "superlattice": [list(v) for v in r.ordering.superlattice],
-            "a_sites": [list(p) for p in r.ordering.a_sites],
-            "ewald_eV_per_site": r.ewald_eV_per_site,
-        }
-        for k, r in enumerate(ranked)
-    ]
-
-
-def orderings_table(rows: list[dict[str, Any]], fraction: str) -> Table:
-    """Metal-layer orders of one ratio, with Ewald energies relative to the lowest.
-
-    Parameters
-    ----------
-    rows
-        :func:`ordering_rows`, lowest Ewald energy first (at least one).
-    fraction
-        The A fraction per metal-layer site as the user wrote it (for the title).
-
-    Returns
-    -------
-    rich.table.Table
-        Rank, motif, sites, superlattice, A sites and dE in meV per site.
-    """
-    table = Table(title=f"A{fraction} orderings (Ewald relative to the lowest)")
-    for column in ("rank", "motif", "sites", "superlattice", "A sites"):
-        table.add_column(column)
-    table.add_column("dE (meV/site)")
-    lowest = rows[0]["ewald_eV_per_site"]
-    for row in rows:
-        table.add_row(
-            str(row["rank"]),
-            row["motif"],
-            str(row["n_sites"]),
-            str(row["superlattice"]),
-            str(row["a_sites"]),
-            f"{1000 * (row['ewald_eV_per_site'] - lowest):.1f}",
-        )
-    return table
-
-
-def structure_line(structure: Structure, path: Path, record: Path) -> str:
-    """One line on a structure written to ``path`` with its JSON ``record``.
-
-    ``<formula> (<space group, or 'disordered'>[, cluster-vector mismatch m]) ->
-    <path>; record <record>``; m is the SQS quality in the structure's provenance.
-    """
-    from oredox.structures.output import describe
-
-    info = describe(structure)
-    quality = info["provenance"].get("quality", {}).get("cluster_vector_mismatch")
-    extra = f", cluster-vector mismatch {quality:.4f}" if quality is not None else ""
-    group = info.get("space_group", "disordered")
-    return f"{info['formula']} ({group}{extra}) -> {path}; record {record}"

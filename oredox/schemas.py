@@ -241,6 +241,12 @@ class StudyDocument(BaseModel):
         default_factory=list,
         description="Statics of the hull vertices and near-hull entries",
     )
+    redox_summary: list[dict] = Field(
+        default_factory=list,
+        description="Per delithiation step between statics: the share of the "
+        "removed charge taken from O vs the TMs, by moments and by Bader charges "
+        "(oredox.analysis.path.redox_summary)",
+    )
     software: dict[str, str] = Field(default_factory=software_versions)
 
     @field_validator("created_at")

@@ -9,7 +9,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 from rich.console import Console
 
-from oredox import report
+from oredox import report, report_structures
 from oredox.schemas import (
     ConfigurationEntry,
     EnergyScheme,
@@ -186,7 +186,7 @@ def test_orderings_rows_and_table():
         )
         return SimpleNamespace(motif=motif, ordering=ordering, ewald_eV_per_site=energy)
 
-    rows = report.ordering_rows(
+    rows = report_structures.ordering_rows(
         [ranked("honeycomb", 3, -10.0), ranked("stripe", 3, -9.5)]
     )
     assert rows[1] == {
@@ -197,7 +197,7 @@ def test_orderings_rows_and_table():
         "a_sites": [[0, 0]],
         "ewald_eV_per_site": -9.5,
     }
-    text = text_of(lambda c: c.print(report.orderings_table(rows, "1/3")))
+    text = text_of(lambda c: c.print(report_structures.orderings_table(rows, "1/3")))
     assert "A1/3 orderings (Ewald relative to the lowest)" in text
     assert table_rows(text)[0][-1] == "0.0"
     assert table_rows(text)[1] == [
@@ -215,7 +215,9 @@ def test_structure_line(tmp_path):
     structure.properties["provenance"] = {
         "quality": {"cluster_vector_mismatch": 0.012345}
     }
-    line = report.structure_line(structure, tmp_path / "a.cif", tmp_path / "a.json")
+    line = report_structures.structure_line(
+        structure, tmp_path / "a.cif", tmp_path / "a.json"
+    )
     assert line == (
         f"Li1 Cl1 (Pm-3m, cluster-vector mismatch 0.0123) -> {tmp_path / 'a.cif'}; "
         f"record {tmp_path / 'a.json'}"

@@ -16,7 +16,9 @@ from oredox.workflows.templates import StudyTemplate, load_template, shipped_tem
 SHIPPED = [
     "demo-chgnet",
     "demo-gpaw",
+    "li2mno3-chgnet-gpaw",
     "li2mno3-honeycomb",
+    "ltno-chgnet-gpaw",
     "ltno-drx",
     "p2-nlmo-ribbon",
     "p2-nlmro-ribbon",
@@ -80,7 +82,7 @@ def test_bad_templates(tmp_path, text, message):
 
 
 def test_unknown_template_name():
-    shipped = "shipped: demo-chgnet, demo-gpaw, li2mno3-honeycomb"
+    shipped = "shipped: demo-chgnet, demo-gpaw, li2mno3-chgnet-gpaw, li2mno3-honeycomb"
     with pytest.raises(OredoxInputError, match=shipped):
         load_template("lco")
 

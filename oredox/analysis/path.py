@@ -10,6 +10,7 @@ configuration, which the O-environment classification needs.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -70,3 +71,113 @@ def vacancy_coords(study: StudyDocument, config_id: str) -> list[list[float]]:
     sites = [i for i, site in enumerate(host) if site.specie.symbol == study.alkali]
     entry = next(e for e in study.entries if e.config_id == config_id)
     return [np.asarray(host[sites[v]].frac_coords).tolist() for v in entry.vacancies]
+
+
+def redox_summary(study: StudyDocument) -> list[dict[str, Any]]:
+    """Where the removed charge comes from, step by step along x: O or the TMs.
+
+    One static per alkali content (the one lowest above the hull), by decreasing x;
+    one row per step between consecutive contents. The electrons removed from the
+    host in a step are the alkali removed (``removed_e`` per supercell). Two
+    estimates of the share taken from O, each with its method named:
+
+    - ``moments``: the TM oxidation states from their moments (the nearest typical
+      DFT+U moment, :func:`oredox.analysis.redox.oxidation_state_from_moment`),
+      summed over the TMs of the cell, account for ``tm_e`` electrons; the rest of
+      ``removed_e`` is assigned to O (``o_e``). The sum of |moment| on O before and
+      after (``o_moment_sum_muB``) is reported beside it as a check: an O hole in
+      DFT+U carries 0.3-0.7 muB, not 1.
+    - ``bader``: the change of the summed Bader net charges of O and of the TMs
+      (e per supercell; the Li that stays barely changes); the share of O is
+      dO / (dO + dTM), which leaves [0, 1] when one of them is reduced (e.g.
+      ligand-to-metal charge transfer).
+
+    ``fraction_from_O`` is None where the static lacks the analysis.
+    """
+    by_id = {entry.config_id: entry for entry in study.entries}
+    best: dict[float, tuple[Any, Any]] = {}
+    for static in study.statics:
+        entry = by_id.get(static.config_id)
+        if entry is None or not static.analysis:
+            continue
+        key = round(entry.x, 6)
+        if (
+            key not in best
+            or entry.e_above_hull_per_fu_eV < best[key][0].e_above_hull_per_fu_eV
+        ):
+            best[key] = (entry, static)
+    points = [best[key] for key in sorted(best, reverse=True)]
+    rows = []
+    for (entry_a, static_a), (entry_b, static_b) in pairwise(points):
+        a, b = _charge_budget(entry_a, static_a), _charge_budget(entry_b, static_b)
+        removed = entry_a.n_alkali - entry_b.n_alkali
+        row: dict[str, Any] = {
+            "x_from": entry_a.x,
+            "x_to": entry_b.x,
+            "config_ids": [entry_a.config_id, entry_b.config_id],
+            "removed_e": removed,
+        }
+        if a["tm_states"] is not None and b["tm_states"] is not None:
+            tm_e = b["tm_states"] - a["tm_states"]
+            row["moments"] = {
+                "method": "TM oxidation states from moments; the rest assigned to O",
+                "tm_e": tm_e,
+                "o_e": removed - tm_e,
+                "fraction_from_O": (removed - tm_e) / removed,
+                "o_moment_sum_muB": [a["o_moments"], b["o_moments"]],
+                "tm_moment_sum_muB": [a["tm_moments"], b["tm_moments"]],
+            }
+        if a["bader"] is not None and b["bader"] is not None:
+            d_o = b["bader"]["O"] - a["bader"]["O"]
+            d_tm = b["bader"]["TM"] - a["bader"]["TM"]
+            total = d_o + d_tm
+            row["bader"] = {
+                "method": "change of summed Bader net charges, O vs TM",
+                "o_e": d_o,
+                "tm_e": d_tm,
+                "fraction_from_O": d_o / total if abs(total) > 1e-6 else None,
+            }
+        rows.append(row)
+    return rows
+
+
+def _charge_budget(entry, static) -> dict[str, Any]:
+    """Summed TM oxidation states, |moments| and Bader charges of one static."""
+    from oredox.analysis.environments import is_transition_metal
+
+    symbols = [site.specie.symbol for site in entry.structure]
+    analysis = static.analysis
+    redox = analysis.get("redox", {})
+    states = redox.get("tm_oxidation_states") or {}
+    budget: dict[str, Any] = {"tm_states": None, "bader": None}
+    if states and all(value is not None for value in states.values()):
+        budget["tm_states"] = int(sum(states.values()))
+    moments = static.magmoms_muB
+    if moments is not None and len(moments) == len(symbols):
+        budget["o_moments"] = float(
+            sum(abs(m) for m, s in zip(moments, symbols, strict=True) if s == "O")
+        )
+        budget["tm_moments"] = float(
+            sum(
+                abs(m)
+                for m, s in zip(moments, symbols, strict=True)
+                if is_transition_metal(s)
+            )
+        )
+    else:
+        budget["o_moments"] = budget["tm_moments"] = None
+    charges = (analysis.get("bader") or {}).get("charges")
+    if charges is not None and len(charges) == len(symbols):
+        budget["bader"] = {
+            "O": float(
+                sum(q for q, s in zip(charges, symbols, strict=True) if s == "O")
+            ),
+            "TM": float(
+                sum(
+                    q
+                    for q, s in zip(charges, symbols, strict=True)
+                    if is_transition_metal(s)
+                )
+            ),
+        }
+    return budget

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from oredox import report
+from oredox import report_structures
 from oredox.cli.common import (
     console,
     parse_fraction,
@@ -133,11 +133,11 @@ def structure_orderings(
     ranked = enumerate_layer_orderings(
         parse_fraction(fraction), max_sites=max_sites, m_charge=m_charge
     )
-    rows = report.ordering_rows(ranked)
+    rows = report_structures.ordering_rows(ranked)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    console.print(report.orderings_table(rows, fraction))
+    console.print(report_structures.orderings_table(rows, fraction))
 
 
 @structure_app.command("sqs")
@@ -220,5 +220,6 @@ def _save(structure: Structure, output: Path) -> None:
 
     path, record = write_structure(structure, output)
     console.print(
-        escape(report.structure_line(structure, path, record)), soft_wrap=True
+        escape(report_structures.structure_line(structure, path, record)),
+        soft_wrap=True,
     )

@@ -153,7 +153,7 @@ def run_demo(
     maker = template.maker()
     maker.engine.check_runnable()
     identity = run_identity(
-        template.name, template.model_dump(mode="json"), maker.engine.name
+        template.name, template.model_dump(mode="json"), maker.engine.label
     )
     identity["run_id"] = new_run_id()  # the stored study's id: one study per run
     study_host = template.study_host(maker, study_id=identity["run_id"])

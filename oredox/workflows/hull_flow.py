@@ -50,6 +50,7 @@ from oredox.structures.delithiation import (
 )
 from oredox.workflows.dftu import initial_magmoms
 from oredox.workflows.engines import ChgnetEngine, Engine, analyse_static
+from oredox.workflows.engines.base import relaxed_geometry
 from oredox.workflows.screening import (
     ScreeningResult,
     ScreeningSettings,
@@ -278,27 +279,6 @@ class DelithiationHullMaker(Maker):
         )
 
 
-def relaxed_geometry(start: Structure, relaxed: Structure) -> Structure:
-    """``start`` (species, oxidation states, starting moments) in ``relaxed``'s cell.
-
-    Cell and fractional positions from ``relaxed``; the two must list the same
-    elements in the same order.
-    """
-    same = len(start) == len(relaxed) and all(
-        a.specie.symbol == b.specie.symbol for a, b in zip(start, relaxed, strict=True)
-    )
-    if not same:
-        raise OredoxInputError(
-            "the relaxed host does not list the host's sites in order"
-        )
-    return Structure(
-        relaxed.lattice,
-        start.species,
-        relaxed.frac_coords,
-        site_properties=start.site_properties,
-    )
-
-
 @job
 def screen_and_relax(
     host: StudyHost,
@@ -383,22 +363,29 @@ def statics_and_study(
         chosen = static_candidates(
             draft, settings.window_meV_per_atom, settings.max_statics
         )
-        initial = {r.label: r.initial for r in relaxations}
+        by_label = {r.label: r for r in relaxations}
         for entry in chosen:
-            static_job = hull_maker.static_maker.make(entry.structure)
-            static_job.name = f"static {entry.config_id}"
+            relaxation = by_label[entry.config_id]
+            if relaxation.static is not None:
+                # an engine pair ran this static with the relaxation: analyse it
+                outputs = dict(relaxation.static)
+            else:
+                static_job = hull_maker.static_maker.make(entry.structure)
+                static_job.name = f"static {entry.config_id}"
+                jobs.append(static_job)
+                outputs = {"job_uuid": static_job.uuid} | (
+                    hull_maker.engine.static_outputs(static_job)
+                )
             analysis = analyse_static(
                 hull_maker.engine,
-                hull_maker.engine.static_outputs(static_job)["dir_name"],
+                outputs["dir_name"],
                 vacancy_coords(draft, entry.config_id),
-                initial[entry.config_id],
+                relaxation.initial,
             )
             analysis.name = f"analyse {entry.config_id}"
-            jobs += [static_job, analysis]
+            jobs.append(analysis)
             statics.append(
-                {"config_id": entry.config_id, "job_uuid": static_job.uuid}
-                | hull_maker.engine.static_outputs(static_job)
-                | {"analysis": analysis.output}
+                {"config_id": entry.config_id} | outputs | {"analysis": analysis.output}
             )
     study_job = build_study_document(
         host=host,

@@ -25,7 +25,7 @@ from math import comb
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pymatgen.core import Structure
 
 from oredox.analysis.selection import select_for_relaxation
@@ -80,6 +80,11 @@ class ScreeningSettings(SettingsModel):
         Selection: this many lowest per content, plus those within the window.
     batch_size
         Structures per CHGNet model call; ``None``: 16 on a GPU, 1 on a CPU.
+    vacancies
+        Screen only these numbers of removed alkali per supercell (the host, 0, is
+        always kept): e.g. ``[2]`` for a study of x = 2 -> 1 in Li4Mn2O6, or the
+        few contents a DFT budget allows; ``None``: every content. The hull then
+        spans the contents computed.
     """
 
     relax_all: bool = False
@@ -95,6 +100,22 @@ class ScreeningSettings(SettingsModel):
     lowest: int = Field(3, ge=1)
     window_meV_per_atom: float = Field(10.0, ge=0, allow_inf_nan=False)
     batch_size: int | None = Field(None, ge=1)
+    vacancies: list[int] | None = None
+
+    @field_validator("vacancies")
+    @classmethod
+    def _positive_counts(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if not value or any(k < 1 for k in value):
+            raise ValueError("vacancies lists numbers of removed alkali, each >= 1")
+        return sorted(set(value))
+
+    def contents(self, n_sites: int) -> list[int]:
+        """The vacancy counts screened on a host with ``n_sites`` alkali sites."""
+        if self.vacancies is None:
+            return list(range(n_sites + 1))
+        return [0, *self.vacancies]
 
     @model_validator(mode="after")
     def _something_ranks(self):
@@ -211,8 +232,15 @@ def check_feasible(symmetry: AlkaliSymmetry, settings: ScreeningSettings) -> Non
             f"{n} alkali sites exceed the {MAX_ALKALI_SITES} that bit masks hold; "
             "use a smaller supercell"
         )
+    beyond = [k for k in settings.vacancies or [] if k > n]
+    if beyond:
+        raise OredoxInputError(
+            f"screening.vacancies {beyond}: the host has only {n} "
+            f"{symmetry.alkali} sites"
+        )
     if settings.method == "exhaustive":
-        too_many = [k for k in range(n + 1) if comb(n, k) > settings.max_raw]
+        counts = settings.contents(n)
+        too_many = [k for k in counts if comb(n, k) > settings.max_raw]
         if too_many:
             enumerate_configurations(symmetry, too_many[0], settings.max_raw)
 
@@ -228,11 +256,16 @@ def screen_configurations(
     # 1. candidates, as bit masks per vacancy count
     candidates: dict[int, np.ndarray] = {}
     if settings.method == "beam":
-        beam = beam_search(symmetry, ewald.energies, settings.beam_width)
+        deepest = max(settings.contents(n))
+        beam = beam_search(symmetry, ewald.energies, settings.beam_width, deepest)
+        wanted = set(settings.contents(n))
         for k, scored in beam.items():
-            candidates[k] = configurations_to_masks([s.configuration for s in scored])
+            if k in wanted:
+                candidates[k] = configurations_to_masks(
+                    [s.configuration for s in scored]
+                )
     else:
-        for k in range(n + 1):
+        for k in settings.contents(n):
             candidates[k] = configurations_to_masks(
                 enumerate_configurations(symmetry, k, settings.max_raw)
             )

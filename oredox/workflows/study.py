@@ -20,6 +20,7 @@ from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
 from oredox.store import get_job_store
+from oredox.workflows.engines.pair import PairRelaxMaker
 from oredox.workflows.execution import (
     STATE_FILE,
     identity_mismatch,
@@ -54,7 +55,7 @@ def run_study(
     engine_obj = template.engine_for(engine)
     engine_obj.check_runnable()
     identity = run_identity(
-        template.name, template.model_dump(mode="json"), engine_obj.name
+        template.name, template.model_dump(mode="json"), engine_obj.label
     )
     # the run to resume is found before the store is touched (nothing written)
     run_dir = unfinished_run(settings.work_dir, identity) if resume else None
@@ -217,7 +218,7 @@ def dry_run(
     record = {
         "template": template.model_dump(mode="json"),
         "supercell_matrix": host.supercell_matrix,
-        "engine": maker.engine.name,
+        "engine": maker.engine.label,
         "screening": result.record,
         "folders": [f.name for f in folders],
     }
@@ -229,8 +230,14 @@ def write_inputs(job_maker, structure, folder: Path) -> Path:
     """Write the inputs a maker's job would run into ``folder``.
 
     A VASP maker's input set (POTCAR.spec for the POTCARs), else the POSCAR and an
-    ASE calculator's keyword arguments.
+    ASE calculator's keyword arguments. An engine pair's relaxation writes both of
+    its steps, ``relax/`` and ``static/`` (the static's at the starting geometry:
+    the relaxed one exists only after the relaxation).
     """
+    if isinstance(job_maker, PairRelaxMaker):
+        write_inputs(job_maker.relax_maker, structure, folder / "relax")
+        write_inputs(job_maker.static_maker, structure, folder / "static")
+        return folder
     generator = getattr(job_maker, "input_set_generator", None)
     if generator is not None:  # a VASP maker
         generator.get_input_set(structure, potcar_spec=True)

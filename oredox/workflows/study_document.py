@@ -34,6 +34,7 @@ from oredox.analysis.hull import (
     lower_hull,
     voltage_profile,
 )
+from oredox.analysis.path import redox_summary
 from oredox.errors import OredoxRunError
 from oredox.schemas import (
     ConfigurationEntry,
@@ -102,6 +103,10 @@ class Relaxation(MSONable):
         What ``converged`` equals when the relaxation met its criterion.
     configuration
         The vacancy arrangement (``None`` for the alkali metal).
+    static
+        An engine pair's static at the relaxed geometry (references to its
+        outputs: ``job_uuid``, ``dir_name``, ``energy_eV``...), whose energy is
+        ``energy_eV``; ``None`` for single engines.
     """
 
     label: str
@@ -112,6 +117,7 @@ class Relaxation(MSONable):
     energy_scheme: EnergyScheme
     converged_value: Any = True
     configuration: Configuration | None = None
+    static: Any = None
 
     @property
     def failed(self) -> bool:
@@ -138,8 +144,9 @@ def build_study_document(
 
     Energies per formula unit use the reduced formula of the full host (LiCoO2 for a
     Li6Co6O12 supercell, 6 formula units), so ``x`` is the alkali per formula unit.
-    Configurations that lost their framework (:func:`check_framework`) are measured
-    against the hull but do not build it, unless that would drop an end member.
+    Configurations that lost their framework (:func:`check_framework`) or whose
+    relaxation did not converge are measured against the hull but do not build it
+    (listed in ``failed`` with the reason), unless that would drop an end member.
     ``statics`` are the static records (config_id, job_uuid, energy_eV, structure,
     ...); their energies never enter the hull.
 
@@ -194,10 +201,24 @@ def build_study_document(
     mu_alkali = alkali_reference.energy_eV / len(alkali_reference.initial)
 
     reports = [check_framework(r.initial, r.structure) for r in kept]
-    intact = np.array([report.intact for report in reports])
+    converged = np.array([r.is_converged for r in kept])
+    intact = np.array([report.intact for report in reports]) & converged
     if not (intact[x == x.min()].any() and intact[x == x.max()].any()):
-        logger.warning("an end member lost its framework; the hull keeps every entry")
+        logger.warning(
+            "an end member lost its framework or did not converge; the hull keeps "
+            "every entry"
+        )
         intact[:] = True
+    failed += [
+        {
+            "config_id": r.label,
+            "stage": "relax",
+            "reason": "the relaxation did not meet its force criterion in its steps: "
+            "measured against the hull, not used to build it",
+        }
+        for r, ok, used in zip(kept, converged, intact, strict=True)
+        if not ok and not used
+    ]
     duplicate_of: dict[int, int] = {}
     for group in group_duplicates([r.structure for r in kept]):
         lowest = min(group, key=lambda i: energies[i])
@@ -233,7 +254,7 @@ def build_study_document(
         key = f"{entry.x:.4f}"
         counts[key] = counts.get(key, 0) + 1
     identity = {"study_id": host.study_id} if host.study_id else {}
-    return StudyDocument(
+    study = StudyDocument(
         **identity,
         name=host.name,
         host_formula=structure.composition.reduced_formula,
@@ -259,6 +280,8 @@ def build_study_document(
         failed=failed,
         statics=[static_record(static) for static in usable_statics],
     )
+    study.redox_summary = redox_summary(study)
+    return study
 
 
 def _usable_statics(statics: list[dict], failed: list[dict]) -> list[dict]:

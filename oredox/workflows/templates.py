@@ -144,6 +144,12 @@ class StudyTemplate(_Strict):
     host: HostSpec
     alkali: Literal["Li", "Na", "K"] = "Li"
     engine: Literal[tuple(ENGINES)] = "chgnet"  # type: ignore[valid-type]
+    static_engine: Literal[tuple(ENGINES)] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="Engine of the energies and statics when it differs from the "
+        "relaxing engine: an engine pair (e.g. engine chgnet, static_engine gpaw: "
+        "CHGNet geometries, GPAW PBE+U energies and electronic structure)",
+    )
     dft_u_preset: Literal[tuple(PRESETS)] = "mp"  # type: ignore[valid-type]
     hubbard_u: HubbardSpec | None = None
     magmoms: dict[str, float] = Field(
@@ -177,14 +183,19 @@ class StudyTemplate(_Strict):
 
     @model_validator(mode="after")
     def _preset_fits_engine(self):
-        if self.engine == "chgnet" and (
+        if self.static_engine == "chgnet" and self.engine != "chgnet":
+            raise ValueError("static_engine chgnet runs no statics; use gpaw or vasp")
+        energies = self.static_engine or self.engine
+        if energies == "chgnet" and (
             self.dft_u_preset != "mp" or self.hubbard_u is not None
         ):
             raise ValueError(
                 "engine chgnet uses no DFT+U preset or U table (its energies are "
-                "MPtrj's PBE/PBE+U); drop dft_u_preset and hubbard_u or use "
-                "engine vasp"
+                "MPtrj's PBE/PBE+U); drop dft_u_preset and hubbard_u, use engine "
+                "vasp or gpaw, or add static_engine: gpaw (or vasp)"
             )
+        if self.static_engine == "chgnet" and self.engine != "chgnet":
+            raise ValueError("static_engine chgnet runs no statics; use gpaw or vasp")
         unknown = sorted(set(self.engine_options) - set(ENGINE_OPTIONS["gpaw"]))
         if unknown:
             raise ValueError(
@@ -222,9 +233,22 @@ class StudyTemplate(_Strict):
             framework += " (primitive cell)"
         return make_supercell(parent, matrix), matrix, framework
 
+    def engine_name(self, engine: str | None = None) -> str:
+        """The engine's name: ``engine`` (an override) or the file's.
+
+        ``relax+static`` (e.g. ``chgnet+gpaw``) for an engine pair. An override
+        without ``+`` replaces the relaxing engine and keeps the file's static
+        engine (``--engine gpaw`` on a chgnet+gpaw template: GPAW alone).
+        """
+        name = (engine or self.engine).lower()
+        if "+" not in name and self.static_engine and self.static_engine != name:
+            name = f"{name}+{self.static_engine}"
+        return name
+
     def options(self, engine: str | None = None) -> dict[str, float]:
         """The engine options for ``engine`` (default the file's): gpaw's only."""
-        return dict(self.engine_options) if (engine or self.engine) == "gpaw" else {}
+        uses_gpaw = "gpaw" in self.engine_name(engine).split("+")
+        return dict(self.engine_options) if uses_gpaw else {}
 
     def engine_for(
         self, engine: str | Engine | None = None, cluster: ClusterProfile | None = None
@@ -236,7 +260,7 @@ class StudyTemplate(_Strict):
         """
         if isinstance(engine, Engine):
             return engine
-        name = (engine or self.engine).lower()
+        name = self.engine_name(engine)
         return get_engine(
             name,
             self.preset(),

@@ -7,10 +7,14 @@
 - :mod:`~oredox.workflows.engines.vasp`: VASP DFT+U through atomate2 and custodian
   (production);
 - :mod:`~oredox.workflows.engines.gpaw`: GPAW PBE+U through ASE (open source, small
-  cells; an optional extra).
+  cells; an optional extra);
+- :mod:`~oredox.workflows.engines.pair`: an engine pair, ``relax+static`` (e.g.
+  ``chgnet+gpaw``): geometry from the first, energy and electronic structure from a
+  static of the second.
 
-:func:`get_engine` builds one by name; :func:`read_static` parses a static's folder
-with the reader of the engine that wrote it.
+:func:`get_engine` builds one by name (``chgnet+gpaw`` builds a pair);
+:func:`read_static` parses a static's folder with the reader of the engine that
+wrote it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from oredox.workflows.dftu import DftuPreset
 from oredox.workflows.engines.base import Engine, analyse_static, local_path
 from oredox.workflows.engines.chgnet import ChgnetEngine
 from oredox.workflows.engines.gpaw import GpawEngine
+from oredox.workflows.engines.pair import EnginePair
 from oredox.workflows.engines.vasp import VaspEngine
 
 ENGINES: dict[str, type[Engine]] = {
@@ -52,7 +57,8 @@ def get_engine(
     Parameters
     ----------
     name
-        ``chgnet``, ``vasp`` or ``gpaw`` (any case).
+        ``chgnet``, ``vasp`` or ``gpaw`` (any case), or a pair ``relax+static``
+        (:class:`~oredox.workflows.engines.pair.EnginePair`, e.g. ``chgnet+gpaw``).
     preset
         DFT+U preset of DFT engines (a name, a preset or its fields; default ``mp``);
         CHGNet ignores it (its energies are MPtrj's).
@@ -68,10 +74,13 @@ def get_engine(
         Unknown engine (the message lists them), unknown or invalid option, unknown
         preset.
     """
-    key = name.lower()
+    key = str(name).lower()
+    if "+" in key:
+        return _engine_pair(key, preset, walltime_s, options)
     if key not in ENGINES:
         raise OredoxInputError(
-            f"unknown engine {name!r}; available engines: {', '.join(ENGINES)}"
+            f"unknown engine {name!r}; available engines: {', '.join(ENGINES)}, or "
+            "a pair relax+static such as chgnet+gpaw"
         )
     options = dict(options or {})
     unknown = sorted(set(options) - set(ENGINE_OPTIONS[key]))
@@ -90,6 +99,45 @@ def get_engine(
     except ValidationError as exc:
         problems = validation_problems(exc, key)
         raise OredoxInputError(f"engine {key}: {problems}") from None
+
+
+def _engine_pair(key, preset, walltime_s, options) -> Engine:
+    """``relax+static``: each part gets the options among its own fields."""
+    parts = key.split("+")
+    if len(parts) != 2 or not all(parts):
+        raise OredoxInputError(
+            f"engine pair {key!r}: write relax+static, e.g. chgnet+gpaw"
+        )
+    relax, static = parts
+    if relax == static:
+        return get_engine(relax, preset, walltime_s, options)
+    options = dict(options or {})
+    for part in parts:
+        if part not in ENGINES:
+            raise OredoxInputError(
+                f"unknown engine {part!r} in {key!r}; available engines: "
+                f"{', '.join(ENGINES)}"
+            )
+    unknown = sorted(
+        set(options) - set(ENGINE_OPTIONS[relax]) - set(ENGINE_OPTIONS[static])
+    )
+    if unknown:
+        raise OredoxInputError(
+            f"unknown {key} engine option(s) {unknown}; known: "
+            f"{', '.join(ENGINE_OPTIONS[relax] + ENGINE_OPTIONS[static]) or 'none'}"
+        )
+
+    def part_options(part):
+        return {k: v for k, v in options.items() if k in ENGINE_OPTIONS[part]}
+
+    relax_engine = get_engine(relax, preset, walltime_s, part_options(relax))
+    static_engine = get_engine(static, preset, walltime_s, part_options(static))
+    try:
+        return EnginePair(relax_engine=relax_engine, static_engine=static_engine)
+    except ValidationError as exc:
+        raise OredoxInputError(
+            f"engine {key}: {validation_problems(exc, key)}"
+        ) from None
 
 
 def read_static(folder: str | Path) -> StaticOutputs:
@@ -121,6 +169,7 @@ __all__ = [
     "ENGINE_OPTIONS",
     "ChgnetEngine",
     "Engine",
+    "EnginePair",
     "GpawEngine",
     "VaspEngine",
     "analyse_static",

@@ -30,6 +30,7 @@ from pydantic import ConfigDict
 from pymatgen.core import Structure
 
 from oredox.analysis.electronic import StaticOutputs, analyse_outputs
+from oredox.errors import OredoxInputError
 from oredox.schemas import EnergyScheme, SettingsModel
 
 
@@ -41,6 +42,11 @@ class Engine(SettingsModel, ABC):
     name: ClassVar[str]
     #: what the :meth:`relax_outputs` ``converged`` reference resolves to on success
     converged_value: ClassVar[Any] = True
+
+    @property
+    def label(self) -> str:
+        """The engine's name as users write it (``chgnet+gpaw`` for a pair)."""
+        return self.name
 
     @abstractmethod
     def relax_maker(self, fmax: float, steps: int) -> Maker:
@@ -84,6 +90,28 @@ class Engine(SettingsModel, ABC):
 
     def check_runnable(self) -> None:
         """Raise :class:`~oredox.errors.OredoxInputError` if it cannot run here."""
+
+
+def relaxed_geometry(start: Structure, relaxed: Structure) -> Structure:
+    """``start`` (species, oxidation states, starting moments) in ``relaxed``'s cell.
+
+    Cell and fractional positions from ``relaxed``; the two must list the same
+    elements in the same order.
+    """
+    same = len(start) == len(relaxed) and all(
+        a.specie.symbol == b.specie.symbol for a, b in zip(start, relaxed, strict=True)
+    )
+    if not same:
+        raise OredoxInputError(
+            "the relaxed structure does not list the starting structure's sites "
+            "in order"
+        )
+    return Structure(
+        relaxed.lattice,
+        start.species,
+        relaxed.frac_coords,
+        site_properties=start.site_properties,
+    )
 
 
 def local_path(folder: str | Path) -> Path:
