@@ -54,8 +54,9 @@ TEMPLATES = {
 QUICK = {
     "li2mno3": {
         "screening": {
+            "relax_all": False,
             "vacancies": [2],
-            "rankers": ["ewald"],
+            "rankers": ["ewald", "chgnet"],
             "lowest": 1,
             "window_meV_per_atom": 0.0,
         },
@@ -520,7 +521,7 @@ def write_hull_report(seed: str, study, summary: dict[str, Any], out: Path) -> P
         "",
         "![O 2p DOS](" + f"{seed}/o2p_dos.png)",
         "",
-        "| x | config | gap (eV) | |m| mean (muB) | O |m| sum / max | Bader (e) | "
+        "| x | config | gap (eV) | mean abs. moment (muB) | O abs. moment sum / max (muB) | Bader (e) | "
         "O 2p empty / 0-1 eV occ. (per O) | pi mixing | shortest O-O (A) |",
         "|---|---|---|---|---|---|---|---|---|",
         *(_row(row) for row in summary["per_x"]),

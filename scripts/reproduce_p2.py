@@ -196,7 +196,7 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
         "",
         "## Per cell",
         "",
-        "| cell | formula | c (A) | gap (eV) | |m| mean (muB) | Bader (e) | "
+        "| cell | formula | c (A) | gap (eV) | mean abs. moment (muB) | Bader (e) | "
         "pi mixing (per TM) | t2g occ. 1 eV below ref. (e/TM) | TM-O (A) |",
         "|---|---|---|---|---|---|---|---|---|",
         *(

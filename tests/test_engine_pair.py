@@ -204,3 +204,27 @@ def test_redox_summary_splits_the_removed_charge_between_o_and_tm():
     # Bader: O took 6 x 0.1 = 0.6 e, Co nothing
     assert step["bader"]["o_e"] == pytest.approx(0.6)
     assert step["bader"]["fraction_from_O"] == pytest.approx(1.0)
+
+
+def test_screening_with_a_pair_keeps_each_relaxation_static():
+    from oredox.workflows.hull_flow import screen_and_relax
+
+    maker = DelithiationHullMaker(
+        engine=get_engine("chgnet+vasp"),
+        screening=ScreeningSettings(relax_all=True),
+    )
+    flow = maker.make(o3_layered("LiCoO2"), [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    screen = flow.jobs[1]
+    kwargs = screen.function_kwargs | {"relaxed_host": None}
+    jobs = screen_and_relax.original(**kwargs).replace.jobs
+    study_job = jobs[-1]
+    inner = {job.uuid for flow in jobs[:-1] for job in flow.jobs}
+    relaxations = [
+        *study_job.function_kwargs["relaxations"],
+        study_job.function_kwargs["alkali_reference"],
+    ]
+    statics = [r.static["job_uuid"] for r in relaxations]
+    assert len(set(statics)) == len(relaxations) == 5  # k0 to k3 and Li metal
+    assert set(statics) <= inner
+    # the hull's energies are those statics'
+    assert statics == [r.energy_eV.uuid for r in relaxations]

@@ -261,3 +261,23 @@ def test_user_strings_are_never_read_as_markup(study):
         lambda c: report.print_study(study.model_copy(update={"name": name}), c)
     )
     assert name in shown
+
+
+def test_redox_summary_table(study):
+    study.redox_summary = [
+        {
+            "x_from": 1.0,
+            "x_to": 0.5,
+            "config_ids": ["k0-0", "k1-0"],
+            "removed_e": 1,
+            "moments": {"tm_e": 0, "o_e": 1, "fraction_from_O": 1.0},
+            "bader": {"tm_e": 0.05, "o_e": 0.8, "fraction_from_O": 0.8 / 0.85},
+        },
+        {"x_from": 0.5, "x_to": 0.0, "config_ids": ["k1-0", "k2-0"], "removed_e": 1},
+    ]
+    text = text_of(lambda c: report.print_redox_summary(study, c))
+    assert "where the removed charge goes" in text
+    assert "1.000 -> 0.500" in text and "100%" in text and "94%" in text
+    assert "+0.05 / +0.80" in text
+    # a step without analyses shows dashes, not a crash
+    assert "0.500 -> 0.000" in text

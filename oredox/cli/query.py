@@ -37,7 +37,8 @@ def query(
         str | None, typer.Option(help="Framework, e.g. 'O3 layered'.")
     ] = None,
     engine: Annotated[
-        str | None, typer.Option(help="Engine: chgnet, vasp, gpaw.")
+        str | None,
+        typer.Option(help="Engine: chgnet, vasp, gpaw, or a pair chgnet+gpaw."),
     ] = None,
     scheme: Annotated[
         str | None, typer.Option(help="Energy-scheme id (or its first digits).")
@@ -127,9 +128,11 @@ def _check_filters(x_min, x_max, chemsys, engine) -> None:
         unknown = [el for el in chemsys.split("-") if not Element.is_valid_symbol(el)]
         if unknown:
             raise OredoxInputError(f"--chemsys names no element: {', '.join(unknown)}")
-    if engine is not None and engine.lower() not in ENGINES:
+    parts = [] if engine is None else engine.lower().split("+")
+    if engine is not None and (len(parts) > 2 or any(p not in ENGINES for p in parts)):
         raise OredoxInputError(
-            f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}"
+            f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}, or a pair "
+            "relax+static such as chgnet+gpaw"
         )
 
 

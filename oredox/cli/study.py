@@ -112,7 +112,10 @@ def run(
     template: Annotated[str, typer.Argument(help="Template file or shipped name.")],
     engine: Annotated[
         str | None,
-        typer.Option(help="Override the template's engine (chgnet, vasp, gpaw)."),
+        typer.Option(
+            help="Override the template's engine (chgnet, vasp, gpaw), or an engine "
+            "pair relax+static, e.g. chgnet+gpaw."
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Screen, then write the inputs only.")

@@ -128,7 +128,7 @@ def _run_logged(flow, store, run_dir, state, run_id, progress, description) -> d
     with (
         open(log_path, "a") as log_file,
         tqdm(
-            total=len(flow) + state.n_added(),
+            total=len(flow.job_uuids) + state.n_added(),
             desc=description,
             unit="job",
             disable=not progress,
@@ -153,10 +153,11 @@ def _run_logged(flow, store, run_dir, state, run_id, progress, description) -> d
                 lg.propagate = propagate
     if errored:
         logging.getLogger(__name__).warning("%d job(s) failed", len(errored))
-    missing = [j.name for j in flow.jobs if j.uuid not in responses]
+    # every job of the flow, inside nested flows too (an engine pair's relaxation)
+    missing = [job.name for job, _ in flow.iterflow() if job.uuid not in responses]
     if missing:
         raise OredoxRunError(
-            f"{len(missing)} of {len(flow)} jobs did not finish "
+            f"{len(missing)} of {len(flow.job_uuids)} jobs did not finish "
             f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}); "
             f"see {log_path}"
         )
@@ -310,7 +311,7 @@ class _RunState:
         return flow
 
     def n_added(self) -> int:
-        return sum(len(f) for f in self.added.values())
+        return sum(len(f.job_uuids) for f in self.added.values())
 
     def add(self, parent: str, index: int, flow: Flow) -> None:
         self.added[(parent, index)] = flow

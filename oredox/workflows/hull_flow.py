@@ -276,6 +276,7 @@ class DelithiationHullMaker(Maker):
             energy_scheme=scheme,
             converged_value=self.engine.converged_value,
             configuration=config,
+            static=outputs.get("static"),
         )
 
 
@@ -333,9 +334,10 @@ def screen_and_relax(
     # a configuration that fails for good must not stop the study
     statics_job.config.on_missing_references = OnMissing.NONE
     jobs = [*relax_jobs, reference_job, statics_job]
+    replace = Flow(jobs, statics_job.output, "relax and assemble")
     # + 1: jobflow stores the replacing flow's output with one more job
-    logger.info(FAN_OUT_MESSAGE.format(len(jobs) + 1))
-    return Response(replace=Flow(jobs, statics_job.output, "relax and assemble"))
+    logger.info(FAN_OUT_MESSAGE.format(len(replace.job_uuids) + 1))
+    return Response(replace=replace)
 
 
 @job
@@ -396,8 +398,9 @@ def statics_and_study(
     )
     study_job.config.on_missing_references = OnMissing.NONE
     jobs.append(study_job)
-    logger.info(FAN_OUT_MESSAGE.format(len(jobs) + 1))
-    return Response(replace=Flow(jobs, study_job.output, "statics and study"))
+    replace = Flow(jobs, study_job.output, "statics and study")
+    logger.info(FAN_OUT_MESSAGE.format(len(replace.job_uuids) + 1))
+    return Response(replace=replace)
 
 
 def _plain(value):
