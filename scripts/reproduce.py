@@ -522,7 +522,8 @@ def write_hull_report(seed: str, study, summary: dict[str, Any], out: Path) -> P
         "![O 2p DOS](" + f"{seed}/o2p_dos.png)",
         "",
         "| x | config | gap (eV) | mean abs. moment (muB) | "
-        "O abs. moment sum / max (muB) | Bader (e) | O 2p empty / 0-1 eV occ. (per O) | pi mixing | shortest O-O (A) |",
+        "O abs. moment sum / max (muB) | Bader (e) | "
+        "O 2p empty / 0-1 eV occ. (per O) | pi mixing | shortest O-O (A) |",
         "|---|---|---|---|---|---|---|---|---|",
         *(_row(row) for row in summary["per_x"]),
         "",
