@@ -78,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("seed", choices=[*TEMPLATES, "p2"])
     parser.add_argument("--quick", action="store_true", help="reduced settings")
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the report again from the last run in --work-dir (no run)",
+    )
+    parser.add_argument(
         "--work-dir",
         type=Path,
         default=None,
@@ -97,29 +102,54 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed == "p2":
         from reproduce_p2 import reproduce_p2
 
-        summary = reproduce_p2(work, args.out, args.quick, command)
+        summary = reproduce_p2(work, args.out, args.quick, command, args.report_only)
     else:
-        summary = reproduce_hull(args.seed, work, args.out, args.quick, command)
+        summary = reproduce_hull(
+            args.seed, work, args.out, args.quick, command, args.report_only
+        )
     print(f"wrote {args.out / (args.seed + '.md')}")
     print(json.dumps(summary.get("verdicts", {}), indent=1))
     return 0
 
 
 def reproduce_hull(
-    seed: str, work: Path, out: Path, quick: bool, command: str
+    seed: str,
+    work: Path,
+    out: Path,
+    quick: bool,
+    command: str,
+    report_only: bool = False,
 ) -> dict[str, Any]:
-    """Run the seed's hull template, then write its report and key numbers."""
+    """Run the seed's hull template, then write its report and key numbers.
+
+    The run's study id and wall time go to ``<work>/run.json`` first, so that
+    ``report_only`` can write the report again from the stored study.
+    """
     from oredox.settings import load_settings
+    from oredox.store import get_job_store, get_study
     from oredox.workflows.study import run_study
     from oredox.workflows.templates import load_template
 
-    template = load_template(TEMPLATES[seed])
-    if quick:
-        template = quick_template(template, QUICK[seed])
     settings = load_settings(work_dir=work)
-    start = time.perf_counter()
-    study = run_study(template, settings=settings, progress=False)
-    wall_s = time.perf_counter() - start
+    record = work / "run.json"
+    if report_only:
+        run = json.loads(record.read_text())
+        store = get_job_store(settings)
+        store.connect()
+        study = get_study(store, run["study_id"])
+        wall_s, command = run["wall_s"], run["command"]
+    else:
+        template = load_template(TEMPLATES[seed])
+        if quick:
+            template = quick_template(template, QUICK[seed])
+        start = time.perf_counter()
+        study = run_study(template, settings=settings, progress=False)
+        wall_s = time.perf_counter() - start
+        record.write_text(
+            json.dumps(
+                {"study_id": study.study_id, "wall_s": wall_s, "command": command}
+            )
+        )
     summary = hull_numbers(study)
     summary |= {
         "seed": seed,
@@ -618,7 +648,11 @@ def plot_o2p_per_x(study, path: Path) -> Path:
         ax.set_ylabel(f"x = {entry.x:g}")
         ax.legend(frameon=False, fontsize=7, loc="upper left")
     axes[-1, 0].set_xlabel("E - E_ref (eV): VBM if gapped, else E_F")
-    fig.suptitle(f"{study.name}: O 2p DOS per O, by environment class (states/eV)")
+    fig.suptitle(
+        f"{study.host_formula} (x = {study.alkali} per f.u.): O 2p DOS per O, "
+        "by environment class (states/eV)",
+        fontsize=9,
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

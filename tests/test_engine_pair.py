@@ -228,3 +228,28 @@ def test_screening_with_a_pair_keeps_each_relaxation_static():
     assert set(statics) <= inner
     # the hull's energies are those statics'
     assert statics == [r.energy_eV.uuid for r in relaxations]
+
+
+def test_the_study_document_refuses_pair_and_full_dft_entries_on_one_hull():
+    args = small_study_args()
+    host = args["host"].structure
+    pair = get_engine("chgnet+vasp").energy_scheme(0.05, host)
+    full = get_engine("vasp").energy_scheme(0.05, host)
+    relaxations = [
+        Relaxation(**(r.__dict__ | {"energy_scheme": pair}))
+        for r in args["relaxations"]
+    ]
+    relaxations[2] = Relaxation(**(relaxations[2].__dict__ | {"energy_scheme": full}))
+    reference = Relaxation(
+        **(args["alkali_reference"].__dict__ | {"energy_scheme": pair})
+    )
+    with pytest.raises(OredoxInputError, match=r"k2-0 \(engine, engine_version"):
+        build_study_document.original(
+            **(args | {"relaxations": relaxations, "alkali_reference": reference})
+        )
+    # all from the pair: one hull
+    relaxations[2] = Relaxation(**(relaxations[2].__dict__ | {"energy_scheme": pair}))
+    study = build_study_document.original(
+        **(args | {"relaxations": relaxations, "alkali_reference": reference})
+    )
+    assert study.energy_scheme.engine == "chgnet+vasp"
