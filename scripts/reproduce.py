@@ -513,12 +513,7 @@ def write_hull_report(seed: str, study, summary: dict[str, Any], out: Path) -> P
         "",
         "## The papers' claims beside oredox's numbers",
         "",
-        "| claim | paper | oredox | verdict |",
-        "|---|---|---|---|",
-        *(
-            f"| {v['claim']} | {v['paper']} | {v['oredox']} | {v['verdict']} |"
-            for v in summary["verdicts"]
-        ),
+        *claims_table(summary["verdicts"]),
         "",
         "## Hull",
         "",
@@ -578,6 +573,18 @@ def write_hull_report(seed: str, study, summary: dict[str, Any], out: Path) -> P
     report.write_text("\n".join(lines) + "\n")
     (out / f"{seed}.json").write_text(json.dumps(summary, indent=1, default=str))
     return report
+
+
+def claims_table(verdicts: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows: claim, the paper's value, oredox's number, verdict."""
+    return [
+        "| claim | paper | oredox | verdict |",
+        "|---|---|---|---|",
+        *(
+            f"| {v['claim']} | {v['paper']} | {v['oredox']} | {v['verdict']} |"
+            for v in verdicts
+        ),
+    ]
 
 
 def _u_table(scheme) -> str:

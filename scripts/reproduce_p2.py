@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from reproduce import PAPERS, _fmt, mean_bond, verdict
+from reproduce import PAPERS, _fmt, claims_table, mean_bond, verdict
 
 CELLS = {"NLMO": "nlmo", "NLMRO": "nlmro"}
 # 36-atom cells on 2 cores: 500 eV and 3x1x1 k-points (the geometry, bond lengths
@@ -202,12 +202,7 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
         "",
         "## The paper's claims beside oredox's numbers",
         "",
-        "| claim | paper | oredox | verdict |",
-        "|---|---|---|---|",
-        *(
-            f"| {v['claim']} | {v['paper']} | {v['oredox']} | {v['verdict']} |"
-            for v in summary["verdicts"]
-        ),
+        *claims_table(summary["verdicts"]),
         "",
         "## Per cell",
         "",
