@@ -253,3 +253,22 @@ def test_the_study_document_refuses_pair_and_full_dft_entries_on_one_hull():
         **(args | {"relaxations": relaxations, "alkali_reference": reference})
     )
     assert study.energy_scheme.engine == "chgnet+vasp"
+
+
+def test_dry_run_of_a_pair_writes_both_steps_of_each_relaxation(tmp_path):
+    from oredox.workflows.study import dry_run
+
+    data = {
+        "name": "pair dry run",
+        "host": {"o3_formula": "LiCoO2"},
+        "engine": "chgnet",
+        "static_engine": "vasp",
+        "screening": {"relax_all": True},
+    }
+    folders = dry_run(template_from_data(data), tmp_path / "inputs")
+    names = sorted(folder.name for folder in folders)
+    assert names == ["k0-0", "k1-0", "k2-0", "k3-0", "reference-Li"]
+    for folder in folders:
+        assert (folder / "relax" / "POSCAR").exists()
+        assert (folder / "static" / "INCAR").exists()
+        assert (folder / "static" / "POTCAR.spec").exists()

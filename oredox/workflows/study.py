@@ -202,7 +202,9 @@ def dry_run(
     labelled.append(
         (f"reference-{host.alkali}", maker.relax_maker, alkali_metal(host.alkali))
     )
-    if maker.static_maker is not None:
+    # an engine pair's relaxations hold their statics (written with them above)
+    pair = isinstance(maker.relax_maker, PairRelaxMaker)
+    if maker.static_maker is not None and not pair:
         ends = end_member_ids(ids, [c.n_vacancies for c in result.selected])
         labelled += [
             (f"static-{label}", maker.static_maker, structure)
