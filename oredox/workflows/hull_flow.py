@@ -22,11 +22,13 @@ Read top to bottom, the jobs are the procedure:
 4. ``statics of near-hull configurations``: from the relaxed energies, the hull
    vertices and the entries within ``statics.window_meV_per_atom`` of the hull get a
    static and its electronic analysis (engines without statics, like CHGNet, get
-   none); replace itself with those and the last job;
+   none; an engine pair's relaxations already ran theirs, which are analysed, not
+   run again); replace itself with those and the last job;
 5. ``study document`` (:func:`~oredox.workflows.study_document.build_study_document`):
    framework checks and duplicates, formation energies, hull and voltage profile over
-   the configurations that kept their framework (from the relaxation energies of every
-   entry: one scheme), and the statics' records.
+   the configurations that kept their framework and converged (from the relaxation
+   energies of every entry, an engine pair's being its statics': one scheme), the
+   statics' records and the redox summary per step.
 """
 
 from __future__ import annotations
