@@ -470,7 +470,7 @@ def licoo2_verdicts(summary) -> list[dict[str, Any]]:
 def ltno_verdicts(summary) -> list[dict[str, Any]]:
     """LTNO: O first, Ni barely; rock-salt a."""
     rows = summary["per_x"]
-    bader = _share(summary, "bader")
+    bader, moments = _share(summary, "bader"), _share(summary, "moments")
     ni = [row["moment_mean_muB"].get("Ni") for row in rows if "moment_mean_muB" in row]
     ni_q = [row["bader_mean_e"].get("Ni") for row in rows if row.get("bader_mean_e")]
     a = summary["host_lattice"]["rock_salt_a"]
@@ -478,12 +478,19 @@ def ltno_verdicts(summary) -> list[dict[str, Any]]:
         {
             "claim": "the charge leaves O while Ni barely changes (DFT+U, Bader)",
             "paper": "sole O redox in DFT",
-            "oredox": f"{_pct(bader)} from O by Bader; Ni moment "
+            "oredox": f"{_pct(bader)} from O by Bader, {_pct(moments)} by moments; "
+            "mean Ni moment "
             + " -> ".join(f"{m:.2f}" for m in ni)
             + " muB; Ni Bader "
             + " -> ".join(f"{q:+.2f}" for q in ni_q)
             + " e",
-            "verdict": verdict(None if bader is None else bader > 0.5),
+            "verdict": verdict(
+                None
+                if moments is None or bader is None
+                else bader > 0.5 and moments > 0.5,
+                partly=bool(bader is not None and bader > 0.5)
+                or bool(moments is not None and moments > 0.5),
+            ),
         },
         {
             "claim": "rock-salt lattice parameter (experiment)",
