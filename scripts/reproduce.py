@@ -37,6 +37,9 @@ PAPERS = {
     "licoo2": "LiCoO2 (O3, R-3m): no A-O-A' axes, cationic redox Co3+ -> Co4+ "
     "(low-spin d6 -> d5: Co moment 0 -> ~1 muB); the control case where the holes "
     "go to the metal.",
+    "linio2": "LiNiO2 (O3, R-3m): no A-O-A' axes; the nominal redox is Ni3+ -> Ni4+ "
+    "(low-spin d7 -> d6: Ni moment ~1 -> ~0 muB), with strong Ni-O covalency: the "
+    "second cationic control.",
     "p2": "P2 Na0.6Li0.2Mn0.8O2 (NLMO) vs Na0.6Li0.2Mn0.7Ru0.1O2 (NLMRO), ribbon "
     "order (Zhou et al., Chem. Sci. 16, 15404, 2025): Ru strengthens the TM-O pi "
     "interaction with the non-bonding O 2p of Na-O-Li; Ru-O 1.882 A vs Mn-O "
@@ -56,6 +59,9 @@ NOTES = {
     "strong Co 3d - O 2p covalency of Co4+, much of the density removed with the "
     "hole lies in the O basins. Both are reported as measured. Full GPAW "
     "relaxations (the demo path), PBE+U.",
+    "linio2": "The same GPAW demo path as LiCoO2 (template demo-gpaw with the host "
+    "LiNiO2, MP's U(Ni) 6.2 eV); Ni starts at 1 muB (low-spin Ni3+). Moments "
+    "follow the spin, Bader the charge density (see the LiCoO2 note).",
     "ltno": "PBE+U (U(Ni) 6.4 eV) at 500 eV with the k-mesh stated above on the "
     "48-atom cell and CHGNet geometries, where the paper used VASP at 600 eV with "
     "a 3x2x6 mesh and DFT+U relaxations; the contents are those the beam search "
@@ -64,7 +70,15 @@ NOTES = {
 TEMPLATES = {
     "li2mno3": "li2mno3-chgnet-gpaw",
     "licoo2": "demo-gpaw",
+    "linio2": "demo-gpaw",
     "ltno": "ltno-chgnet-gpaw",
+}
+# changes to the shipped template of a seed (the demo path with another host)
+VARIANTS = {
+    "linio2": {
+        "name": "LiNiO2 O3 layered (primitive cell)",
+        "host": {"o3_formula": "LiNiO2", "supercell": [2, 1, 1], "primitive": True},
+    },
 }
 # reduced settings of --quick (the test suite's run): two contents, cheap SCF
 QUICK = {
@@ -156,6 +170,8 @@ def reproduce_hull(
         wall_s, command = run["wall_s"], run["command"]
     else:
         template = load_template(TEMPLATES[seed])
+        if seed in VARIANTS:
+            template = quick_template(template, VARIANTS[seed], suffix="")
         if quick:
             template = quick_template(template, QUICK[seed])
         start = time.perf_counter()
@@ -169,7 +185,9 @@ def reproduce_hull(
     summary = hull_numbers(study)
     summary |= {
         "seed": seed,
-        "template": TEMPLATES[seed] + (" (--quick)" if quick else ""),
+        "template": TEMPLATES[seed]
+        + (f" with {VARIANTS[seed]['host']}" if seed in VARIANTS else "")
+        + (" (--quick)" if quick else ""),
         "wall_s": wall_s,
         "study_id": study.study_id,
         "command": command,
@@ -179,14 +197,14 @@ def reproduce_hull(
     return summary
 
 
-def quick_template(template, overrides: dict[str, Any]):
-    """``template`` with the --quick settings merged in (validated again)."""
+def quick_template(template, overrides: dict[str, Any], suffix: str = " (quick)"):
+    """``template`` with ``overrides`` merged in (validated again), name + suffix."""
     from oredox.workflows.templates import template_from_data
 
     data = template.model_dump(mode="json")
     for key, value in overrides.items():
         data[key] = (data.get(key) or {}) | value if isinstance(value, dict) else value
-    data["name"] = data["name"] + " (quick)"
+    data["name"] = data["name"] + suffix
     return template_from_data(data)
 
 
@@ -467,6 +485,34 @@ def licoo2_verdicts(summary) -> list[dict[str, Any]]:
     ]
 
 
+def linio2_verdicts(summary) -> list[dict[str, Any]]:
+    """LiNiO2: by moments the holes go to Ni (Ni3+ ~1 muB -> Ni4+ ~0)."""
+    rows = summary["per_x"]
+    bader, moments = _share(summary, "bader"), _share(summary, "moments")
+    ni = [row["moment_mean_muB"].get("Ni") for row in rows if "moment_mean_muB" in row]
+    return [
+        {
+            "claim": "cationic redox: the removed charge comes from Ni",
+            "paper": "Ni3+ -> Ni4+",
+            "oredox": f"{_pct(None if bader is None else 1 - bader)} from Ni by Bader, "
+            f"{_pct(None if moments is None else 1 - moments)} by moments",
+            "verdict": verdict(
+                None
+                if moments is None or bader is None
+                else moments < 0.5 and bader < 0.5,
+                partly=bool(moments is not None and moments < 0.5)
+                or bool(bader is not None and bader < 0.5),
+            ),
+        },
+        {
+            "claim": "Ni moment ~1 (LS Ni3+) -> ~0 muB (Ni4+)",
+            "paper": "~1 -> ~0-0.3 muB",
+            "oredox": " -> ".join(f"{m:.2f}" for m in ni) + " muB",
+            "verdict": verdict(None if not ni else ni[0] > 0.6 and ni[-1] < 0.4),
+        },
+    ]
+
+
 def ltno_verdicts(summary) -> list[dict[str, Any]]:
     """LTNO: O first, Ni barely; rock-salt a."""
     rows = summary["per_x"]
@@ -504,6 +550,7 @@ def ltno_verdicts(summary) -> list[dict[str, Any]]:
 VERDICTS = {
     "li2mno3": li2mno3_verdicts,
     "licoo2": licoo2_verdicts,
+    "linio2": linio2_verdicts,
     "ltno": ltno_verdicts,
 }
 
