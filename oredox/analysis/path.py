@@ -86,7 +86,9 @@ def redox_summary(study: StudyDocument) -> list[dict[str, Any]]:
       summed over the TMs of the cell, account for ``tm_e`` electrons; the rest of
       ``removed_e`` is assigned to O (``o_e``). The sum of |moment| on O before and
       after (``o_moment_sum_muB``) is reported beside it as a check: an O hole in
-      DFT+U carries 0.3-0.7 muB, not 1.
+      DFT+U carries 0.3-0.7 muB, not 1. The share leaves [0, 1] when the TMs give
+      more electrons than were removed and O takes some back (a pristine cell with
+      holes on O, e.g. Ni2+ and O holes in LiNiO2, ending as Ni4+).
     - ``bader``: the change of the summed Bader net charges of O and of the TMs
       (e per supercell; the Li that stays barely changes); the share of O is
       dO / (dO + dTM), which leaves [0, 1] when one of them is reduced (e.g.

@@ -317,8 +317,7 @@ class GpawStaticMaker(Maker):
             # from Co 1 and O 0.6 muB)
             atoms.set_initial_magnetic_moments(relaxed_moments)
         with _blas_threads():
-            atoms.calc = _gpaw_calculator(self.calculator_kwargs)
-            atoms.get_potential_energy()
+            kwargs = scf_with_symmetry_fallback(atoms, self.calculator_kwargs)
             # the SCF density, every k-point of the zone: no SCF to break the symmetry
             bands = atoms.calc.fixed_density(
                 symmetry=dict(FULL_ZONE), txt=BANDS_LOG_FILE
@@ -326,7 +325,7 @@ class GpawStaticMaker(Maker):
             summary = write_static_outputs(
                 atoms.calc,
                 Path.cwd(),
-                self.calculator_kwargs,
+                kwargs,
                 density_refinement=self.density_refinement,
                 bands=bands,
             )
@@ -338,6 +337,29 @@ class GpawStaticMaker(Maker):
             "structure": Structure.from_dict(summary["structure"]),
             "parameters": summary["parameters"],
         }
+
+
+def scf_with_symmetry_fallback(atoms, calculator_kwargs: dict) -> dict:
+    """Converge the SCF of ``atoms``; the keyword arguments it converged with.
+
+    GPAW's symmetry analysis can reject a relaxed cell whose operations do not close
+    into a group at the tolerance (``SymmetryAnalysisBug``: it did so for the
+    CHGNet-relaxed P2 NLMO cell at 1e-3 A). The SCF then runs again without
+    symmetry: the same k-mesh over the whole zone, the same energy up to numerical
+    noise, and the fallback is recorded in the static's parameters.
+    """
+    from gpaw.new.symmetry import SymmetryAnalysisBug
+
+    try:
+        atoms.calc = _gpaw_calculator(calculator_kwargs)
+        atoms.get_potential_energy()
+        return calculator_kwargs
+    except SymmetryAnalysisBug:
+        logger.warning("GPAW's symmetry analysis failed; SCF without symmetry")
+        kwargs = {**calculator_kwargs, "symmetry": "off"}
+        atoms.calc = _gpaw_calculator(kwargs)
+        atoms.get_potential_energy()
+        return kwargs
 
 
 def read_gpaw_outputs(folder: str | Path) -> StaticOutputs:
