@@ -66,6 +66,12 @@ NOTES = {
     "some back: a pristine cell whose Ni moment reads as Ni2+ with holes on O (the "
     "ligand-hole picture of LiNiO2) ends as Ni4+ with none. Moments follow the "
     "spin, Bader the charge density (see the LiCoO2 report).",
+    "p2": "Bond lengths and c are CHGNet's (the statics are GPAW PBE+U at those "
+    "geometries, 500 eV, 2x1x1 k-points on the 36-atom cells; MP's U table gives "
+    "Ru no U). The pi mixing is counted in the occupied eV below the reference (the "
+    "VBM): with Ru's t2g states at the top of the valence band in NLMRO, the Mn "
+    "states lie deeper and the Mn number there falls; the per-site values are "
+    "listed below.",
     "ltno": "PBE+U (U(Ni) 6.4 eV) at 500 eV with the k-mesh stated above on the "
     "48-atom cell and CHGNet geometries, where the paper used VASP at 600 eV with "
     "a 3x2x6 mesh and DFT+U relaxations; the contents are those the beam search "

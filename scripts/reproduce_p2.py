@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from reproduce import PAPERS, _fmt, claims_table, mean_bond, verdict
+from reproduce import NOTES, PAPERS, _fmt, claims_table, mean_bond, verdict
 
 CELLS = {"NLMO": "nlmo", "NLMRO": "nlmro"}
 # 36-atom cells on 2 cores: 500 eV and 3x1x1 k-points (the geometry, bond lengths
@@ -218,6 +218,8 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
         "## The paper's claims beside oredox's numbers",
         "",
         *claims_table(summary["verdicts"]),
+        "",
+        NOTES["p2"],
         "",
         "## Per cell",
         "",
