@@ -393,6 +393,30 @@ def _share(summary, method):
     return None if total is None else total["fraction_from_O"]
 
 
+def source_claim(summary, claim: str, paper: str, source: str) -> dict[str, Any]:
+    """Row "the removed charge comes from ``source``" (``"O"`` or a metal).
+
+    Agree when Bader and moments both put most of it there, partly when one does.
+    """
+    bader, moments = _share(summary, "bader"), _share(summary, "moments")
+
+    def towards(share):  # the share of ``source``
+        if share is None:
+            return None
+        return share if source == "O" else 1 - share
+
+    says = [
+        None if share is None else towards(share) > 0.5 for share in (bader, moments)
+    ]
+    return {
+        "claim": claim,
+        "paper": paper,
+        "oredox": f"{_pct(towards(bader))} from {source} by Bader, "
+        f"{_pct(towards(moments))} by moments",
+        "verdict": verdict(None if None in says else all(says), partly=any(says)),
+    }
+
+
 def verdict(agree: bool | None, partly: bool = False) -> str:
     """``agree``, ``partly`` or ``disagree`` (``n/a`` when not computed)."""
     if agree is None:
@@ -405,25 +429,16 @@ def verdict(agree: bool | None, partly: bool = False) -> str:
 def li2mno3_verdicts(summary) -> list[dict[str, Any]]:
     """Li2MnO3: holes on O, Mn stays Mn4+, O 2p emptied, the C2/m cell."""
     rows = summary["per_x"]
-    bader, moments = _share(summary, "bader"), _share(summary, "moments")
     mn = [row["moment_mean_muB"].get("Mn") for row in rows if "moment_mean_muB" in row]
     mn_shift = max(abs(m - mn[0]) for m in mn) if mn else None
     empty = [row.get("o2p_empty_states_per_O") for row in rows]
     lattice = summary["host_lattice"].get("conventional", {})
+    first = source_claim(
+        summary, "the removed charge comes from O (Mn4+ cannot be oxidised)", "O", "O"
+    )
+    first["oredox"] += f" (x {rows[0]['x']:g} -> {rows[-1]['x']:g})"
     out = [
-        {
-            "claim": "the removed charge comes from O (Mn4+ cannot be oxidised)",
-            "paper": "O",
-            "oredox": f"{_pct(bader)} from O by Bader, {_pct(moments)} by moments "
-            f"(x {rows[0]['x']:g} -> {rows[-1]['x']:g})",
-            "verdict": verdict(
-                None
-                if moments is None or bader is None
-                else bader > 0.5 and moments > 0.5,
-                partly=bool(bader is not None and bader > 0.5)
-                or bool(moments is not None and moments > 0.5),
-            ),
-        },
+        first,
         {
             "claim": "Mn stays Mn4+ (moment ~3 muB) on delithiation",
             "paper": "Mn4+, ~2.9-3.1 muB",
@@ -468,24 +483,14 @@ def li2mno3_verdicts(summary) -> list[dict[str, Any]]:
 def licoo2_verdicts(summary) -> list[dict[str, Any]]:
     """LiCoO2: the holes go to Co."""
     rows = summary["per_x"]
-    bader, moments = _share(summary, "bader"), _share(summary, "moments")
     co = [row["moment_mean_muB"].get("Co") for row in rows if "moment_mean_muB" in row]
     return [
-        {
-            "claim": "cationic redox: the removed charge comes from Co",
-            "paper": "Co3+ -> Co4+",
-            "oredox": f"{_pct(None if bader is None else 1 - bader)} from Co by Bader, "
-            f"{_pct(None if moments is None else 1 - moments)} by moments",
-            # both methods must say Co; one of them: partly (Co-O covalency puts
-            # much of a hole's charge on O in Bader's partition)
-            "verdict": verdict(
-                None
-                if moments is None or bader is None
-                else moments < 0.5 and bader < 0.5,
-                partly=bool(moments is not None and moments < 0.5)
-                or bool(bader is not None and bader < 0.5),
-            ),
-        },
+        source_claim(
+            summary,
+            "cationic redox: the removed charge comes from Co",
+            "Co3+ -> Co4+",
+            "Co",
+        ),
         {
             "claim": "Co moment 0 (LS Co3+) -> ~1 muB (Co4+)",
             "paper": "0 -> ~1 muB",
@@ -498,22 +503,14 @@ def licoo2_verdicts(summary) -> list[dict[str, Any]]:
 def linio2_verdicts(summary) -> list[dict[str, Any]]:
     """LiNiO2: by moments the holes go to Ni (Ni3+ ~1 muB -> Ni4+ ~0)."""
     rows = summary["per_x"]
-    bader, moments = _share(summary, "bader"), _share(summary, "moments")
     ni = [row["moment_mean_muB"].get("Ni") for row in rows if "moment_mean_muB" in row]
     return [
-        {
-            "claim": "cationic redox: the removed charge comes from Ni",
-            "paper": "Ni3+ -> Ni4+",
-            "oredox": f"{_pct(None if bader is None else 1 - bader)} from Ni by Bader, "
-            f"{_pct(None if moments is None else 1 - moments)} by moments",
-            "verdict": verdict(
-                None
-                if moments is None or bader is None
-                else moments < 0.5 and bader < 0.5,
-                partly=bool(moments is not None and moments < 0.5)
-                or bool(bader is not None and bader < 0.5),
-            ),
-        },
+        source_claim(
+            summary,
+            "cationic redox: the removed charge comes from Ni",
+            "Ni3+ -> Ni4+",
+            "Ni",
+        ),
         {
             "claim": "Ni moment ~1 (LS Ni3+) -> ~0 muB (Ni4+)",
             "paper": "~1 -> ~0-0.3 muB",
@@ -529,28 +526,24 @@ def linio2_verdicts(summary) -> list[dict[str, Any]]:
 def ltno_verdicts(summary) -> list[dict[str, Any]]:
     """LTNO: O first, Ni barely; rock-salt a."""
     rows = summary["per_x"]
-    bader, moments = _share(summary, "bader"), _share(summary, "moments")
     ni = [row["moment_mean_muB"].get("Ni") for row in rows if "moment_mean_muB" in row]
     ni_q = [row["bader_mean_e"].get("Ni") for row in rows if row.get("bader_mean_e")]
     a = summary["host_lattice"]["rock_salt_a"]
+    first = source_claim(
+        summary,
+        "the charge leaves O while Ni barely changes (DFT+U, Bader)",
+        "sole O redox in DFT",
+        "O",
+    )
+    first["oredox"] += (
+        "; mean Ni moment "
+        + " -> ".join(f"{m:.2f}" for m in ni)
+        + " muB; Ni Bader "
+        + " -> ".join(f"{q:+.2f}" for q in ni_q)
+        + " e"
+    )
     return [
-        {
-            "claim": "the charge leaves O while Ni barely changes (DFT+U, Bader)",
-            "paper": "sole O redox in DFT",
-            "oredox": f"{_pct(bader)} from O by Bader, {_pct(moments)} by moments; "
-            "mean Ni moment "
-            + " -> ".join(f"{m:.2f}" for m in ni)
-            + " muB; Ni Bader "
-            + " -> ".join(f"{q:+.2f}" for q in ni_q)
-            + " e",
-            "verdict": verdict(
-                None
-                if moments is None or bader is None
-                else bader > 0.5 and moments > 0.5,
-                partly=bool(bader is not None and bader > 0.5)
-                or bool(moments is not None and moments > 0.5),
-            ),
-        },
+        first,
         {
             "claim": "rock-salt lattice parameter (experiment)",
             "paper": "4.14-4.16 A",
