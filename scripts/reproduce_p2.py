@@ -196,10 +196,37 @@ def p2_verdicts(cells: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def plot_pi_mixing(cells: dict[str, Any], path: Path) -> Path:
+    """Bar chart of the TM-O pi mixing of every TM site, one group per cell."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 3.2), constrained_layout=True)
+    position, ticks, labels = 0, [], []
+    for label, cell in cells.items():
+        for site, value in cell["pi_mixing_per_site"].items():
+            colour = "tab:red" if site.startswith("Ru") else "tab:blue"
+            ax.bar(position, value, color=colour)
+            ticks.append(position)
+            labels.append(f"{label}\n{site}")
+            position += 1
+        position += 1
+    ax.set_xticks(ticks, labels, fontsize=6)
+    ax.set_ylabel("TM-O pi mixing, 1 eV below VBM")
+    ax.set_title("TM t2g / O 2p pi mixing per TM site (Mn blue, Ru red)", fontsize=9)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def write_report(summary: dict[str, Any], out: Path) -> Path:
-    """``<out>/p2.md`` and ``<out>/p2.json``."""
+    """``<out>/p2.md``, its figure in ``<out>/p2/`` and ``<out>/p2.json``."""
     scheme = summary["energy_scheme"]
     cells = summary["cells"]
+    (out / "p2").mkdir(parents=True, exist_ok=True)
+    plot_pi_mixing(cells, out / "p2" / "pi_mixing.png")
     lines = [
         "# P2 NLMO vs NLMRO: pristine statics",
         "",
@@ -235,6 +262,8 @@ def write_report(summary: dict[str, Any], out: Path) -> Path:
             f"{_fmt(c['tm_o_bond_mean_A'], '{:.3f}')} |"
             for label, c in cells.items()
         ),
+        "",
+        "![pi mixing per site](p2/pi_mixing.png)",
         "",
         "pi mixing per site: "
         + "; ".join(
