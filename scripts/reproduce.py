@@ -221,20 +221,6 @@ def quick_template(template, overrides: dict[str, Any], suffix: str = " (quick)"
 # ---------------------------------------------------------------- numbers per x
 
 
-def per_x_statics(study) -> list[tuple[Any, Any]]:
-    """(entry, static) per alkali content: the static lowest above the hull."""
-    by_id = {entry.config_id: entry for entry in study.entries}
-    best: dict[float, tuple[Any, Any]] = {}
-    for static in study.statics:
-        entry = by_id[static.config_id]
-        key = round(entry.x, 6)
-        if key not in best or (
-            entry.e_above_hull_per_fu_eV < best[key][0].e_above_hull_per_fu_eV
-        ):
-            best[key] = (entry, static)
-    return [best[key] for key in sorted(best, reverse=True)]
-
-
 def static_numbers(entry, static) -> dict[str, Any]:
     """Moments, Bader charges, O 2p, pi mixing and O-O of one static."""
     from oredox.analysis.environments import is_transition_metal
@@ -312,9 +298,9 @@ def mean_bond(structure, symbol: str, cutoff_A: float = 2.6) -> float:
 
 def hull_numbers(study) -> dict[str, Any]:
     """The report's numbers: hull, per-x statics, the redox summary, the cells."""
-    from oredox.analysis.path import redox_summary
+    from oredox.analysis.path import redox_summary, statics_per_x
 
-    rows = [static_numbers(e, s) for e, s in per_x_statics(study)]
+    rows = [static_numbers(e, s) for e, s in statics_per_x(study)]
     steps = study.redox_summary or redox_summary(study)
     removed = sum(step["removed_e"] for step in steps)
     totals = {}
@@ -429,7 +415,7 @@ def verdict(agree: bool | None, partly: bool = False) -> str:
 def li2mno3_verdicts(summary) -> list[dict[str, Any]]:
     """Li2MnO3: holes on O, Mn stays Mn4+, O 2p emptied, the C2/m cell."""
     rows = summary["per_x"]
-    mn = [row["moment_mean_muB"].get("Mn") for row in rows if "moment_mean_muB" in row]
+    mn = _moments(rows, "Mn")
     mn_shift = max(abs(m - mn[0]) for m in mn) if mn else None
     empty = [row.get("o2p_empty_states_per_O") for row in rows]
     lattice = summary["host_lattice"].get("conventional", {})
@@ -480,53 +466,63 @@ def li2mno3_verdicts(summary) -> list[dict[str, Any]]:
     return out
 
 
-def licoo2_verdicts(summary) -> list[dict[str, Any]]:
-    """LiCoO2: the holes go to Co."""
-    rows = summary["per_x"]
-    co = [row["moment_mean_muB"].get("Co") for row in rows if "moment_mean_muB" in row]
+def _moments(rows, element: str) -> list[float]:
+    """Mean |moment| of ``element`` (muB) per content, by decreasing x."""
+    return [r["moment_mean_muB"][element] for r in rows if "moment_mean_muB" in r]
+
+
+def cationic_verdicts(
+    summary, metal: str, states: str, start_muB: tuple, end_muB: tuple, paper: str
+) -> list[dict[str, Any]]:
+    """A cationic control: the charge comes from ``metal``, its moment moves.
+
+    The moment claim agrees when the first and last contents' mean moments lie in
+    ``start_muB`` and ``end_muB`` (low, high), partly when only the last does.
+    """
+    moments = _moments(summary["per_x"], metal)
+
+    def within(value, bounds):
+        return bounds[0] <= value <= bounds[1]
+
     return [
         source_claim(
             summary,
-            "cationic redox: the removed charge comes from Co",
-            "Co3+ -> Co4+",
-            "Co",
+            f"cationic redox: the removed charge comes from {metal}",
+            states,
+            metal,
         ),
         {
-            "claim": "Co moment 0 (LS Co3+) -> ~1 muB (Co4+)",
-            "paper": "0 -> ~1 muB",
-            "oredox": " -> ".join(f"{m:.2f}" for m in co) + " muB",
-            "verdict": verdict(None if not co else co[0] < 0.3 and co[-1] > 0.6),
-        },
-    ]
-
-
-def linio2_verdicts(summary) -> list[dict[str, Any]]:
-    """LiNiO2: by moments the holes go to Ni (Ni3+ ~1 muB -> Ni4+ ~0)."""
-    rows = summary["per_x"]
-    ni = [row["moment_mean_muB"].get("Ni") for row in rows if "moment_mean_muB" in row]
-    return [
-        source_claim(
-            summary,
-            "cationic redox: the removed charge comes from Ni",
-            "Ni3+ -> Ni4+",
-            "Ni",
-        ),
-        {
-            "claim": "Ni moment ~1 (LS Ni3+) -> ~0 muB (Ni4+)",
-            "paper": "~1 -> ~0-0.3 muB",
-            "oredox": " -> ".join(f"{m:.2f}" for m in ni) + " muB",
+            "claim": f"{metal} moment {paper} ({states})",
+            "paper": paper,
+            "oredox": " -> ".join(f"{m:.2f}" for m in moments) + " muB",
             "verdict": verdict(
-                None if not ni else 0.7 <= ni[0] <= 1.3 and ni[-1] < 0.4,
-                partly=bool(ni) and ni[-1] < 0.4,
+                None
+                if not moments
+                else within(moments[0], start_muB) and within(moments[-1], end_muB),
+                partly=bool(moments) and within(moments[-1], end_muB),
             ),
         },
     ]
 
 
+def licoo2_verdicts(summary) -> list[dict[str, Any]]:
+    """LiCoO2: the holes go to Co (low-spin Co3+ 0 muB -> Co4+ ~1)."""
+    return cationic_verdicts(
+        summary, "Co", "Co3+ -> Co4+", (0.0, 0.3), (0.6, 9.0), "0 -> ~1 muB"
+    )
+
+
+def linio2_verdicts(summary) -> list[dict[str, Any]]:
+    """LiNiO2: by moments the holes go to Ni (Ni3+ ~1 muB -> Ni4+ ~0)."""
+    return cationic_verdicts(
+        summary, "Ni", "Ni3+ -> Ni4+", (0.7, 1.3), (0.0, 0.4), "~1 -> ~0-0.3 muB"
+    )
+
+
 def ltno_verdicts(summary) -> list[dict[str, Any]]:
     """LTNO: O first, Ni barely; rock-salt a."""
     rows = summary["per_x"]
-    ni = [row["moment_mean_muB"].get("Ni") for row in rows if "moment_mean_muB" in row]
+    ni = _moments(rows, "Ni")
     ni_q = [row["bader_mean_e"].get("Ni") for row in rows if row.get("bader_mean_e")]
     a = summary["host_lattice"]["rock_salt_a"]
     first = source_claim(
@@ -724,7 +720,9 @@ def plot_o2p_per_x(study, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = [(e, s) for e, s in per_x_statics(study) if "o2p_dos" in s.analysis]
+    from oredox.analysis.path import statics_per_x
+
+    points = [(e, s) for e, s in statics_per_x(study) if "o2p_dos" in s.analysis]
     fig, axes = plt.subplots(
         len(points),
         1,

@@ -96,19 +96,7 @@ def redox_summary(study: StudyDocument) -> list[dict[str, Any]]:
 
     ``fraction_from_O`` is None where the static lacks the analysis.
     """
-    by_id = {entry.config_id: entry for entry in study.entries}
-    best: dict[float, tuple[Any, Any]] = {}
-    for static in study.statics:
-        entry = by_id.get(static.config_id)
-        if entry is None or not static.analysis:
-            continue
-        key = round(entry.x, 6)
-        if (
-            key not in best
-            or entry.e_above_hull_per_fu_eV < best[key][0].e_above_hull_per_fu_eV
-        ):
-            best[key] = (entry, static)
-    points = [best[key] for key in sorted(best, reverse=True)]
+    points = statics_per_x(study)
     rows = []
     for (entry_a, static_a), (entry_b, static_b) in pairwise(points):
         a, b = _charge_budget(entry_a, static_a), _charge_budget(entry_b, static_b)
@@ -141,6 +129,26 @@ def redox_summary(study: StudyDocument) -> list[dict[str, Any]]:
             }
         rows.append(row)
     return rows
+
+
+def statics_per_x(study: StudyDocument) -> list[tuple[Any, Any]]:
+    """(entry, static) per alkali content, by decreasing x.
+
+    At each content the analysed static whose entry lies lowest above the hull.
+    """
+    by_id = {entry.config_id: entry for entry in study.entries}
+    best: dict[float, tuple[Any, Any]] = {}
+    for static in study.statics:
+        entry = by_id.get(static.config_id)
+        if entry is None or not static.analysis:
+            continue
+        key = round(entry.x, 6)
+        if (
+            key not in best
+            or entry.e_above_hull_per_fu_eV < best[key][0].e_above_hull_per_fu_eV
+        ):
+            best[key] = (entry, static)
+    return [best[key] for key in sorted(best, reverse=True)]
 
 
 def _charge_budget(entry, static) -> dict[str, Any]:

@@ -21,7 +21,7 @@ without running them again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
 from jobflow import Flow, Maker, job
@@ -76,7 +76,6 @@ class PairRelaxMaker(Maker):
     relax_maker: Maker | None = None
     static_maker: Maker | None = None
     relax_converged_value: Any = True
-    static_kwargs: dict = field(default_factory=dict)
 
     def make(self, structure: Structure) -> Flow:
         """Relax ``structure``, then run the static on the relaxed geometry."""
