@@ -209,7 +209,14 @@ class StudyDocument(BaseModel):
     alkali: str
     host_structure: StructureField = Field(description="Unrelaxed host supercell")
     supercell_matrix: list[list[int]]
-    formula_units: int = Field(description="Host formula units in the supercell")
+    formula_units: float = Field(
+        description="Host formula units in the supercell, counted in `formula_unit`"
+    )
+    formula_unit: str = Field(
+        "",
+        description="The formula unit x is counted in, as the user wrote it (e.g. "
+        "'Li1.17Ti0.58Ni0.25O2'); '' : the reduced formula of the host",
+    )
     n_alkali_sites: int
     space_group: str = Field(description="Space group of the host supercell")
     n_symmetry_operations: int = Field(
