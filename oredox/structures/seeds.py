@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from pymatgen.core import Structure
 
+from oredox.analysis.formula_unit import with_formula_unit
 from oredox.errors import OredoxInputError
 from oredox.structures.frameworks import o3_layered, p2_layered, rock_salt
 from oredox.structures.layer_orderings import fill_alkali_sites
@@ -179,10 +180,24 @@ SEEDS: dict[str, tuple[Callable[[], Structure], str]] = {
     "ltno-sqs": (ltno_sqs, "rock salt SQS"),
     "ltno-spread": (ltno_spread, "rock salt, TM spread"),
 }
+# The formula unit each seed's alkali content x is counted in, as the papers write it
+# (oredox.analysis.formula_unit): x = 1.17 -> 0 in Li_x Ti0.58Ni0.25O2, not 14 -> 0
+# Li per 48-atom cell.
+SEED_FORMULA_UNITS: dict[str, str] = {
+    "li2mno3": "Li2MnO3",
+    "nlmo": "Na0.6Li0.2Mn0.8O2",
+    "nlmro": "Na0.6Li0.2Mn0.7Ru0.1O2",
+    "house": "Na0.75Li0.25Mn0.75O2",
+    "ltno-sqs": "Li1.17Ti0.58Ni0.25O2",
+    "ltno-spread": "Li1.17Ti0.58Ni0.25O2",
+}
 
 
 def seed_cell(name: str) -> tuple[Structure, str]:
     """The seed cell called ``name`` (a key of :data:`SEEDS`) and its framework label.
+
+    The cell carries its formula unit (:data:`SEED_FORMULA_UNITS`) in
+    ``properties["formula_unit"]``.
 
     Raises
     ------
@@ -192,11 +207,12 @@ def seed_cell(name: str) -> tuple[Structure, str]:
     if name not in SEEDS:
         raise OredoxInputError(f"unknown seed {name!r}; choose {', '.join(SEEDS)}")
     build, framework = SEEDS[name]
-    return build(), framework
+    return with_formula_unit(build(), SEED_FORMULA_UNITS[name]), framework
 
 
 __all__ = [
     "SEEDS",
+    "SEED_FORMULA_UNITS",
     "house_honeycomb",
     "li2mno3_honeycomb",
     "ltno_spread",

@@ -28,6 +28,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 from pymatgen.core import Structure
 
+from oredox.analysis.formula_unit import formula_units as host_formula_units
 from oredox.analysis.selection import select_for_relaxation
 from oredox.errors import OredoxInputError
 from oredox.schemas import SettingsModel
@@ -250,7 +251,7 @@ def screen_configurations(
 ) -> ScreeningResult:
     """Candidates, ranking stages and selection for one host (see module docstring)."""
     n = symmetry.n_sites
-    _, formula_units = host.composition.get_reduced_composition_and_factor()
+    _, formula_units = host_formula_units(host)
     ewald = DelithiationEwald(host, symmetry.alkali_indices, settings.compensation)
 
     # 1. candidates, as bit masks per vacancy count

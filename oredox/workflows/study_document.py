@@ -26,6 +26,7 @@ from jobflow import job
 from monty.json import MSONable
 from pymatgen.core import Structure
 
+from oredox.analysis.formula_unit import formula_units as host_formula_units
 from oredox.analysis.framework import check_framework, group_duplicates
 from oredox.analysis.hull import (
     average_voltage,
@@ -142,8 +143,10 @@ def build_study_document(
 ) -> StudyDocument:
     """Assemble the study: formation energies, hull and voltages from relaxed energies.
 
-    Energies per formula unit use the reduced formula of the full host (LiCoO2 for a
-    Li6Co6O12 supercell, 6 formula units), so ``x`` is the alkali per formula unit.
+    Energies per formula unit and ``x`` are per formula unit of the host as the user
+    wrote it (:func:`oredox.analysis.formula_unit.formula_units`: Li1.17Ti0.58Ni0.25O2
+    for the 48-atom LTNO cell, 12 formula units), else per its reduced formula
+    (LiCoO2 for a Li6Co6O12 supercell, 6 formula units).
     Configurations that lost their framework (:func:`check_framework`) or whose
     relaxation did not converge are measured against the hull but do not build it
     (listed in ``failed`` with the reason), unless that would drop an end member.
@@ -191,8 +194,7 @@ def build_study_document(
     usable_statics = _usable_statics(statics or [], failed)
 
     structure = host.structure
-    _, formula_units = structure.composition.get_reduced_composition_and_factor()
-    formula_units = int(formula_units)
+    formula_unit, formula_units = host_formula_units(structure)
     n_sites = host.symmetry.n_sites
     n_alkali = np.array([n_sites - r.configuration.n_vacancies for r in kept])
     x = n_alkali / formula_units
@@ -263,6 +265,7 @@ def build_study_document(
         host_structure=structure,
         supercell_matrix=host.supercell_matrix,
         formula_units=formula_units,
+        formula_unit=formula_unit,
         n_alkali_sites=n_sites,
         space_group=host.symmetry.space_group,
         n_symmetry_operations=len(host.symmetry.permutations),
