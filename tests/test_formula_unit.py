@@ -2,7 +2,12 @@
 
 import pytest
 
-from oredox.analysis.formula_unit import content_label, formula_units, with_formula_unit
+from oredox.analysis.formula_unit import (
+    content_label,
+    formula_units,
+    restate,
+    with_formula_unit,
+)
 from oredox.errors import OredoxInputError
 from oredox.schemas import EnergyScheme
 from oredox.structures.delithiation import (
@@ -78,7 +83,8 @@ def test_ltno_screening_labels_count_x_per_formula_unit(ltno):
     assert "x = 14" not in record["selection"]
 
 
-def test_study_document_states_its_formula_unit(ltno):
+def ltno_study(ltno):
+    """A study document of three LTNO configurations (energies given, not computed)."""
     symmetry = alkali_symmetry(ltno)
     scheme = EnergyScheme(
         engine="test",
@@ -103,7 +109,7 @@ def test_study_document_states_its_formula_unit(ltno):
         for c, energy in zip(configs, [-400.0, -395.5, -390.0], strict=True)
     ]
     metal = o3_layered("LiCoO2")  # any structure: only its energy per atom is read
-    study = build_study_document.original(
+    return build_study_document.original(
         host=StudyHost(
             name="ltno axis",
             structure=ltno,
@@ -116,6 +122,10 @@ def test_study_document_states_its_formula_unit(ltno):
             "Li metal", metal, -1.9 * len(metal), metal, True, scheme
         ),
     )
+
+
+def test_study_document_states_its_formula_unit(ltno):
+    study = ltno_study(ltno)
     assert study.formula_unit == "Li1.17Ti0.58Ni0.25O2"
     assert study.formula_units == 12.0
     assert [round(e.x, 4) for e in study.entries] == [1.1667, 1.0833, 1.0]
@@ -129,3 +139,26 @@ def test_study_document_states_its_formula_unit(ltno):
         (1.0, 1.0833): pytest.approx(-390.0 - 1.9 + 395.5),
         (1.0833, 1.1667): pytest.approx(-395.5 - 1.9 + 400.0),
     }
+
+
+def test_a_study_stored_per_cell_restates_per_formula_unit(ltno):
+    written = ltno_study(ltno)
+    bare = ltno.copy()
+    bare.properties = {}
+    per_cell = ltno_study(bare)  # as stored before the composition axis: x = 14
+    assert per_cell.formula_units == 1.0
+    assert max(e.x for e in per_cell.entries) == 14.0
+    restated = restate(per_cell, "Li1.17Ti0.58Ni0.25O2")
+    assert restated.formula_unit == written.formula_unit
+    assert restated.formula_units == 12.0
+    for a, b in zip(restated.entries, written.entries, strict=True):
+        for key in ("x", "energy_per_fu_eV", "formation_energy_per_fu_eV"):
+            assert getattr(a, key) == pytest.approx(getattr(b, key)), key
+        assert a.on_hull == b.on_hull and a.energy_eV == b.energy_eV
+    assert [(s.x_low, s.x_high, s.voltage_V) for s in restated.voltage_steps] == [
+        (pytest.approx(s.x_low), pytest.approx(s.x_high), pytest.approx(s.voltage_V))
+        for s in written.voltage_steps
+    ]
+    assert restated.configurations_per_x == written.configurations_per_x
+    with pytest.raises(OredoxInputError, match="does not fit"):
+        restate(per_cell, "LiTiNiO2")

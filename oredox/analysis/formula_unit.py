@@ -23,6 +23,7 @@ import re
 from pymatgen.core import Composition, Element, Structure
 
 from oredox.errors import OredoxInputError
+from oredox.schemas import StudyDocument
 
 #: rounding allowed between a written fraction and the cell's, per formula unit
 FRACTION_TOLERANCE = 0.01
@@ -114,3 +115,51 @@ def with_formula_unit(structure: Structure, formula_unit: str) -> Structure:
     formula_units(structure, formula_unit)
     structure.properties[PROPERTY] = "".join(formula_unit.split())
     return structure
+
+
+def restate(study: StudyDocument, formula_unit: str) -> StudyDocument:
+    """``study`` with x and every per-formula-unit energy counted in ``formula_unit``.
+
+    Energies per cell, voltages (per alkali) and the hull itself do not change; x, the
+    energies per formula unit, the formation energies, the energies above the hull, the
+    voltage steps' ends and the redox summary's x are scaled by the ratio of the
+    formula-unit counts. A study stored with x per cell (Li14Ti7Ni3O24: x = 14) reads
+    as x per Li1.17Ti0.58Ni0.25O2 (x = 1.167) this way. The screening record keeps the
+    labels it was written with.
+    """
+    unit, count = formula_units(study.host_structure, formula_unit)
+    ratio = study.formula_units / count
+    per_fu = (
+        "x",
+        "energy_per_fu_eV",
+        "formation_energy_per_fu_eV",
+        "e_above_hull_per_fu_eV",
+    )
+    entries = [
+        entry.model_copy(update={key: getattr(entry, key) * ratio for key in per_fu})
+        for entry in study.entries
+    ]
+    steps = [
+        step.model_copy(
+            update={"x_low": step.x_low * ratio, "x_high": step.x_high * ratio}
+        )
+        for step in study.voltage_steps
+    ]
+    summary = [
+        row | {key: row[key] * ratio for key in ("x_from", "x_to") if key in row}
+        for row in study.redox_summary
+    ]
+    counts: dict[str, int] = {}
+    for entry in entries:
+        key = f"{entry.x:.4f}"
+        counts[key] = counts.get(key, 0) + 1
+    return study.model_copy(
+        update={
+            "formula_unit": unit,
+            "formula_units": count,
+            "entries": entries,
+            "voltage_steps": steps,
+            "redox_summary": summary,
+            "configurations_per_x": counts,
+        }
+    )
