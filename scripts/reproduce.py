@@ -178,6 +178,7 @@ def reproduce_hull(
         store.connect()
         study = get_study(store, run["study_id"])
         wall_s, command = run["wall_s"], run["command"]
+        study = per_written_formula_unit(study, seed)
     else:
         template = load_template(TEMPLATES[seed])
         if seed in VARIANTS:
@@ -205,6 +206,22 @@ def reproduce_hull(
     summary["verdicts"] = VERDICTS[seed](summary)
     write_hull_report(seed, study, summary, out)
     return summary
+
+
+def per_written_formula_unit(study, seed: str):
+    """A study stored before x was counted per written formula unit, restated in it.
+
+    Studies run with seeds carry the seed's formula unit; older ones (x per cell for
+    the 48-atom LTNO cell) are restated (:func:`oredox.analysis.formula_unit.restate`).
+    """
+    from oredox.analysis.formula_unit import restate
+    from oredox.structures.seeds import SEED_FORMULA_UNITS
+    from oredox.workflows.templates import load_template
+
+    host_seed = load_template(TEMPLATES[seed]).host.seed
+    if seed in VARIANTS or host_seed is None or study.formula_unit:
+        return study
+    return restate(study, SEED_FORMULA_UNITS[host_seed])
 
 
 def quick_template(template, overrides: dict[str, Any], suffix: str = " (quick)"):
@@ -298,6 +315,7 @@ def mean_bond(structure, symbol: str, cutoff_A: float = 2.6) -> float:
 
 def hull_numbers(study) -> dict[str, Any]:
     """The report's numbers: hull, per-x statics, the redox summary, the cells."""
+    from oredox.analysis.formula_unit import content_label
     from oredox.analysis.path import redox_summary, statics_per_x
 
     rows = [static_numbers(e, s) for e, s in statics_per_x(study)]
@@ -317,6 +335,10 @@ def hull_numbers(study) -> dict[str, Any]:
         "host_formula": study.host_formula,
         "n_atoms": len(study.host_structure),
         "formula_units": study.formula_units,
+        "formula_unit": study.formula_unit or study.host_formula,
+        "content_label": content_label(
+            study.formula_unit or study.host_formula, study.alkali
+        ),
         "energy_scheme": study.energy_scheme.model_dump(mode="json"),
         "hull": [
             {
@@ -422,13 +444,13 @@ def li2mno3_verdicts(summary) -> list[dict[str, Any]]:
     first = source_claim(
         summary, "the removed charge comes from O (Mn4+ cannot be oxidised)", "O", "O"
     )
-    first["oredox"] += f" (x {rows[0]['x']:g} -> {rows[-1]['x']:g})"
+    first["oredox"] += f" (x {rows[0]['x']:.4g} -> {rows[-1]['x']:.4g})"
     out = [
         first,
         {
             "claim": "Mn stays Mn4+ (moment ~3 muB) on delithiation",
             "paper": "Mn4+, ~2.9-3.1 muB",
-            "oredox": f"Mn {mn[0]:.2f} muB at x = {rows[0]['x']:g}; largest change "
+            "oredox": f"Mn {mn[0]:.2f} muB at x = {rows[0]['x']:.4g}; largest change "
             f"{mn_shift:.2f} muB"
             if mn
             else "no moments",
@@ -439,7 +461,7 @@ def li2mno3_verdicts(summary) -> list[dict[str, Any]]:
             "paper": "O 2p non-bonding (Li-O-Li) states emptied first",
             "oredox": "empty O 2p states per O within 2 eV above the reference: "
             + ", ".join(
-                f"{v:.3f} (x {r['x']:g})"
+                f"{v:.3f} (x {r['x']:.4g})"
                 for r, v in zip(rows, empty, strict=True)
                 if v is not None
             ),
@@ -586,7 +608,8 @@ def write_hull_report(seed: str, study, summary: dict[str, Any], out: Path) -> P
         f"2-core machine **{summary['wall_s'] / 60:.1f} min**; study "
         f"`{summary['study_id']}`",
         f"- template `{summary['template']}`; host {summary['host_formula']} "
-        f"({summary['n_atoms']} atoms, {summary['formula_units']} formula units)",
+        f"({summary['n_atoms']} atoms, {summary['formula_units']:g} formula units of "
+        f"{summary['formula_unit']}); x counts {summary['content_label']}",
         f"- energy scheme: engine `{scheme['engine']}`, {scheme['functional']}; U "
         f"{_u_table(scheme)}; cutoff {scheme.get('encut_eV')} eV; "
         + "; ".join(f"{k}: {v}" for k, v in (scheme.get("parameters") or {}).items()),
@@ -720,6 +743,7 @@ def plot_o2p_per_x(study, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from oredox.analysis.formula_unit import content_label
     from oredox.analysis.path import statics_per_x
 
     points = [(e, s) for e, s in statics_per_x(study) if "o2p_dos" in s.analysis]
@@ -736,11 +760,12 @@ def plot_o2p_per_x(study, path: Path) -> Path:
         for label, curve in dos["per_class"].items():
             ax.plot(dos["energies_eV"], curve, label=label, lw=1.0)
         ax.axvline(0.0, color="k", lw=0.5)
-        ax.set_ylabel(f"x = {entry.x:g}")
+        ax.set_ylabel(f"x = {entry.x:.4g}")
         ax.legend(frameon=False, fontsize=7, loc="upper left")
     axes[-1, 0].set_xlabel("E - E_ref (eV): VBM if gapped, else E_F")
     fig.suptitle(
-        f"{study.host_formula} (x = {study.alkali} per f.u.): O 2p DOS per O, "
+        f"{content_label(study.formula_unit or study.host_formula, study.alkali)}: "
+        "O 2p DOS per O, "
         "by environment class (states/eV)",
         fontsize=9,
     )
