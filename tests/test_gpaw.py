@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from jobflow import run_locally
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
 from pydantic import ValidationError
 from pymatgen.core import Lattice, Structure
 from pymatgen.electronic_structure.core import OrbitalType
@@ -30,6 +31,7 @@ from oredox.workflows.engines.gpaw import (
     PROJECTIONS_FILE,
     STATIC_FILE,
     GpawEngine,
+    GpawStaticTaskDoc,
     hubbard_setups,
 )
 
@@ -123,37 +125,94 @@ def test_scheme_records_the_numerical_settings_and_old_ids_stay():
 # ------------------------------------------------------------------ GPAW statics
 
 
-def folder_of(output: dict) -> Path:
-    return Path(output["dir_name"].split(":", 1)[-1])
+def folder_of(output: GpawStaticTaskDoc) -> Path:
+    return Path(output.dir_name.split(":", 1)[-1])
 
 
-def static_summary(output: dict) -> dict:
+def static_summary(output: GpawStaticTaskDoc) -> dict:
     return json.loads((folder_of(output) / STATIC_FILE).read_text())
 
 
-def run_static(structure: Structure, folder):
-    """A GpawStaticMaker job run by jobflow in ``folder``; its output dict."""
+def run_static(structure: Structure, folder, store: JobStore | None = None):
+    """A GpawStaticMaker job run by jobflow in ``folder``: the job and its output."""
     maker = GpawEngine(**FAST).static_maker()
     job = maker.make(structure)
-    responses = run_locally(job, root_dir=folder, create_folders=True, log=False)
-    return responses[job.uuid][1].output
+    responses = run_locally(
+        job, store=store, root_dir=folder, create_folders=True, log=False
+    )
+    return job, responses[job.uuid][1].output
 
 
 @pytest.fixture(scope="module")
-def statics(tmp_path_factory):
+def plain_static(tmp_path_factory):
+    """The static of LiCoO2, stored in a memory JobStore: (job, document, store)."""
     pytest.importorskip("gpaw", reason="the gpaw extra is not installed")
+    store = JobStore(MemoryStore())
+    job, output = run_static(licoo2(), tmp_path_factory.mktemp("plain"), store)
+    return job, output, store
+
+
+@pytest.fixture(scope="module")
+def statics(plain_static, tmp_path_factory):
     from oredox.analysis.electronic import analyse_outputs
     from oredox.workflows.engines import read_static as read_outputs
 
+    turned = rotated(licoo2(), [1.0, 2.0, -0.5], 37.0)
     out = {}
-    for label, structure in (
-        ("plain", licoo2()),
-        ("rotated", rotated(licoo2(), [1.0, 2.0, -0.5], 37.0)),
+    for label, output in (
+        ("plain", plain_static[1]),
+        ("rotated", run_static(turned, tmp_path_factory.mktemp("rotated"))[1]),
     ):
-        output = run_static(structure, tmp_path_factory.mktemp(label))
-        outputs = read_outputs(output["dir_name"])
+        outputs = read_outputs(output.dir_name)
         out[label] = (output, outputs, analyse_outputs(outputs))
     return out
+
+
+@pytest.mark.gpaw
+def test_static_task_document_is_atomate2s_ase_document(plain_static):
+    """The stored output is a task document that agrees with the files it names."""
+    from atomate2.ase.schemas import AseStructureTaskDoc
+    from emmet.core.types.enums import TaskState
+
+    from oredox.documents import task_document
+
+    job, output, store = plain_static
+    doc = task_document(store, job.uuid)
+    assert isinstance(doc, GpawStaticTaskDoc) and isinstance(doc, AseStructureTaskDoc)
+    summary = static_summary(doc)
+    assert doc.output.energy == summary["energy_eV"] == output.output.energy
+    assert doc.output.energy_per_atom == pytest.approx(doc.output.energy / 4)
+    assert doc.entry.energy == doc.output.energy
+    assert (doc.state, doc.ase_calculator_name, doc.output.n_steps) == (
+        TaskState.SUCCESS,
+        "GPAW",
+        1,
+    )
+    assert (doc.formula_pretty, doc.nsites, doc.chemsys) == ("LiCoO2", 4, "Co-Li-O")
+    assert doc.band_gap_eV == summary["band_gap_eV"] > 1.0
+    assert doc.efermi_eV == summary["efermi_eV"]
+    assert doc.magmoms_muB == summary["magmoms_muB"]
+    assert doc.structure.site_properties["magmom"] == pytest.approx(
+        doc.magmoms_muB, abs=1e-4
+    )
+    assert doc.calculator_parameters["setups"]["Co"] == ":d,3.32"
+    assert doc.electrons["Co"] == {"Z": 27.0, "valence": 9.0}
+    assert doc.input.structure.site_properties["magmom"] == [1.0, 0.6, 0.6, 0.6]
+    for name in doc.files.values():
+        assert (folder_of(doc) / name).stat().st_size > 0, name
+    # R-3m LiCoO2: Co and Li sit on inversion centres (no force), the two O feel
+    # opposite forces along c (Newton's third law: they sum to zero)
+    forces = np.array(doc.output.forces)
+    assert forces.shape == (4, 3)
+    assert np.abs(forces.sum(axis=0)).max() < 1e-3
+    assert np.abs(forces[:2]).max() < 1e-3
+    # the engine's references (what a static record keeps) resolve in the store
+    refs = GpawEngine().static_outputs(job)
+    resolved = {key: ref.resolve(store) for key, ref in refs.items()}
+    assert resolved["energy_eV"] == doc.output.energy
+    assert resolved["band_gap_eV"] == doc.band_gap_eV
+    assert resolved["dir_name"] == doc.dir_name
+    assert resolved["structure"] == doc.structure
 
 
 @pytest.mark.gpaw
@@ -173,8 +232,8 @@ def test_static_writes_every_file_the_analysis_reads(statics):
     assert summary["parameters"]["setups"]["Co"] == ":d,3.32"
     # low-spin Co3+ d6: no moment, a band gap
     assert abs(summary["total_magnetization_muB"]) < 0.05
-    assert output["band_gap_eV"] > 1.0
-    assert output["structure"].site_properties["magmom"][0] == pytest.approx(
+    assert output.band_gap_eV > 1.0
+    assert output.structure.site_properties["magmom"][0] == pytest.approx(
         0, abs=0.05
     )
     # every analysis ran: nothing skipped

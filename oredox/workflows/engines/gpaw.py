@@ -41,7 +41,9 @@ site property, as for VASP.
   and rotated projections unchanged), so that the site- and m-resolved projections
   are those of the whole Brillouin zone, and writes what the analysis layer reads
   (:mod:`~oredox.workflows.engines.gpaw_files`); :func:`read_gpaw_outputs` reads it
-  back.
+  back. Its job output is a
+  :class:`~oredox.workflows.engines.gpaw_files.GpawStaticTaskDoc`, atomate2's ASE
+  task document with the static's Fermi level, gap, moments and files.
 
 GPAW is an optional extra (``pip install 'oredox[gpaw]'``; its C extension needs
 libxc and OpenBLAS, see ``scripts/install``); nothing else in oredox imports it.
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -71,6 +74,7 @@ from oredox.workflows.engines.gpaw_files import (
     DOS_FILE,
     PROJECTIONS_FILE,
     STATIC_FILE,
+    GpawStaticTaskDoc,
     gpaw_version,
     write_static_outputs,
 )
@@ -203,12 +207,13 @@ class GpawEngine(Engine):
         }
 
     def static_outputs(self, static_job) -> dict[str, Any]:
-        """References to what a static's record keeps (see StaticRecord)."""
+        """References into a static's :class:`GpawStaticTaskDoc` (see StaticRecord)."""
+        output = static_job.output
         return {
-            "dir_name": static_job.output["dir_name"],
-            "energy_eV": static_job.output["energy_eV"],
-            "band_gap_eV": static_job.output["band_gap_eV"],
-            "structure": static_job.output["structure"],
+            "dir_name": output.dir_name,
+            "energy_eV": output.output.energy,
+            "band_gap_eV": output.band_gap_eV,
+            "structure": output.structure,
         }
 
     def reads_static(self, folder: Path) -> bool:
@@ -303,9 +308,9 @@ class GpawStaticMaker(Maker):
     calculator_kwargs: dict = field(default_factory=dict)
     density_refinement: int = 2
 
-    @job(name="gpaw static")
-    def make(self, structure: Structure) -> dict[str, Any]:
-        """Run the static in the job's folder and write its outputs there."""
+    @job(name="gpaw static", output_schema=GpawStaticTaskDoc)
+    def make(self, structure: Structure) -> GpawStaticTaskDoc:
+        """Run the static in the job's folder, write its files; its task document."""
         from atomate2.utils.path import get_uri
         from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -316,6 +321,7 @@ class GpawStaticMaker(Maker):
             # VASP statics do (Co2O4 converged in 21 SCF iterations from them, in 56
             # from Co 1 and O 0.6 muB)
             atoms.set_initial_magnetic_moments(relaxed_moments)
+        start_s = time.perf_counter()
         with _blas_threads():
             kwargs = scf_with_symmetry_fallback(atoms, self.calculator_kwargs)
             # the SCF density, every k-point of the zone: no SCF to break the symmetry
@@ -329,14 +335,12 @@ class GpawStaticMaker(Maker):
                 density_refinement=self.density_refinement,
                 bands=bands,
             )
-        return {
-            "dir_name": get_uri(Path.cwd()),
-            "energy_eV": summary["energy_eV"],
-            "band_gap_eV": summary["band_gap_eV"],
-            "efermi_eV": summary["efermi_eV"],
-            "structure": Structure.from_dict(summary["structure"]),
-            "parameters": summary["parameters"],
-        }
+        return GpawStaticTaskDoc.from_summary(
+            summary,
+            get_uri(Path.cwd()),
+            input_structure=structure,
+            elapsed_time_s=time.perf_counter() - start_s,
+        )
 
 
 def scf_with_symmetry_fallback(atoms, calculator_kwargs: dict) -> dict:

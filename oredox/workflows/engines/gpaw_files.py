@@ -18,6 +18,11 @@
 
 :func:`write_static_outputs` writes them from a converged calculator;
 :func:`oredox.workflows.engines.gpaw.read_gpaw_outputs` reads them back.
+
+The static's job output is a :class:`GpawStaticTaskDoc`: atomate2's ASE task document
+(the one GPAW relaxations and CHGNet's force-field jobs store) with the outputs of a
+DFT static that ASE's result has no place for (Fermi level, gap, moments, the PAW
+electron counts, the calculator's parameters and these files).
 """
 
 from __future__ import annotations
@@ -28,7 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from atomate2.ase.schemas import AseStructureTaskDoc, InputDoc, OutputDoc
+from emmet.core.types.enums import TaskState
+from pydantic import Field
 from pymatgen.core import Structure
+from pymatgen.entries.computed_entries import ComputedEntry
 
 STATIC_FILE = "gpaw_static.json"
 PROJECTIONS_FILE = "projections.npz"
@@ -207,6 +216,7 @@ def write_static_outputs(
         "efermi_eV": projections["efermi_eV"],
         "band_gap_eV": band_gap(projections),
         "magmoms_muB": moments.tolist(),
+        "forces_eV_per_A": np.asarray(calc.get_forces(), float).round(6).tolist(),
         "total_magnetization_muB": float(calc.get_magnetic_moment()),
         "electrons": setups,
         "density": {"file": DENSITY_FILE, "kind": "all-electron, core included"},
@@ -219,3 +229,106 @@ def write_static_outputs(
     }
     (folder / STATIC_FILE).write_text(json.dumps(summary, indent=1))
     return summary
+
+
+class GpawStaticTaskDoc(AseStructureTaskDoc):
+    """atomate2's ASE task document of a GPAW static, with its electronic outputs.
+
+    The fields atomate2 fills for any ASE calculation are filled as its ASE makers
+    fill them for a single point: ``structure`` (with the converged moments as the
+    ``magmom`` site property), ``output.energy`` (eV), ``output.energy_per_atom``,
+    ``output.forces`` (eV/A), ``output.n_steps`` = 1, ``input.mol_or_struct`` (the
+    structure the static started from, with its starting moments), ``dir_name``
+    (``host:path``), ``state``, ``entry`` and emmet's structure metadata. Code that
+    reads a GPAW relaxation's or a CHGNet relaxation's document reads this one. The
+    fields below hold what a DFT static adds.
+    """
+
+    code_version: str = Field(description="GPAW version of the run, e.g. 'gpaw 26.7.0'")
+    efermi_eV: float = Field(description="Fermi level, eV")
+    band_gap_eV: float = Field(
+        description="Lowest eigenvalue above the Fermi level minus highest below, "
+        "over the whole-zone k-points, eV (0 for a metal)"
+    )
+    magmoms_muB: list[float] = Field(
+        description="Site magnetic moments (GPAW's, in the PAW spheres), muB, in "
+        "structure order"
+    )
+    total_magnetization_muB: float = Field(
+        description="Magnetic moment of the cell (GPAW's, whole cell), muB"
+    )
+    electrons: dict[str, dict[str, float]] = Field(
+        description="Per element: nuclear charge 'Z' and PAW valence 'valence', e"
+    )
+    calculator_parameters: dict[str, Any] = Field(
+        description="GPAW keyword arguments the SCF converged with (symmetry 'off' "
+        "when GPAW's symmetry analysis rejected the cell)"
+    )
+    projections_k_points: int = Field(
+        description=f"k-points of the projections in {PROJECTIONS_FILE}"
+    )
+    projections_zone: str = Field(
+        description="'full (time reversal only)' (whole-zone pass) or \"SCF's\""
+    )
+    files: dict[str, str] = Field(
+        description="The analysis files in dir_name, by role: summary, dos, "
+        "projections, density (all-electron, cores included, CHGCAR format)"
+    )
+
+    @classmethod
+    def from_summary(
+        cls,
+        summary: dict[str, Any],
+        dir_name: str,
+        input_structure: Structure | None = None,
+        elapsed_time_s: float | None = None,
+    ) -> GpawStaticTaskDoc:
+        """The document of a static from its ``gpaw_static.json`` summary.
+
+        Parameters
+        ----------
+        summary
+            What :func:`write_static_outputs` returned (or wrote).
+        dir_name
+            The run folder (``host:path``, as atomate2's ``get_uri``).
+        input_structure
+            The structure the static started from, if known.
+        elapsed_time_s
+            Wall time of the static (SCF, whole-zone pass, files), s, if measured.
+        """
+        structure = Structure.from_dict(summary["structure"])
+        energy = float(summary["energy_eV"])
+        forces = summary.get("forces_eV_per_A")  # absent in statics before 2026-12
+        output = OutputDoc(
+            mol_or_struct=structure,
+            energy=energy,
+            energy_per_atom=energy / len(structure),
+            forces=forces,
+            elapsed_time=elapsed_time_s,
+            n_steps=1,
+        )
+        return cls.from_structure(
+            meta_structure=structure,
+            structure=structure,
+            input=InputDoc(mol_or_struct=input_structure, relax_cell=False, steps=1),
+            output=output,
+            ase_calculator_name="GPAW",
+            dir_name=dir_name,
+            state=TaskState.SUCCESS,
+            entry=ComputedEntry(structure.composition, energy),
+            code_version=summary["code"],
+            efermi_eV=summary["efermi_eV"],
+            band_gap_eV=summary["band_gap_eV"],
+            magmoms_muB=summary["magmoms_muB"],
+            total_magnetization_muB=summary["total_magnetization_muB"],
+            electrons=summary["electrons"],
+            calculator_parameters=summary["parameters"],
+            projections_k_points=summary["projections"]["k_points"],
+            projections_zone=summary["projections"]["zone"],
+            files={
+                "summary": STATIC_FILE,
+                "dos": DOS_FILE,
+                "projections": PROJECTIONS_FILE,
+                "density": DENSITY_FILE,
+            },
+        )
