@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -46,6 +47,7 @@ StructureField = Annotated[
     Structure,
     PlainValidator(_to_structure),
     PlainSerializer(lambda s: s.as_dict(), when_used="json"),
+    WithJsonSchema({"type": "object", "format": "pymatgen Structure.as_dict()"}),
 ]
 
 TRACKED_PACKAGES = (
@@ -106,12 +108,16 @@ class EnergyScheme(BaseModel):
         description="Exchange-correlation functional (or that learned by the ML model)"
     )
     hubbard_u_eV: dict[str, float] | None = Field(
-        None, description="U_eff per element in eV (Dudarev), if DFT+U"
+        None, description="U_eff = U - J per element (Dudarev), eV, if DFT+U"
     )
     potcars: list[str] | None = Field(None, description="POTCAR symbols, if VASP")
     encut_eV: float | None = Field(None, description="Plane-wave cutoff, eV")
-    relax_fmax_eV_per_A: float = Field(description="Force convergence of relaxations")
-    relax_cell: bool = Field(description="Whether the cell was relaxed")
+    relax_fmax_eV_per_A: float = Field(
+        description="Force convergence of the relaxations, eV/A"
+    )
+    relax_cell: bool = Field(
+        description="Whether the relaxations relaxed the cell (else ions only)"
+    )
     parameters: dict[str, Any] | None = Field(
         None,
         description="Further settings that change energies (k-mesh, smearing, "
@@ -124,9 +130,17 @@ class VoltageStepDoc(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    x_low: float = Field(description="Alkali per formula unit at the lower end")
-    x_high: float = Field(description="Alkali per formula unit at the upper end")
-    voltage_V: float = Field(description="Voltage vs alkali metal, V")
+    x_low: float = Field(
+        description="Alkali per host formula unit at the lower end (a hull vertex)"
+    )
+    x_high: float = Field(
+        description="Alkali per host formula unit at the upper end (a hull vertex)"
+    )
+    voltage_V: float = Field(
+        description="Equilibrium voltage vs the alkali metal, V: -(E(x_high) - "
+        "E(x_low) - (x_high - x_low) E_alkali) / (x_high - x_low), E per host "
+        "formula unit, E_alkali per atom"
+    )
 
 
 class ConfigurationEntry(BaseModel):
@@ -134,20 +148,31 @@ class ConfigurationEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    config_id: str = Field(description="'k<n_vacancies>-<index>' within the study")
-    x: float = Field(description="Alkali per formula unit of the host")
+    config_id: str = Field(
+        description="'k<n_vacancies>-<index>' within the study: the index-th "
+        "enumerated configuration with that many vacancies"
+    )
+    x: float = Field(description="Alkali per host formula unit")
     n_alkali: int = Field(description="Alkali atoms in the supercell")
     vacancies: list[int] = Field(
         description="Vacant alkali sites (indices among the host's alkali sites)"
     )
-    multiplicity: int = Field(description="Symmetry-equivalent copies in the supercell")
-    energy_eV: float = Field(description="Total energy of the relaxed supercell, eV")
+    multiplicity: int = Field(
+        description="Symmetry-equivalent copies of the configuration in the supercell"
+    )
+    energy_eV: float = Field(
+        description="Total energy of the relaxed supercell, eV (an engine pair's: "
+        "its static's at the relaxed geometry)"
+    )
     energy_per_fu_eV: float = Field(description="Energy per host formula unit, eV")
     formation_energy_per_fu_eV: float = Field(
-        description="Relative to the end members, eV per formula unit"
+        description="Relative to the end members (x_min and x_max), eV per host "
+        "formula unit"
     )
-    e_above_hull_per_fu_eV: float = Field(description="eV per formula unit")
-    on_hull: bool
+    e_above_hull_per_fu_eV: float = Field(
+        description="Energy above the hull, eV per host formula unit (0: a vertex)"
+    )
+    on_hull: bool = Field(description="Whether the entry is a hull vertex")
     converged: bool = Field(
         description="Whether the relaxation met the force criterion"
     )
@@ -159,7 +184,10 @@ class ConfigurationEntry(BaseModel):
     duplicate_of: str | None = Field(
         None, description="config_id of a lower-energy entry it relaxed into"
     )
-    structure: StructureField = Field(description="Relaxed structure")
+    structure: StructureField = Field(
+        description="Relaxed structure (pymatgen dict in JSON; lattice and "
+        "coordinates in A), with the engine's site moments when it has them"
+    )
 
 
 class StaticRecord(BaseModel):
@@ -172,8 +200,13 @@ class StaticRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     config_id: str = Field(description="The entry it was run on")
-    job_uuid: str = Field(description="jobflow uuid of the static (its task document)")
-    dir_name: str | None = Field(None, description="Run folder (host:path)")
+    job_uuid: str = Field(
+        description="jobflow uuid of the static's job: its task document in the "
+        "store (oredox.documents.static_task_document)"
+    )
+    dir_name: str | None = Field(
+        None, description="Run folder (host:path) with the files the analysis read"
+    )
     energy_eV: float = Field(description="Total energy of the static, eV")
     band_gap_eV: float | None = Field(None, description="Band gap, eV")
     magmoms_muB: list[float] | None = Field(
@@ -186,7 +219,10 @@ class StaticRecord(BaseModel):
         None, description="VASP LORBIT (12: phase-resolved projections)"
     )
     analysis: dict = Field(
-        default_factory=dict, description="Electronic analyses, by name"
+        default_factory=dict,
+        description="Electronic analyses by name (environments, o2p, o2p_dos, "
+        "bader, projections, redox; 'skipped': what could not run and why), "
+        "oredox.analysis.electronic.analyse_outputs",
     )
 
 
@@ -195,8 +231,12 @@ class StudyDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    study_id: str = Field(default_factory=lambda: uuid4().hex)
-    name: str
+    study_id: str = Field(
+        default_factory=lambda: uuid4().hex,
+        description="Unique id (32 hex digits; a local run's id); queries accept "
+        "a unique prefix",
+    )
+    name: str = Field(description="The study's name, from its template")
     created_at: datetime = Field(
         default_factory=lambda: _to_utc_ms(datetime.now(UTC)),
         description="UTC, millisecond precision (what MongoDB keeps)",
@@ -206,9 +246,14 @@ class StudyDocument(BaseModel):
         "", description="Elements of the host, sorted, '-'-joined (e.g. 'Co-Li-O')"
     )
     framework: str = Field(description="Parent framework, e.g. 'O3 layered'")
-    alkali: str
-    host_structure: StructureField = Field(description="Unrelaxed host supercell")
-    supercell_matrix: list[list[int]]
+    alkali: str = Field(description="The mobile alkali element: 'Li', 'Na' or 'K'")
+    host_structure: StructureField = Field(
+        description="Unrelaxed host supercell (pymatgen dict in JSON, A)"
+    )
+    supercell_matrix: list[list[int]] = Field(
+        description="Supercell of the framework's cell (3x3 integers, rows: the "
+        "new lattice vectors in the old ones)"
+    )
     formula_units: float = Field(
         description="Host formula units in the supercell, counted in `formula_unit`"
     )
@@ -217,25 +262,39 @@ class StudyDocument(BaseModel):
         description="The formula unit x is counted in, as the user wrote it (e.g. "
         "'Li1.17Ti0.58Ni0.25O2'); '' : the reduced formula of the host",
     )
-    n_alkali_sites: int
-    space_group: str = Field(description="Space group of the host supercell")
+    n_alkali_sites: int = Field(description="Alkali sites in the host supercell")
+    space_group: str = Field(
+        description="Space group symbol (Hermann-Mauguin) of the host supercell"
+    )
     n_symmetry_operations: int = Field(
-        description="Distinct permutations of the alkali sites"
+        description="Distinct permutations of the alkali sites by the supercell's "
+        "symmetry operations"
     )
     configurations_per_x: dict[str, int] = Field(
         description="Distinct configurations per alkali content, keyed by x"
     )
-    energy_scheme: EnergyScheme
+    energy_scheme: EnergyScheme = Field(
+        description="What the energies of every entry share (one scheme per hull)"
+    )
     energy_scheme_id: str = Field(
         "", description="Short hash of the energy scheme: equal ids, comparable hulls"
     )
     alkali_reference_energy_per_atom_eV: float = Field(
         description="Relaxed alkali metal (bcc), eV/atom, same scheme"
     )
-    entries: list[ConfigurationEntry]
-    hull_config_ids: list[str] = Field(description="Hull vertices, by increasing x")
-    voltage_steps: list[VoltageStepDoc]
-    average_voltage_V: float = Field(description="Average over the whole x range, V")
+    entries: list[ConfigurationEntry] = Field(
+        description="Every relaxed configuration, on the hull or not"
+    )
+    hull_config_ids: list[str] = Field(
+        description="config_ids of the hull vertices, by increasing x"
+    )
+    voltage_steps: list[VoltageStepDoc] = Field(
+        description="Voltage plateaus between neighbouring hull vertices, by "
+        "increasing x"
+    )
+    average_voltage_V: float = Field(
+        description="Capacity-weighted average of the steps over the whole x range, V"
+    )
     screening: dict = Field(
         default_factory=dict,
         description="How candidates were generated, ranked and selected",
@@ -254,7 +313,10 @@ class StudyDocument(BaseModel):
         "removed charge taken from O vs the TMs, by moments and by Bader charges "
         "(oredox.analysis.path.redox_summary)",
     )
-    software: dict[str, str] = Field(default_factory=software_versions)
+    software: dict[str, str] = Field(
+        default_factory=software_versions,
+        description="Versions of the packages that shape the results, by name",
+    )
 
     @field_validator("created_at")
     @classmethod
