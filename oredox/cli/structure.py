@@ -62,12 +62,24 @@ def structure_o3(
 @structure_app.command("p2")
 def structure_p2(
     output: Output,
-    formula: Annotated[str, typer.Option(help="A M O2 of the framework.")] = "NaMnO2",
+    formula: Annotated[str, typer.Option(help="A M O2: the alkali and metal.")] = (
+        "NaMnO2"
+    ),
+    alkali: Annotated[
+        str, typer.Option(help="A per metal, e.g. 2/3 or 0.67 (Na2/3MnO2).")
+    ] = "2/3",
+    metal_state: Annotated[
+        float | None,
+        typer.Option(help="Oxidation state of M; default: from charge balance."),
+    ] = None,
 ) -> None:
-    """P2 layered framework (P6_3/mmc), every prismatic site occupied."""
-    from oredox.structures.frameworks import p2_layered
+    """P2 layered A_x M O2, charge balanced; occupied prisms by Ewald energy."""
+    from oredox.structures.frameworks import _split_amo2
+    from oredox.structures.p2 import p2_host
 
-    _save(p2_layered(formula), output)
+    _, metal = _split_amo2(formula, "P2 layered")
+    states = None if metal_state is None else {metal: metal_state}
+    _save(p2_host(formula, parse_fraction(alkali), oxidation_states=states), output)
 
 
 @structure_app.command("rocksalt")
@@ -98,6 +110,10 @@ def structure_layered(
     n_alkali: Annotated[
         int | None, typer.Option(help="P2: alkali to keep in the alkali layer.")
     ] = None,
+    alkali: Annotated[
+        str | None,
+        typer.Option(help="P2: alkali per metal-layer site instead, e.g. 2/3."),
+    ] = None,
 ) -> None:
     """A named metal-layer order stacked on O3 or P2 (Li2MnO3: the defaults)."""
     from oredox.structures.frameworks import o3_layered, p2_layered
@@ -109,11 +125,14 @@ def structure_layered(
         parent = o3_layered(formula, cell="primitive")
         structure = stack_o3(parent, order, shift, in_layer)
     elif framework == "p2":
+        structure = stack_p2(p2_layered(formula), order, shift, in_layer)
+        if alkali is not None:
+            n_alkali = _alkali_count(structure, parse_fraction(alkali))
         if n_alkali is None:
             raise OredoxInputError(
-                "a P2 cell needs --n-alkali (e.g. 6 for Na0.6 in 10)"
+                "a P2 cell needs --alkali (e.g. 2/3) or --n-alkali (e.g. 6 for Na0.6 "
+                "in 10)"
             )
-        structure = stack_p2(p2_layered(formula), order, shift, in_layer)
         structure, _ = fill_alkali_sites(structure, n_alkali)
     else:
         raise OredoxInputError(f"framework must be o3 or p2, not {framework!r}")
@@ -212,6 +231,18 @@ def structure_seed(
 
     structure, _ = seed_cell(name)
     _save(structure, output)
+
+
+def _alkali_count(structure: Structure, per_metal: float) -> int:
+    """Alkali to keep for ``per_metal`` A per metal-layer site, or a clear error."""
+    n_metal = structure.site_properties["sublattice"].count("metal")
+    count = round(per_metal * n_metal)
+    if count < 1 or abs(count - per_metal * n_metal) > 0.01 * n_metal:
+        raise OredoxInputError(
+            f"this cell has {n_metal} metal-layer sites: {per_metal:g} alkali per site "
+            f"is not a whole number of ions; choose a multiple of 1/{n_metal}"
+        )
+    return count
 
 
 def _save(structure: Structure, output: Path) -> None:

@@ -1,4 +1,8 @@
-"""Parent frameworks: O3 layered A M O2 (alpha-NaFeO2 type, R-3m).
+"""Parent frameworks: O3 and P2 layered A M O2, rock salt.
+
+P2 hosts at a chosen alkali content (Na2/3MnO2) are built from :func:`p2_layered`
+by :func:`oredox.structures.p2.p2_host`. :func:`make_supercell` (from
+:mod:`oredox.structures.supercells`) is importable from here too.
 
 Every structure returned here carries oxidation states and a ``sublattice`` site
 property (``"alkali"``, ``"metal"`` or ``"anion"``) that later steps use to find the
@@ -7,8 +11,7 @@ sites they may change.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from itertools import product
 
 import numpy as np
@@ -16,7 +19,13 @@ from pymatgen.core import Composition, Element, Lattice, Species, Structure
 
 from oredox.errors import OredoxInputError
 
-MAX_ATOMS = 5000  # sites; OREDOX_MAX_ATOMS raises it
+# re-exported: callers import the supercell helpers from here
+from oredox.structures.supercells import (  # noqa: F401
+    MAX_ATOMS,
+    default_max_atoms,
+    make_supercell,
+)
+
 MAX_LATTICE_A = 1000.0
 ALKALI_ELEMENTS = ("Li", "Na", "K")
 ANION_STATES = {"O": -2, "F": -1, "S": -2}
@@ -142,7 +151,7 @@ def p2_layered(
         oxidation states of the A M O2 formula (the framework is over-full in A:
         reduce it before using charges).
     """
-    alkali, metal = _split_amo2(formula)
+    alkali, metal = _split_amo2(formula, "P2 layered")
     states = resolve_oxidation_states(formula, oxidation_states)
     structure = Structure.from_spacegroup(
         "P6_3/mmc",
@@ -364,55 +373,7 @@ def resolve_oxidation_states(
     )
 
 
-def make_supercell(
-    structure: Structure, scaling: Sequence, max_atoms: int | None = None
-) -> Structure:
-    """A copy of ``structure`` repeated by ``scaling`` (3 integers or a 3x3 matrix).
-
-    ``max_atoms`` (default :func:`default_max_atoms`) caps the sites of the result:
-    a 1000 x 1000 x 1000 supercell is refused before 22 GiB are allocated.
-
-    Raises
-    ------
-    OredoxInputError
-        If the matrix is not integer, not 3x3, does not have a positive determinant,
-        or the cell would exceed ``max_atoms`` sites.
-    """
-    matrix = np.array(scaling, dtype=float)
-    if matrix.shape == (3,):
-        matrix = np.diag(matrix)
-    if matrix.shape != (3, 3) or not np.allclose(matrix, np.round(matrix)):
-        raise OredoxInputError(
-            f"supercell must be 3 integers or a 3x3 integer matrix, got {scaling!r}"
-        )
-    det = round(np.linalg.det(matrix))
-    if det < 1:
-        raise OredoxInputError(
-            f"supercell matrix {matrix.astype(int).tolist()} has determinant {det}; it "
-            f"must be positive (e.g. 2 1 1)"
-        )
-    limit = max_atoms if max_atoms is not None else default_max_atoms()
-    if det * len(structure) > limit:
-        raise OredoxInputError(
-            f"supercell {matrix.astype(int).tolist()} of a {len(structure)}-site cell "
-            f"has {det * len(structure):,} sites, more than the limit of {limit:,}; "
-            f"choose a smaller supercell or raise the limit (OREDOX_MAX_ATOMS)"
-        )
-    return structure.make_supercell(matrix.astype(int), in_place=False)
-
-
-def default_max_atoms() -> int:
-    """The largest cell oredox builds: ``OREDOX_MAX_ATOMS`` or 5000 sites."""
-    text = os.environ.get("OREDOX_MAX_ATOMS", "").strip()
-    try:
-        return int(text) if text else MAX_ATOMS
-    except ValueError:
-        raise OredoxInputError(
-            f"OREDOX_MAX_ATOMS must be a whole number, got {text!r}"
-        ) from None
-
-
-def _split_amo2(formula: str) -> tuple[str, str]:
+def _split_amo2(formula: str, framework: str = "O3 layered") -> tuple[str, str]:
     """The alkali and metal of an A M O2 formula, or a clear error."""
     try:
         comp = Composition(formula)
@@ -439,8 +400,8 @@ def _split_amo2(formula: str) -> tuple[str, str]:
     )
     if not fits:
         raise OredoxInputError(
-            f"{comp.reduced_formula} does not fit the O3 layered framework A M O2 (one "
-            f"alkali, one metal, two O per formula unit), e.g. LiCoO2 or NaNiO2"
+            f"{comp.reduced_formula} does not fit the {framework} framework A M O2 "
+            f"(one alkali, one metal, two O per formula unit), e.g. LiCoO2 or NaNiO2"
         )
     return alkalis[0], others[0].symbol
 
