@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+from oredox.entries import study_entries  # noqa: F401 - its former home
 from oredox.errors import OredoxInputError, validation_problems
 from oredox.settings import (
     STORE_EMBEDDED,
@@ -359,40 +360,6 @@ def list_studies(
 def find_studies(store: JobStore, **filters) -> list[StudyDocument]:
     """The study documents matching ``filters`` (those of :func:`list_studies`)."""
     return [get_study(store, row["study_id"]) for row in list_studies(store, **filters)]
-
-
-def study_entries(study: StudyDocument, x_min=None, x_max=None) -> list:
-    """The study's configurations as pymatgen ``ComputedStructureEntry`` objects.
-
-    Energies are the relaxed totals (eV) in the study's scheme; ``data`` carries
-    config_id, x, the formation energy and energy above hull per formula unit,
-    the study id and the scheme id, so entries of one scheme can go to pymatgen's
-    phase diagrams without mixing schemes.
-    """
-    from pymatgen.entries.computed_entries import ComputedStructureEntry
-
-    entries = []
-    for entry in study.entries:
-        if x_min is not None and entry.x < x_min - 1e-9:
-            continue
-        if x_max is not None and entry.x > x_max + 1e-9:
-            continue
-        entries.append(
-            ComputedStructureEntry(
-                entry.structure,
-                entry.energy_eV,
-                entry_id=f"{study.study_id}:{entry.config_id}",
-                data={
-                    "config_id": entry.config_id,
-                    "x": entry.x,
-                    "formation_energy_per_fu_eV": entry.formation_energy_per_fu_eV,
-                    "e_above_hull_per_fu_eV": entry.e_above_hull_per_fu_eV,
-                    "study_id": study.study_id,
-                    "energy_scheme_id": study.energy_scheme_id,
-                },
-            )
-        )
-    return entries
 
 
 def get_study(store: JobStore, study_id: str) -> StudyDocument:
