@@ -10,6 +10,8 @@ import mongomock_ng
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# real VASP runs of others, copied into the repository (PROVENANCE.md there)
+RECORDED_VASP = Path(__file__).parent / "data" / "vasp" / "recorded"
 
 
 INTEGRATION = ("slow", "gpaw", "slurm")
@@ -61,10 +63,7 @@ def copy_nio_static_reference(refs: Path) -> Path:
     here is a VASP output (the outputs are copied byte for byte).
     """
     here = Path(__file__).parent
-    recorded = (
-        here.parents[1]
-        / "shared/data/vasp/quacc/tests/core/schemas/test_files/vasp_mp_run1"
-    )
+    recorded = RECORDED_VASP / "quacc_NiO_mp_static"
     ref = refs / "NiO_mp_static"
     shutil.copytree(here / "data/vasp/NiO_mp_static/inputs", ref / "inputs")
     shutil.copy(recorded / "POSCAR.gz", ref / "inputs" / "POSCAR.gz")

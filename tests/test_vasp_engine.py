@@ -1,9 +1,9 @@
 """The VASP path tested the atomate2 way: inputs checked, real outputs parsed.
 
 The reference outputs are the real MP-style PBE+U static of ferromagnetic NiO recorded
-by quacc (../shared/data, MANIFEST: U(Ni) = 6.2 eV, 520 eV, LORBIT 11); they are copied
-into the job folder, never written by oredox. The reference inputs are written by hand
-from oredox's "mp" preset (tests/data/vasp/NiO_mp_static/inputs).
+by quacc (tests/data/vasp/recorded, PROVENANCE.md: U(Ni) = 6.2 eV, 520 eV, LORBIT 11);
+they are copied into the job folder, never written by oredox. The reference inputs are
+written by hand from oredox's "mp" preset (tests/data/vasp/NiO_mp_static/inputs).
 """
 
 import warnings
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_nio_static_reference
+from conftest import RECORDED_VASP, copy_nio_static_reference
 from jobflow import run_locally
 from pymatgen.core import Structure
 from pymatgen.io.vasp import Incar, Outcar
@@ -22,14 +22,13 @@ from oredox.store import get_job_store
 from oredox.workflows.dftu import (
     custom_preset,
     get_preset,
-    high_spin_moment,
     initial_magmoms,
+    initial_moment,
 )
 from oredox.workflows.engines import VaspEngine
 
 HERE = Path(__file__).parent
-SHARED = HERE.parents[1] / "shared" / "data" / "vasp"
-NIO = SHARED / "quacc/tests/core/schemas/test_files/vasp_mp_run1"
+NIO = RECORDED_VASP / "quacc_NiO_mp_static"
 CHECKED = [
     "ENCUT",
     "ISPIN",
@@ -44,9 +43,9 @@ CHECKED = [
     "LCHARG",
     "NSW",
     "ISMEAR",
+    "NEDOS",
+    "MAGMOM",
 ]
-
-pytestmark = pytest.mark.skipif(not NIO.exists(), reason=f"shared data missing: {NIO}")
 
 
 @pytest.fixture
@@ -117,7 +116,7 @@ def test_static_inputs_match_the_reference_file(tmp_path, nio):
     reference = Incar.from_file(HERE / "data/vasp/NiO_mp_static/inputs/INCAR")
     for key in CHECKED:
         assert inputs.incar[key] == reference[key], key
-    assert inputs.incar["MAGMOM"] == [2.0, 0.6]  # high-spin Ni2+ d8; O 0.6
+    assert inputs.incar["MAGMOM"] == [2.0, 0.0]  # high-spin Ni2+ d8; O2- closed shell
     assert generator.potcar_symbols == ["Ni_pv", "O"]
 
 
@@ -141,12 +140,17 @@ def test_ltno_preset_inputs():
     assert incar["LDAUU"] == [expected_u[s] for s in inputs.poscar.site_symbols]
     assert incar["LDAUL"] == [2 if s == "Ni" else 0 for s in inputs.poscar.site_symbols]
     assert scheme.hubbard_u_eV == {s: expected_u[s] for s in symbols}
-    # 1728 k-points per reciprocal atom (3x2x6 for 48 atoms in the study); pymatgen
-    # rounds each subdivision to the nearest integer: 3x3x3 for this compact cell
-    assert list(inputs.kpoints.kpts[0]) == [3, 3, 3]
-    assert 1728 / 2 <= 27 * len(cell) <= 2 * 1728
-    magmoms = dict(zip((s.specie.symbol for s in cell), incar["MAGMOM"], strict=True))
-    assert magmoms["Ni"] == 2.0 and magmoms["Ti"] == 0.0
+    # 1728 k-points per reciprocal atom (3x2x6 for 48 atoms in the study): 36
+    # k-points for this 48-atom cell, met exactly by 4x3x3 (pymatgen's rounding
+    # down gave 3x3x3, 1296)
+    assert list(inputs.kpoints.kpts[0]) == [4, 3, 3]
+    assert 36 * len(cell) == 1728
+    written = inputs.poscar.structure  # MAGMOM follows the POSCAR's (sorted) order
+    by_element = {
+        (site.specie.symbol, moment)
+        for site, moment in zip(written, incar["MAGMOM"], strict=True)
+    }
+    assert by_element == {("Li", 0.0), ("Ti", 0.0), ("Ni", 2.0), ("O", 0.0)}
 
 
 def test_user_preset_keeps_every_u():
@@ -164,16 +168,42 @@ def test_user_preset_keeps_every_u():
         get_preset("hse")
 
 
-def test_high_spin_moments_by_hand():
-    from pymatgen.core import Species
+def test_initial_moments_by_hand():
+    from pymatgen.core import Element, Species
 
-    assert high_spin_moment(Species("Ni", 2)) == 2.0
-    assert high_spin_moment(Species("Ni", 3)) == 3.0
-    assert high_spin_moment(Species("Co", 3)) == 4.0
-    assert high_spin_moment(Species("Mn", 4)) == 3.0
-    assert high_spin_moment(Species("Ru", 5)) == 3.0  # t2g3
-    assert high_spin_moment(Species("Ti", 4)) == 0.0
-    assert high_spin_moment(Species("O", -2)) == 0.6
+    # 3d: high spin from the d count
+    assert initial_moment(Species("Ni", 2)) == 2.0  # d8
+    assert initial_moment(Species("Ni", 3)) == 3.0  # d7
+    assert initial_moment(Species("Co", 3)) == 4.0  # d6
+    assert initial_moment(Species("Mn", 4)) == 3.0  # d3
+    assert initial_moment(Species("Ti", 4)) == 0.0  # d0
+    # 4d/5d: low spin, t2g first (octahedral)
+    assert initial_moment(Species("Ru", 4)) == 2.0  # t2g4
+    assert initial_moment(Species("Ru", 5)) == 3.0  # t2g3
+    assert initial_moment(Species("Ir", 4)) == 1.0  # t2g5
+    assert initial_moment(Species("Rh", 3)) == 0.0  # t2g6
+    assert initial_moment(Species("Nb", 5)) == 0.0  # d0
+    # closed-shell s and p ions, and the alkali metal: 0
+    for species in (Species("Li", 1), Species("Na", 1), Species("O", -2)):
+        assert initial_moment(species) == 0.0
+    assert initial_moment(Species("F", -1)) == 0.0
+    assert initial_moment(Element("Li")) == 0.0
+    # a d metal of unknown valence: MP's 0.6
+    assert initial_moment(Element("Ni")) == 0.6
+
+
+def test_o_hole_search_is_an_explicit_override():
+    from oredox.structures.frameworks import o3_layered
+
+    cell = o3_layered("LiNiO2")
+    plain = initial_magmoms(cell)
+    holes = initial_magmoms(cell, {"O": 0.6})
+    by_element = {}
+    for site, a, b in zip(
+        cell, plain.site_properties["magmom"], holes.site_properties["magmom"], strict=True
+    ):
+        by_element[site.specie.symbol] = (a, b)
+    assert by_element == {"Li": (0.0, 0.0), "Ni": (3.0, 3.0), "O": (0.0, 0.6)}
 
 
 def test_missing_vasp_command_is_a_clear_error(monkeypatch):

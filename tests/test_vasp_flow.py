@@ -5,8 +5,9 @@ functions to see what they would submit; every VASP input set is checked against
 preset. Where a recorded real run matches a job of the flow (the bcc Li reference:
 pymatgen's Li_sv PBE relax at 520 eV; a static: quacc's MP PBE+U NiO), atomate2's
 ``monkeypatch_vasp`` checks the generated inputs against reference inputs written by
-hand and copies the real outputs in. No same-scheme Li_xTMO2 series was recorded
-by anyone (../shared/data/vasp/MANIFEST.md), so a whole VASP hull cannot be replayed.
+hand and copies the real outputs in (tests/data/vasp/recorded, PROVENANCE.md). No
+same-scheme Li_xTMO2 series with its outputs was found in public repositories, so a
+whole VASP hull cannot be replayed.
 """
 
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_nio_static_reference
+from conftest import RECORDED_VASP, copy_nio_static_reference
 from jobflow import Flow, job, run_locally
 from pymatgen.core import Structure
 from pymatgen.io.vasp import Vasprun
@@ -43,13 +44,8 @@ from oredox.workflows.study_document import (
 )
 
 HERE = Path(__file__).parent
-SHARED = HERE.parents[1] / "shared" / "data" / "vasp"
-LI_RELAX = SHARED / "pymatgen-core/test-files/io/vasp/fixtures/relaxation"
-NIO = SHARED / "quacc/tests/core/schemas/test_files/vasp_mp_run1"
-
-pytestmark = pytest.mark.skipif(
-    not (LI_RELAX.exists() and NIO.exists()), reason="shared VASP data missing"
-)
+LI_RELAX = RECORDED_VASP / "pymatgen_Li_relax"
+NIO = RECORDED_VASP / "quacc_NiO_mp_static"
 
 
 def vasp_maker(walltime_s=None, **kwargs) -> DelithiationHullMaker:
@@ -78,6 +74,8 @@ def test_flow_starts_with_the_host_relaxation_in_high_spin():
     assert incar["LDAUU"] == [0, 6.2, 0]  # Li Ni O: the MP U table, written whole
     assert incar["LDAUL"] == [0, 2, 0]
     assert incar["ENCUT"] == 520 and incar["ISIF"] == 3
+    assert (incar["ISMEAR"], incar["SIGMA"]) == (0, 0.05)  # Gaussian, an oxide
+    assert incar["MAGMOM"] == [0.0] * 3 + [3.0] * 3 + [0.0] * 6  # Li, Ni3+ d7, O
     # the screening receives the host relaxation's outputs by reference
     relaxed = screen.function_kwargs["relaxed_host"]
     assert relaxed["structure"].uuid == host_job.uuid
@@ -111,13 +109,18 @@ def test_screening_fans_out_vasp_relaxations_reusing_the_host():
     assert names == [*relaxations, STATICS_JOB_NAME]
     k1 = jobs[0].function_args[0]
     assert len(k1) == len(host) - 1
-    # the relaxed host's geometry with the host's starting moments (HS Ni3+: 3 muB)
-    assert set(k1.site_properties["magmom"]) == {3.0, 0.6}
+    # the relaxed host's geometry with the host's starting moments (HS Ni3+: 3 muB;
+    # Li+ and O2- closed shells: 0)
+    assert set(k1.site_properties["magmom"]) == {3.0, 0.0}
     assert k1.volume == pytest.approx(relaxed.volume)
     assert k1.composition["Li"] == host.composition["Li"] - 1
     reference = jobs[3].function_args[0]
     assert reference.composition.reduced_formula == "Li"
-    assert "LDAUU" not in relax_incar(jobs[3], reference)  # no O: no U, same set
+    metal_incar = relax_incar(jobs[3], reference)
+    assert "LDAUU" not in metal_incar  # no O: no U, same set
+    # a metal: Methfessel-Paxton as MP's MPMetalRelaxSet, no moment on Li
+    assert (metal_incar["ISMEAR"], metal_incar["SIGMA"]) == (1, 0.2)
+    assert metal_incar["MAGMOM"] == [0.0, 0.0]
     study_args = jobs[-1].function_kwargs
     assert study_args["relaxations"][0].energy_eV.uuid == host_job.uuid  # k0 = host
     scheme = study_args["relaxations"][0].energy_scheme
@@ -213,11 +216,12 @@ def test_statics_of_hull_vertices_and_the_window():
     assert analyse.function_args[1].uuid == jobs[2].uuid  # the static's dir_name
     assert len(analyse.function_args[2]) == 1  # k1: one vacancy
     structure = jobs[0].function_args[0]
-    assert structure.site_properties["magmom"][0] == pytest.approx(0.6)  # Li
+    assert structure.site_properties["magmom"][0] == 0.0  # Li+
     generator = jobs[0].maker.input_set_generator
     incar = generator.get_input_set(structure, potcar_spec=True).incar
     assert incar["LORBIT"] == 12 and incar["LAECHG"] and incar["LCHARG"]
     assert incar["NSW"] == 0 and incar["LDAUU"] == [0, 3.32, 0]
+    assert incar["ISMEAR"] == -5 and incar["NEDOS"] == 4001  # tetrahedron DOS
     statics = jobs[-1].function_kwargs["statics"]
     assert [s["config_id"] for s in statics] == ["k0-0", "k1-0", "k3-0"]
     assert statics[1]["analysis"].uuid == jobs[3].uuid
@@ -269,11 +273,23 @@ def test_alkali_reference_and_a_static_record_from_real_runs(
                     "NSW",
                     "LDAU",
                     "LDAUU",
+                    "ISMEAR",
+                    "SIGMA",
+                    "MAGMOM",
                 ],
                 "check_inputs": ["incar", "potcar"],
             },
             "static NiO": {
-                "incar_settings": ["ENCUT", "LDAUU", "LDAUL", "LORBIT", "LAECHG"],
+                "incar_settings": [
+                    "ENCUT",
+                    "LDAUU",
+                    "LDAUL",
+                    "LORBIT",
+                    "LAECHG",
+                    "ISMEAR",
+                    "NEDOS",
+                    "MAGMOM",
+                ],
                 "check_inputs": ["incar", "potcar"],
             },
         },

@@ -1,5 +1,8 @@
 """DFT+U presets (the one U table every engine reads) and initial magnetic moments.
 
+Initial moments (:func:`initial_moment`, :func:`initial_magmoms`): 0 on closed-shell
+ions, high-spin 3d ions, low-spin (t2g first) 4d and 5d ions, per-element overrides.
+
 Presets:
 
 - ``mp``: Materials Project PBE+U (Dudarev): Co 3.32, Cr 3.7, Fe 5.3, Mn 3.9, Mo 4.38,
@@ -54,7 +57,9 @@ class DftuPreset(BaseModel):
         None, description="Ionic convergence (negative: forces)"
     )
     kpoints_per_reciprocal_atom: int | None = Field(
-        None, description="k-mesh density; None: the base set's (MP: 64 per A^-3)"
+        None,
+        description="k-points x atoms; VASP runs the smallest Gamma mesh that meets "
+        "it. None: the base set's (MP: 64 per A^-3)",
     )
     reference: str = ""
 
@@ -171,24 +176,38 @@ def hubbard_u(structure: Structure, preset: str | DftuPreset) -> dict[str, float
     return table
 
 
-def high_spin_moment(species: Species | Element) -> float:
-    """High-spin initial moment (muB) from the d (or f) electron count of ``species``.
+def initial_moment(species: Species | Element) -> float:
+    """Initial moment (muB) of an ion from its d electron count and its row.
 
-    d^n has n unpaired electrons up to n = 5 and 10 - n above (Ni2+ d8: 2, Co3+ d6: 4,
-    Mn4+ d3: 3). Species without a d shell to fill, or without an oxidation state, get
-    0.6 muB, the Materials Project default, which leaves room for O holes.
+    - Closed shells get 0: s- and p-block ions (Li+, Na+, O2-, F-) and d0 or d10
+      ions (Ti4+, Nb5+, Zn2+). An O-hole search is a deliberate choice:
+      ``initial_magmoms(structure, {"O": 0.6})``.
+    - 3d ions start high-spin: d^n has n unpaired electrons up to n = 5 and 10 - n
+      above (Ni2+ d8: 2, Co3+ d6: 4, Mn4+ d3: 3); a high-spin start can still relax
+      to low spin, the reverse is rarely found.
+    - 4d and 5d ions start low-spin, t2g filled first as in an octahedron (their
+      larger ligand-field splitting): t2g^n has n unpaired electrons up to n = 3 and
+      6 - n up to 6, then eg^(n-6) adds them again (Ru4+ d4: 2, Ir4+ d5: 1, Ru5+ d3:
+      3, Rh3+ d6: 0).
+    - Atoms without an oxidation state: 0 for s- and p-block elements (the
+      alkali-metal reference), 0.6 muB (the Materials Project default) for d and f
+      elements, whose valence is unknown; f ions with a valence also get 0.6.
     """
     element = species.element if isinstance(species, Species) else species
     oxi = getattr(species, "oxi_state", None)
-    if element.block not in ("d", "f") or oxi is None:
+    if element.block in ("s", "p"):
+        return 0.0
+    if element.block != "d" or oxi is None or element.group is None:
         return 0.6
-    group = element.group if element.block == "d" else None
-    if group is None:
-        return 0.6
-    n_d = group - oxi
+    n_d = element.group - oxi
     if not 0 <= n_d <= 10:
         return 0.6
-    return float(n_d if n_d <= 5 else 10 - n_d)
+    if element.row <= 4:  # 3d: high spin
+        return float(n_d if n_d <= 5 else 10 - n_d)
+    if n_d <= 6:  # 4d, 5d: low spin, t2g first
+        return float(n_d if n_d <= 3 else 6 - n_d)
+    n_eg = n_d - 6
+    return float(n_eg if n_eg <= 2 else 4 - n_eg)
 
 
 def initial_magmoms(
@@ -196,12 +215,14 @@ def initial_magmoms(
     overrides: Mapping[str, float] | None = None,
     site_overrides: Mapping[int, float] | None = None,
 ) -> Structure:
-    """A copy of ``structure`` with a ``magmom`` site property: high-spin ferromagnetic.
+    """A copy of ``structure`` with a ``magmom`` site property, ferromagnetic.
 
-    ``overrides`` set the moment per element (``{"Ni": 1.0}``), ``site_overrides`` per
-    site index (signed, for antiferromagnetic starts). The moments ride on the
-    structure, so a static after a relax starts from the relaxed moments (a MAGMOM in
-    the INCAR settings would override them).
+    Every site gets :func:`initial_moment` (0 on closed shells, high-spin 3d, low-spin
+    4d/5d). ``overrides`` set the moment per element (``{"Ni": 1.0}``; ``{"O": 0.6}``
+    to look for O holes), ``site_overrides`` per site index (signed, for
+    antiferromagnetic starts). The moments ride on the structure, so a static after
+    a relax starts from the relaxed moments (a MAGMOM in the INCAR settings would
+    override them).
     """
     overrides = dict(overrides or {})
     moments = []
@@ -211,7 +232,7 @@ def initial_magmoms(
         elif site.specie.symbol in overrides:
             moments.append(float(overrides[site.specie.symbol]))
         else:
-            moments.append(high_spin_moment(site.specie))
+            moments.append(initial_moment(site.specie))
     copy = structure.copy()
     copy.add_site_property("magmom", moments)
     return copy

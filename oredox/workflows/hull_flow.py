@@ -9,7 +9,8 @@ Read top to bottom, the jobs are the procedure:
    supercell and its symmetry, and the energy scheme of the engine for the host:
    once per study;
 1. ``relax host``: relax the fully lithiated host (cell and ions) with the engine,
-   starting from high-spin ferromagnetic moments;
+   starting from ferromagnetic moments (:func:`~oredox.workflows.dftu.initial_moment`:
+   high-spin 3d, low-spin 4d/5d, 0 on closed shells);
 2. ``screen delithiated configurations``: enumerate the symmetry-distinct
    arrangements (or beam-search them), rank and select
    (:mod:`oredox.workflows.screening`); build them from the relaxed host's geometry
@@ -23,7 +24,9 @@ Read top to bottom, the jobs are the procedure:
    vertices and the entries within ``statics.window_meV_per_atom`` of the hull get a
    static and its electronic analysis (engines without statics, like CHGNet, get
    none; an engine pair's relaxations already ran theirs, which are analysed, not
-   run again); replace itself with those and the last job;
+   run again); a static starts from its relaxation's output structure, which carries
+   the relaxed moments (VASP: emmet's task document puts the OUTCAR's moments on it
+   as the ``magmom`` site property); replace itself with those and the last job;
 5. ``study document`` (:func:`~oredox.workflows.study_document.build_study_document`):
    framework checks and duplicates, formation energies, hull and voltage profile over
    the configurations that kept their framework and converged (from the relaxation
@@ -114,12 +117,18 @@ class StaticsSettings(SettingsModel):
 
 
 def alkali_metal(alkali: str) -> Structure:
-    """Conventional bcc cell (2 atoms) of the alkali metal, for the reference energy."""
-    return Structure(
+    """Conventional bcc cell (2 atoms) of the alkali metal, for the reference energy.
+
+    Its ``magmom`` site property is 0 (a non-magnetic s metal,
+    :func:`~oredox.workflows.dftu.initial_moment`); VASP relaxes it with
+    Methfessel-Paxton smearing (:mod:`~oredox.workflows.engines.vasp_sets`).
+    """
+    metal = Structure(
         Lattice.cubic(BCC_LATTICE_A[alkali]),
         [alkali, alkali],
         [[0, 0, 0], [0.5, 0.5, 0.5]],
     )
+    return initial_magmoms(metal)
 
 
 @dataclass
@@ -145,7 +154,9 @@ class DelithiationHullMaker(Maker):
     symprec
         Symmetry tolerance (A) for the enumeration.
     magmoms
-        Initial moments per element, muB, over the high-spin defaults.
+        Initial moments per element, muB, over the defaults of
+        :func:`~oredox.workflows.dftu.initial_moment` (``{"O": 0.6}`` starts an
+        O-hole search).
     relax_maker
         Relaxation maker; default the engine's for ``relax`` (built once, here).
     static_maker

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import yaml
@@ -39,6 +39,8 @@ from oredox.files import read_yaml_mapping, shown
 from oredox.structures.seeds import SEEDS
 from oredox.workflows.dftu import PRESETS, DftuPreset, custom_preset
 from oredox.workflows.engines import ENGINE_OPTIONS, ENGINES, Engine, get_engine
+from oredox.workflows.engines.vasp import KpointsSpec
+from oredox.workflows.engines.vasp_sets import check_incar
 from oredox.workflows.hull_flow import (
     DelithiationHullMaker,
     RelaxSettings,
@@ -136,6 +138,31 @@ class HubbardSpec(_Strict):
         )
 
 
+class VaspSection(_Strict):
+    """VASP settings over the preset's (a template's ``vasp:``), applied last.
+
+    ``incar`` goes to every VASP job, ``relax_incar`` to relaxations, ``static_incar``
+    to statics; ``kpoints`` is a mesh (``{mesh: [3, 2, 6]}``) or a density
+    (``{per_reciprocal_atom: 2000}``). Unknown INCAR tags are errors; tags that change
+    energies (all but parallelisation, SCF-algorithm and output tags) enter the
+    energy scheme, so that a hull never mixes energies with and without them.
+    """
+
+    incar: dict[str, Any] = Field(default_factory=dict)
+    relax_incar: dict[str, Any] = Field(default_factory=dict)
+    static_incar: dict[str, Any] = Field(default_factory=dict)
+    kpoints: KpointsSpec | None = None
+
+    @field_validator("incar", "relax_incar", "static_incar")
+    @classmethod
+    def _vasp_tags(cls, value, info):
+        return check_incar(value, f"vasp.{info.field_name}")
+
+    def engine_options(self) -> dict[str, Any]:
+        """The VASP engine's options (its fields) that this section sets."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
 class StudyTemplate(_Strict):
     """A delithiation study, as data."""
 
@@ -162,6 +189,11 @@ class StudyTemplate(_Strict):
         default_factory=dict,
         description="The gpaw engine's numerical settings (ecut_eV, "
         "kpoint_density_per_A, smearing_eV, scf_*); ignored by the other engines",
+    )
+    vasp: VaspSection | None = Field(
+        None,
+        description="INCAR tags and k-mesh of the vasp engine, applied last "
+        "(docs/vasp-inputs.md)",
     )
 
     @field_validator("name")
@@ -201,6 +233,11 @@ class StudyTemplate(_Strict):
             raise ValueError(
                 f"unknown engine_options {unknown}; known (gpaw): "
                 f"{', '.join(ENGINE_OPTIONS['gpaw'])}"
+            )
+        if self.vasp is not None and "vasp" not in (self.engine, self.static_engine):
+            raise ValueError(
+                "the vasp: section sets the vasp engine, which this template does "
+                "not use; drop it or use engine vasp (or static_engine vasp)"
             )
         if self.hubbard_u is not None:
             try:
@@ -245,10 +282,19 @@ class StudyTemplate(_Strict):
             name = f"{name}+{self.static_engine}"
         return name
 
-    def options(self, engine: str | None = None) -> dict[str, float]:
-        """The engine options for ``engine`` (default the file's): gpaw's only."""
-        uses_gpaw = "gpaw" in self.engine_name(engine).split("+")
-        return dict(self.engine_options) if uses_gpaw else {}
+    def options(self, engine: str | None = None) -> dict[str, Any]:
+        """The engine options for ``engine`` (default the file's).
+
+        ``engine_options`` for gpaw, the ``vasp:`` section for vasp; an engine
+        override that drops one drops its options.
+        """
+        parts = self.engine_name(engine).split("+")
+        options: dict[str, Any] = {}
+        if "gpaw" in parts:
+            options |= self.engine_options
+        if "vasp" in parts and self.vasp is not None:
+            options |= self.vasp.engine_options()
+        return options
 
     def engine_for(
         self, engine: str | Engine | None = None, cluster: ClusterProfile | None = None

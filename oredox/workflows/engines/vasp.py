@@ -3,12 +3,19 @@
 Production engine. VASP is licensed and runs only where it is installed;
 :meth:`VaspEngine.check_runnable` says so before anything is submitted.
 
-Relaxations use ``MPGGARelaxMaker`` around pymatgen's ``MPRelaxSet``, statics
-``MPGGAStaticMaker`` around ``MPStaticSet`` (LORBIT 11, DOS parsed into the data
-store, LAECHG and LCHARG for Bader). Each preset's U table is written in full (U, L and
-J for every element it names, keyed by O and F) so that no element silently loses its
-U; initial moments ride on the structure's ``magmom`` site property
-(:func:`oredox.workflows.dftu.initial_magmoms`). VASP runs through atomate2's
+Relaxations use ``MPGGARelaxMaker``, statics ``MPGGAStaticMaker``, around oredox's
+input sets (:mod:`~oredox.workflows.engines.vasp_sets`): pymatgen's ``MPRelaxSet``
+and ``MPStaticSet`` with Gaussian smearing in relaxations of oxides,
+Methfessel-Paxton for the alkali-metal reference, the tetrahedron method and 4001 DOS
+points in statics (LORBIT 11, DOS parsed into the data store, LAECHG and LCHARG for
+Bader), and k-meshes that meet the preset's density. Each preset's U table is
+written in full (U, L and J for every element it names, keyed by O and F) so that
+no element silently loses its U; initial moments ride on the structure's ``magmom``
+site property (:func:`oredox.workflows.dftu.initial_magmoms`), and a static started
+from a relaxation's output structure starts from its relaxed moments (emmet puts the
+OUTCAR's moments on it). A user's INCAR tags (``incar``, ``relax_incar``,
+``static_incar``) and k-mesh (``kpoints``) are applied last; those that change
+energies are recorded in the energy scheme. VASP runs through atomate2's
 ``run_vasp`` and therefore custodian; a walltime handler is added when a walltime is
 set. :func:`read_vasp_outputs` parses what a static leaves in its folder (vasprun.xml
 for the DOS, CHGCAR and AECCAR0/2 for Bader, PROCAR for the phase-resolved
@@ -23,14 +30,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from jobflow import Maker
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pymatgen.core import Structure
 
 from oredox.analysis.electronic import StaticOutputs
 from oredox.errors import OredoxInputError
-from oredox.schemas import EnergyScheme
+from oredox.schemas import EnergyScheme, SettingsModel
 from oredox.workflows.dftu import U_ANIONS, DftuPreset, get_preset, hubbard_u
 from oredox.workflows.engines.base import Engine, local_path
+from oredox.workflows.engines.vasp_sets import (
+    GAUSSIAN_SIGMA_EV,
+    METAL_SIGMA_EV,
+    check_incar,
+    energy_changing,
+)
 
 
 def ldau_incar(preset: str | DftuPreset) -> dict:
@@ -57,6 +70,34 @@ def ldau_incar(preset: str | DftuPreset) -> dict:
     return settings
 
 
+class KpointsSpec(SettingsModel):
+    """A user's k-mesh (a template's ``vasp.kpoints``): a mesh or a density.
+
+    Parameters
+    ----------
+    mesh
+        Gamma-centred divisions along the three reciprocal vectors (e.g. the LTNO
+        study's ``[3, 2, 6]``), for the host's cells; the alkali-metal reference keeps
+        the density.
+    per_reciprocal_atom
+        k-points times atoms; the smallest mesh that meets it
+        (:func:`~oredox.workflows.engines.vasp_sets.kpoint_mesh`).
+    """
+
+    mesh: list[int] | None = Field(None, min_length=3, max_length=3)
+    per_reciprocal_atom: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_rule(self):
+        if (self.mesh is None) == (self.per_reciprocal_atom is None):
+            raise ValueError(
+                "give exactly one of kpoints.mesh or kpoints.per_reciprocal_atom"
+            )
+        if self.mesh is not None and min(self.mesh) < 1:
+            raise ValueError(f"kpoints.mesh {self.mesh}: divisions must be >= 1")
+        return self
+
+
 class VaspEngine(Engine):
     """VASP DFT+U through atomate2, custodian and one oredox preset.
 
@@ -68,6 +109,14 @@ class VaspEngine(Engine):
         here, not at the first job.
     walltime_s
         Job walltime; adds custodian's WalltimeHandler so VASP stops cleanly before it.
+    incar, relax_incar, static_incar
+        INCAR tags for every VASP job, for relaxations only, for statics only;
+        applied last. Unknown tags are errors; MAGMOM, LDAU*, NSW and EDIFFG have
+        their own settings. Tags outside
+        :data:`~oredox.workflows.engines.vasp_sets.PERFORMANCE_TAGS` enter the
+        energy scheme.
+    kpoints
+        A k-mesh or density over the preset's (:class:`KpointsSpec`).
     """
 
     name: ClassVar[str] = "vasp"
@@ -75,11 +124,20 @@ class VaspEngine(Engine):
 
     preset: DftuPreset = Field(default_factory=lambda: get_preset("mp"))
     walltime_s: int | None = Field(None, gt=0)
+    incar: dict[str, Any] = Field(default_factory=dict)
+    relax_incar: dict[str, Any] = Field(default_factory=dict)
+    static_incar: dict[str, Any] = Field(default_factory=dict)
+    kpoints: KpointsSpec | None = None
 
     @field_validator("preset", mode="before")
     @classmethod
     def _named_preset(cls, value):
         return get_preset(value)
+
+    @field_validator("incar", "relax_incar", "static_incar")
+    @classmethod
+    def _vasp_tags(cls, value, info):
+        return check_incar(value, info.field_name)
 
     def incar_settings(self, extra: dict | None = None) -> dict:
         """INCAR settings the preset adds to the Materials Project base set."""
@@ -89,22 +147,33 @@ class VaspEngine(Engine):
             settings["EDIFF"] = preset.ediff_eV
         return settings | (extra or {})
 
-    def kpoints_settings(self) -> dict | None:
-        """k-mesh density of the preset (None: the base set's)."""
-        density = self.preset.kpoints_per_reciprocal_atom
-        return {"grid_density": density} if density else None
+    def kpoints_fields(self) -> dict[str, Any]:
+        """k-mesh fields of the input sets: the user's, else the preset's."""
+        spec = self.kpoints
+        if spec is not None and spec.mesh is not None:
+            return {
+                "kpoint_mesh": tuple(spec.mesh),
+                "kpoints_per_reciprocal_atom": self.preset.kpoints_per_reciprocal_atom,
+            }
+        if spec is not None:
+            return {"kpoints_per_reciprocal_atom": spec.per_reciprocal_atom}
+        return {"kpoints_per_reciprocal_atom": self.preset.kpoints_per_reciprocal_atom}
 
     def relax_maker(self, fmax: float = 0.02, steps: int = 99) -> Maker:
         """Cell and ions relaxation to forces below ``fmax`` eV/A (EDIFFG = -fmax)."""
         from atomate2.vasp.jobs.mp import MPGGARelaxMaker
-        from pymatgen.io.vasp.sets import MPRelaxSet
+
+        from oredox.workflows.engines.vasp_sets import OredoxRelaxSet
 
         preset = self.preset
         ediffg = preset.ediffg_eV_per_A if preset.ediffg_eV_per_A else -abs(fmax)
-        generator = MPRelaxSet(
-            user_incar_settings=self.incar_settings({"EDIFFG": ediffg, "NSW": steps}),
-            user_kpoints_settings=self.kpoints_settings(),
+        stage = {"EDIFFG": ediffg, "NSW": steps}
+        generator = OredoxRelaxSet(
+            user_incar_settings=self.incar_settings(
+                stage | self.incar | self.relax_incar
+            ),
             force_gamma=True,
+            **self.kpoints_fields(),
         )
         return MPGGARelaxMaker(
             name="vasp relax",
@@ -115,13 +184,16 @@ class VaspEngine(Engine):
     def static_maker(self, projections: bool = False) -> Maker:
         """Static for analysis: LORBIT 11 (12 with ``projections``), DOS, AECCARs."""
         from atomate2.vasp.jobs.mp import MPGGAStaticMaker
-        from pymatgen.io.vasp.sets import MPStaticSet
 
-        extra = {"LORBIT": 12 if projections else 11, "LAECHG": True, "LCHARG": True}
-        generator = MPStaticSet(
-            user_incar_settings=self.incar_settings(extra),
-            user_kpoints_settings=self.kpoints_settings(),
+        from oredox.workflows.engines.vasp_sets import OredoxStaticSet
+
+        stage = {"LORBIT": 12 if projections else 11, "LAECHG": True, "LCHARG": True}
+        generator = OredoxStaticSet(
+            user_incar_settings=self.incar_settings(
+                stage | self.incar | self.static_incar
+            ),
             force_gamma=True,
+            **self.kpoints_fields(),
         )
         return MPGGAStaticMaker(
             name="vasp static",
@@ -178,6 +250,7 @@ class VaspEngine(Engine):
             symbols = sorted(potcars[el.symbol] for el in structure.composition)
         else:
             u_table, symbols = dict(preset.hubbard_u_eV), None
+        encut_eV = (self.incar | self.relax_incar).get("ENCUT", preset.encut_eV)
         return EnergyScheme(
             engine=self.name,
             engine_version=f"atomate2 {version('atomate2')}",
@@ -185,10 +258,34 @@ class VaspEngine(Engine):
             functional=f"{preset.functional}+U (Dudarev), preset {preset.name}",
             hubbard_u_eV=u_table,
             potcars=symbols,
-            encut_eV=preset.encut_eV,
+            encut_eV=float(encut_eV),
             relax_fmax_eV_per_A=abs(preset.ediffg_eV_per_A or fmax),
             relax_cell=True,
+            parameters=self.scheme_parameters(),
         )
+
+    def scheme_parameters(self) -> dict[str, Any]:
+        """k-mesh rule, smearing, and the user's INCAR tags that change energies."""
+        fields = self.kpoints_fields()
+        if fields.get("kpoint_mesh"):
+            kpoints = "Gamma " + "x".join(map(str, fields["kpoint_mesh"]))
+        elif fields["kpoints_per_reciprocal_atom"]:
+            kpoints = (
+                f">= {fields['kpoints_per_reciprocal_atom']:g} per reciprocal atom, "
+                "smallest Gamma mesh"
+            )
+        else:
+            kpoints = "MP: 64 per A^-3 (oxides), 200 (metals)"
+        parameters: dict[str, Any] = {
+            "kpoints": kpoints,
+            "relax_smearing": f"ISMEAR 0, SIGMA {GAUSSIAN_SIGMA_EV} eV (with O or "
+            f"F); ISMEAR 1, SIGMA {METAL_SIGMA_EV} eV (metals)",
+        }
+        for label in ("incar", "relax_incar", "static_incar"):
+            changed = energy_changing(getattr(self, label))
+            if changed:
+                parameters[label] = changed
+        return parameters
 
     def check_runnable(self) -> None:
         """Raise when the VASP command atomate2 would run is not on this machine."""
