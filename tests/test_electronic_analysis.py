@@ -1,7 +1,8 @@
 """Electronic-structure analysis: O environments, O 2p DOS, Bader, pi/sigma, redox.
 
 Analytic cases have exact answers (symmetry, separated Gaussians, ideal octahedra in
-any orientation); real VASP outputs come from ../shared/data (MANIFEST.md).
+any orientation); real VASP outputs: Li2O and YPO4 from tests/data/bader
+(PROVENANCE.md), the others from the shared data pack when present (skipped if not).
 """
 
 import json
@@ -29,8 +30,9 @@ from oredox.structures.seeds import li2mno3_honeycomb
 SHARED = Path(__file__).parents[2] / "shared" / "data" / "vasp"
 NIO = SHARED / "quacc/tests/core/schemas/test_files/vasp_mp_run1"
 MGO = SHARED / "pydefect/pydefect/tests/cli/vasp/vasp_files/MgO_2x2x2_perfect"
-YPO4 = SHARED / "atomate/atomate/vasp/test_files/insertion_wf/YPO4-static/outputs"
-LI2O = SHARED / "pymatgen-db/tests/test_files/db_test/Li2O"
+BADER_DATA = Path(__file__).parent / "data" / "bader"
+YPO4 = BADER_DATA / "YPO4"
+LI2O = BADER_DATA / "Li2O"
 needs_data = pytest.mark.skipif(not SHARED.exists(), reason="shared data missing")
 
 
@@ -126,23 +128,24 @@ def test_bader_separated_gaussians_recover_their_charges_and_moments():
     assert result.nonnuclear_maxima == []
 
 
-@needs_data
 def test_bader_valence_only_has_no_li_basin():
     """Li (1s in the core) has no valence maximum: why AECCAR0 + AECCAR2 is needed."""
-    chgcar = Chgcar.from_file(LI2O / "CHGCAR")
-    outcar = Outcar(LI2O / "OUTCAR")
+    chgcar = Chgcar.from_file(LI2O / "CHGCAR.xz")
+    outcar = Outcar(LI2O / "OUTCAR.xz")
     outcar.read_pseudo_zval()
     result = bader_from_chgcar(chgcar, zval=outcar.zval_dict)
     assert result.populations.sum() == pytest.approx(8.0, abs=1e-3)  # 2 Li + O
+    # the formal charges by construction: Li has no basin, O holds all 8 e
     assert result.charges == pytest.approx([1.0, 1.0, -2.0], abs=1e-3)
+    assert result.valence_only and result.collapsed_atoms() == [0, 1]
+    assert result.as_dict()["charges"] is None  # refused in the document
     assert np.abs(result.moments_muB).max() < 1e-3  # non-magnetic
 
 
-@needs_data
 def test_bader_ypo4_with_the_aeccar_reference():
-    aeccar0 = Chgcar.from_file(YPO4 / "AECCAR0.gz")
-    aeccar2 = Chgcar.from_file(YPO4 / "AECCAR2.gz")
-    outcar = Outcar(YPO4 / "OUTCAR.gz")
+    aeccar0 = Chgcar.from_file(YPO4 / "AECCAR0.xz")
+    aeccar2 = Chgcar.from_file(YPO4 / "AECCAR2.xz")
+    outcar = Outcar(YPO4 / "OUTCAR.xz")
     outcar.read_pseudo_zval()
     reference = aeccar0.data["total"] + aeccar2.data["total"]
     result = bader_charges(
@@ -256,10 +259,9 @@ def test_mgo_real_projections_rotate_consistently():
     assert summary["per_tm"][str(mg[0])]["empty"]["o_pi"] == 0.0  # 0-1 eV: the gap
 
 
-@needs_data
 def test_no_phases_is_an_error_not_a_global_frame_fallback():
-    procar = Procar(LI2O / "PROCAR")
-    vasprun = Vasprun(LI2O / "vasprun.xml", parse_potcar_file=False)
+    procar = Procar(LI2O / "PROCAR.xz")
+    vasprun = Vasprun(LI2O / "vasprun.xml.xz", parse_potcar_file=False)
     with pytest.raises(MissingPhasesError, match="LORBIT = 12"):
         project_procar(procar, vasprun.final_structure, vasprun.efermi)
 
@@ -313,20 +315,19 @@ def test_analyse_a_folder_with_phases(tmp_path):
     assert result["environments"]["per_axis"] == {"Mg-O-Mg": 96}
 
 
-@needs_data
 def test_analyse_a_folder_without_phases():
     from oredox.analysis.electronic import analyse_outputs
     from oredox.workflows.engines.vasp import read_vasp_outputs
 
     result = analyse_outputs(read_vasp_outputs(LI2O))
     assert "LORBIT = 12" in result["skipped"]["projections"]
-    assert result["bader"]["reference"] == "CHGCAR"
-    assert result["bader"]["per_species_charge"]["O"]["mean"] == pytest.approx(
-        -2.0, abs=1e-3
-    )
+    assert result["bader"]["reference"] == "valence density only"
+    assert result["bader"]["valence_only"]
+    # no AECCARs: the Li basins collapse, the charges are refused, not O -2.00
+    assert result["bader"]["per_species_charge"] == {}
+    assert result["bader"]["populations"] == pytest.approx([0, 0, 8], abs=1e-3)
 
 
-@needs_data
 def test_cli_analyse_writes_json_and_figure(tmp_path, monkeypatch, capsys):
     import sys
 
@@ -341,7 +342,8 @@ def test_cli_analyse_writes_json_and_figure(tmp_path, monkeypatch, capsys):
     assert run("analyse", str(LI2O), "-o", str(tmp_path / "out")) in (0, None)
     assert "skipped projections" in capsys.readouterr().out
     data = json.loads((tmp_path / "out" / "analysis.json").read_text())
-    assert data["bader"]["reference"] == "CHGCAR"
+    assert data["bader"]["reference"] == "valence density only"
+    assert data["bader"]["charges_refused"].startswith("valence-only Bader")
     assert (tmp_path / "out" / "analysis.png").stat().st_size > 10_000
     assert run("analyse", str(tmp_path)) == 2
     assert "no vasprun.xml" in capsys.readouterr().err

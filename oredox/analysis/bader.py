@@ -16,6 +16,10 @@ counts of the POTCARs (ZVAL) minus the populations. Basins are assigned to the
 nearest atom (periodic images included); a basin whose maximum lies far from any atom
 (a non-nuclear maximum) is reported.
 
+Every result names the density its basins came from (:data:`REFERENCES`); a
+partition of the valence density alone is flagged and its charges refused where
+basins collapsed (:mod:`oredox.analysis.bader_reference` says why, with numbers).
+
 Everything here works on arrays and pymatgen ``VolumetricData`` (``Chgcar``).
 """
 
@@ -27,6 +31,17 @@ import numpy as np
 from numba import njit
 from pymatgen.core import Structure
 from scipy.spatial import Voronoi
+
+from oredox.analysis.bader_reference import (
+    AECCAR,
+    ALL_ELECTRON,
+    COLLAPSED_BASIN_A3,
+    REFERENCES,
+    VALENCE_ONLY,
+    VALENCE_ONLY_REASON,
+    collapsed_reason,
+)
+from oredox.errors import OredoxInputError
 
 MAX_WEIGHTS = 6  # basins sharing one grid point (more are dropped, renormalised)
 
@@ -47,6 +62,25 @@ class BaderResult:
     n_basins: int = 0
     nonnuclear_maxima: list[dict] = field(default_factory=list)
     vacuum_electrons: float = 0.0
+    reference: str = VALENCE_ONLY
+
+    @property
+    def valence_only(self) -> bool:
+        """True when the basins come from the valence density alone."""
+        return self.reference == VALENCE_ONLY
+
+    def collapsed_atoms(self) -> list[int]:
+        """Atoms whose basin is smaller than :data:`COLLAPSED_BASIN_A3`."""
+        return [int(i) for i in np.flatnonzero(self.volumes_A3 < COLLAPSED_BASIN_A3)]
+
+    def charges_refused(self) -> str | None:
+        """Why the net charges are refused, or None (:mod:`.bader_reference`)."""
+        if not self.valence_only:
+            return None
+        collapsed = self.collapsed_atoms()
+        if not collapsed:
+            return None
+        return collapsed_reason(self.structure, collapsed)
 
     def per_species(self, quantity: str = "charges") -> dict[str, dict[str, float]]:
         """Mean, min and max per element of ``charges``, ``populations`` or moments."""
@@ -65,15 +99,30 @@ class BaderResult:
         return out
 
     def as_dict(self) -> dict:
-        """Plain data for a document."""
+        """Plain data for a document, with the reference and its flags.
+
+        ``reference`` is one of :data:`REFERENCES`; ``valence_only`` and
+        ``valence_only_reason`` flag a partition of the valence density alone;
+        ``charges_refused`` says why ``charges`` are None (collapsed basins, listed
+        in ``collapsed_atoms``). Populations and volumes are always kept.
+        """
+        refused = self.charges_refused()
+        keep = refused is None
         return {
+            "reference": self.reference,
+            "valence_only": self.valence_only,
+            "valence_only_reason": VALENCE_ONLY_REASON if self.valence_only else None,
+            "collapsed_atoms": self.collapsed_atoms() if self.valence_only else [],
+            "charges_refused": refused,
             "populations": self.populations.tolist(),
-            "charges": None if self.charges is None else self.charges.tolist(),
+            "charges": (
+                self.charges.tolist() if keep and self.charges is not None else None
+            ),
             "moments_muB": (
                 None if self.moments_muB is None else self.moments_muB.tolist()
             ),
             "volumes_A3": self.volumes_A3.tolist(),
-            "per_species_charge": self.per_species("charges"),
+            "per_species_charge": self.per_species("charges") if keep else {},
             "per_species_moment": self.per_species("moments_muB"),
             "n_basins": self.n_basins,
             "nonnuclear_maxima": self.nonnuclear_maxima,
@@ -269,6 +318,7 @@ def bader_charges(
     zval: dict[str, float] | None = None,
     vacuum_e_per_A3: float = 1e-4,
     nonnuclear_distance_A: float = 1.0,
+    reference_kind: str | None = None,
 ) -> BaderResult:
     """Bader populations, charges and moments of ``structure``'s atoms.
 
@@ -291,7 +341,26 @@ def bader_charges(
         Reference density below which points belong to no atom.
     nonnuclear_distance_A
         A basin maximum farther than this from every atom is listed as non-nuclear.
+    reference_kind
+        What the basins come from, one of :data:`REFERENCES`: default
+        :data:`AECCAR` with a ``reference``, :data:`VALENCE_ONLY` without;
+        :data:`ALL_ELECTRON` when ``valence`` itself holds the cores (GPAW).
+
+    Raises
+    ------
+    OredoxInputError
+        An unknown ``reference_kind``, or :data:`AECCAR` without a ``reference``.
     """
+    if reference_kind is None:
+        reference_kind = VALENCE_ONLY if reference is None else AECCAR
+    if reference_kind not in REFERENCES:
+        raise OredoxInputError(
+            f"unknown Bader reference {reference_kind!r}; use one of {REFERENCES}"
+        )
+    if reference_kind == AECCAR and reference is None:
+        raise OredoxInputError(
+            "an AECCAR0+AECCAR2 Bader reference needs the reference density"
+        )
     volume = structure.lattice.volume
     reference = valence if reference is None else reference
     fields = [valence] + ([magnetization] if magnetization is not None else [])
@@ -333,20 +402,41 @@ def bader_charges(
         n_basins=len(sums),
         nonnuclear_maxima=nonnuclear,
         vacuum_electrons=float(vacuum_sums[0] / n_points) if len(vacuum_sums) else 0.0,
+        reference=reference_kind,
     )
 
 
-def bader_from_chgcar(chgcar, aeccar0=None, aeccar2=None, zval=None) -> BaderResult:
-    """:func:`bader_charges` from pymatgen ``Chgcar`` objects (VASP files parsed)."""
-    reference = None
-    if aeccar0 is not None and aeccar2 is not None:
+def bader_from_chgcar(
+    chgcar, aeccar0=None, aeccar2=None, zval=None, all_electron: bool = False
+) -> BaderResult:
+    """:func:`bader_charges` from pymatgen ``Chgcar`` objects (VASP files parsed).
+
+    With ``aeccar0`` and ``aeccar2`` the basins are those of their sum
+    (:data:`AECCAR`); with ``all_electron`` the ``chgcar`` holds an all-electron
+    density with the cores (GPAW, :data:`ALL_ELECTRON`) and partitions itself;
+    otherwise the result is flagged :data:`VALENCE_ONLY`.
+
+    Raises
+    ------
+    OredoxInputError
+        Only one of ``aeccar0`` and ``aeccar2``.
+    """
+    if (aeccar0 is None) != (aeccar2 is None):
+        raise OredoxInputError(
+            "Bader needs both AECCAR0 and AECCAR2 (core and valence) for its "
+            "all-electron reference, or neither"
+        )
+    reference, kind = None, ALL_ELECTRON if all_electron else VALENCE_ONLY
+    if aeccar0 is not None:
         reference = aeccar0.data["total"] + aeccar2.data["total"]
+        kind = AECCAR
     return bader_charges(
         chgcar.structure,
         chgcar.data["total"],
         reference=reference,
         magnetization=chgcar.data.get("diff"),
         zval=zval,
+        reference_kind=kind,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from pymatgen.core import Structure
 
 from oredox.analysis.bader import bader_from_chgcar
+from oredox.analysis.bader_reference import VALENCE_ONLY_REASON
 from oredox.analysis.dos import o2p_class_dos, o2p_summary, reference_energy
 from oredox.analysis.environments import environment_summary, oxygen_environments
 from oredox.analysis.projections import (
@@ -44,6 +45,7 @@ class StaticOutputs:
     procar: Any = None
     phases: dict[str, Any] | None = None  # project_local's arrays (GPAW)
     zval: dict[str, float] | None = None
+    # "CHGCAR": the valence density; a kind starting "all-electron" holds the cores
     density_kind: str = "CHGCAR"
     moments_muB: list[float] | None = None
     missing: dict[str, str] = field(default_factory=dict)
@@ -54,7 +56,15 @@ def analyse_outputs(
     vacancies: list[list[float]] | None = None,
     initial: Structure | None = None,
 ) -> dict[str, Any]:
-    """Every analysis the outputs allow, as plain data; ``skipped`` says why not."""
+    """Every analysis the outputs allow, as plain data; ``skipped`` says why not.
+
+    Bader charges name their reference (``bader["reference"]``): AECCAR0+AECCAR2,
+    the engine's all-electron density (a ``density_kind`` starting "all-electron"),
+    or the valence density alone. Valence-only charges are flagged
+    (``bader["valence_only"]``, with the reason), refused where basins collapsed
+    (:mod:`oredox.analysis.bader_reference`), listed under
+    ``skipped["bader_net_charges"]`` and never passed to the redox report.
+    """
     structure = outputs.structure
     skipped = dict(outputs.missing)
     envs = oxygen_environments(structure, vacancies=vacancies)
@@ -68,16 +78,21 @@ def analyse_outputs(
             "energies_eV": energies[keep].round(4).tolist(),
             "per_class": {k: v[keep].round(5).tolist() for k, v in curves.items()},
         }
-    charges = None
+    charges, bader_reference = None, None
     if outputs.chgcar is not None:
         bader = bader_from_chgcar(
-            outputs.chgcar, outputs.aeccar0, outputs.aeccar2, zval=outputs.zval
+            outputs.chgcar,
+            outputs.aeccar0,
+            outputs.aeccar2,
+            zval=outputs.zval,
+            all_electron=outputs.density_kind.startswith("all-electron"),
         )
         result["bader"] = bader.as_dict()
-        result["bader"]["reference"] = (
-            "AECCAR0+AECCAR2" if outputs.aeccar0 is not None else outputs.density_kind
-        )
-        charges = bader.charges
+        charges, bader_reference = bader.charges, bader.reference
+        if bader.valence_only:
+            skipped["bader_net_charges"] = (
+                bader.charges_refused() or VALENCE_ONLY_REASON
+            )
     # the projections' windows sit at the same reference as the O 2p DOS: the VBM
     # of a gapped cell (VASP and GPAW put E_F at different places in a gap)
     reference_eV = outputs.efermi_eV
@@ -106,7 +121,11 @@ def analyse_outputs(
         result["projections_dos"] = _local_dos(projections)
     moments = outputs.moments_muB or structure.site_properties.get("magmom")
     result["redox"] = redox_report(
-        structure, moments, charges=charges, initial=initial
+        structure,
+        moments,
+        charges=charges,
+        initial=initial,
+        charges_reference=bader_reference,
     ).as_dict()
     result["skipped"] = skipped
     return result

@@ -13,6 +13,8 @@ Bader charges and the initial (unrelaxed) structure:
 - short O-O distances, classified: O2-like (<= 1.26 A), superoxo (<= 1.38 A), peroxo
   (<= 1.60 A), short contact (below ``contact_A``, default 2.4 A; normal O-O edges of
   an octahedron are 2.5-2.9 A);
+- Bader net charges per element, only from an all-electron reference: valence-only
+  charges are left out with the reason (:mod:`oredox.analysis.bader_reference`);
 - TM migration: with the initial structure, the framework check of
   :func:`oredox.analysis.framework.check_framework` (TM into the alkali layer or a
   tetrahedral site).
@@ -25,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from pymatgen.core import Structure
 
+from oredox.analysis.bader_reference import VALENCE_ONLY, VALENCE_ONLY_REASON
 from oredox.analysis.environments import is_transition_metal
 from oredox.analysis.framework import check_framework
 
@@ -55,6 +58,7 @@ class RedoxReport:
     o_hole_total_muB: float = 0.0
     o_o_pairs: list[dict] = field(default_factory=list)
     bader_charges: dict[str, float] = field(default_factory=dict)
+    bader_excluded: str | None = None
     migrated_tm: list[int] = field(default_factory=list)
     migration: dict = field(default_factory=dict)
 
@@ -108,6 +112,7 @@ def redox_report(
     initial: Structure | None = None,
     hole_moment_muB: float = 0.2,
     contact_A: float = 2.4,
+    charges_reference: str | None = None,
 ) -> RedoxReport:
     """Redox attribution of a relaxed configuration.
 
@@ -125,6 +130,11 @@ def redox_report(
         O with a larger |moment| count as holes.
     contact_A
         O-O pairs shorter than this are reported.
+    charges_reference
+        The Bader reference of ``charges``
+        (:data:`oredox.analysis.bader_reference.REFERENCES`; None: all-electron).
+        Valence-only charges are not net charges: they are left out and
+        ``bader_excluded`` says why, so the attribution rests on the moments.
     """
     if moments_muB is None:
         moments_muB = structure.site_properties.get("magmom")
@@ -145,7 +155,9 @@ def redox_report(
                 report.o_holes[i] = float(moments[i])
         report.mean_oxidation_state = {k: float(np.mean(v)) for k, v in states.items()}
         report.o_hole_total_muB = float(sum(abs(m) for m in report.o_holes.values()))
-    if charges is not None:
+    if charges is not None and charges_reference == VALENCE_ONLY:
+        report.bader_excluded = VALENCE_ONLY_REASON
+    elif charges is not None:
         charges = np.asarray(charges, float)
         for symbol in dict.fromkeys(symbols):
             mask = np.array(symbols) == symbol
