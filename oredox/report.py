@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
+from oredox.report_bader import (
+    VALENCE_MARK,
+    bader_cell,
+    print_bader_line,
+    print_path_footnote,
+    print_summary_footnote,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
@@ -41,7 +49,7 @@ def print_study(study: StudyDocument, console: Console) -> None:
     scheme = study.energy_scheme
     console.print(
         f"[bold]{escape(study.name)}[/]  study {study.study_id}\n"
-        f"host {study.host_formula} x {study.formula_units} f.u., "
+        f"host {study.host_formula} x {study.formula_units:g} f.u., "
         f"{study.n_alkali_sites} {study.alkali} sites, "
         f"space group {study.space_group}, "
         f"{study.n_symmetry_operations} symmetry permutations\n"
@@ -117,7 +125,8 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
         Where to print the table: per static the x, O 2p occupation 0-1 eV below
         the reference (e/O), O hole moments (muB), mean Bader charges (e), TM
         oxidation states, t2g / eg occupations (e/TM), TM-O pi mixing and the
-        shortest O-O distance (Angstrom).
+        shortest O-O distance (Angstrom). Bader charges of the valence density
+        alone are marked ``*`` (refused where basins collapsed), with a footnote.
     """
     from oredox.analysis.path import delithiation_path
     from oredox.analysis.plots import plot_delithiation_path
@@ -148,7 +157,7 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
             f"{row['x']:.3f}",
             f"{row.get('o2p_occupied_near_ef_e_per_O', float('nan')):.3f}",
             f"{row.get('o_hole_total_muB', float('nan')):.2f}",
-            per_element(row.get("bader_charge", {}), "{:+.2f}"),
+            bader_cell(row, per_element(row.get("bader_charge", {}), "{:+.2f}")),
             per_element(row.get("mean_oxidation_state", {}), "{:+.1f}"),
             f"{row['t2g_occupied']:.2f} / {row['eg_occupied']:.2f}"
             if "t2g_occupied" in row
@@ -157,6 +166,7 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
             f"{row['shortest_o_o_A']:.2f}" if row.get("shortest_o_o_A") else "-",
         )
     console.print(table)
+    print_path_footnote(rows, console)
     print_redox_summary(study, console)
     if png is not None:
         path = png.with_name(f"{png.stem}-path.png")
@@ -167,13 +177,16 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
 def print_redox_summary(study: StudyDocument, console: Console) -> None:
     """Per delithiation step, the share of the removed charge taken from O.
 
-    From :attr:`StudyDocument.redox_summary` (or computed, for studies stored before
-    it existed): electrons removed per supercell, and the O / TM split by moments
-    (TM oxidation states from moments, the rest O) and by Bader charges.
+    Computed from the statics (:func:`oredox.analysis.path.redox_summary`, so that
+    documents stored before valence-only Bader was flagged are read by today's
+    rule), else :attr:`StudyDocument.redox_summary`: electrons removed per
+    supercell, and the O / TM split by moments (TM oxidation states from moments,
+    the rest O) and by Bader charges. A step whose Bader charges come from the
+    valence density alone shows ``excluded*``, with the reason below the table.
     """
     from oredox.analysis.path import redox_summary
 
-    steps = study.redox_summary or redox_summary(study)
+    steps = redox_summary(study) if study.statics else study.redox_summary
     if not steps:
         return
     table = Table(title="where the removed charge goes (per supercell)")
@@ -192,21 +205,24 @@ def print_redox_summary(study: StudyDocument, console: Console) -> None:
             return "-"
         return f"{100 * part['fraction_from_O']:.0f}%"
 
+    excluded = f"excluded{VALENCE_MARK}"
     for step in steps:
         moments, bader = step.get("moments"), step.get("bader")
+        split = f"{bader['tm_e']:+.2f} / {bader['o_e']:+.2f}" if bader else "-"
         table.add_row(
             f"{step['x_from']:.3f} -> {step['x_to']:.3f}",
             f"{step['removed_e']}",
             f"{moments['tm_e']} / {moments['o_e']}" if moments else "-",
             share(moments),
-            f"{bader['tm_e']:+.2f} / {bader['o_e']:+.2f}" if bader else "-",
-            share(bader),
+            excluded if step.get("bader_excluded") else split,
+            excluded if step.get("bader_excluded") else share(bader),
         )
     console.print(table)
     console.print(
         "moments: TM oxidation states from their moments, the rest of the removed "
         "charge assigned to O; Bader: change of the summed net charges of O and TM"
     )
+    print_summary_footnote(steps, console)
 
 
 def per_element(values: Mapping[str, float], fmt: str) -> str:
@@ -269,11 +285,7 @@ def print_analysis(result: dict, console: Console) -> None:
             )
         console.print(table)
     if "bader" in result:
-        charges = {
-            k: round(v["mean"], 3)
-            for k, v in result["bader"]["per_species_charge"].items()
-        }
-        console.print(f"Bader net charges (e, mean per element): {charges}")
+        print_bader_line(result["bader"], console)
     redox = result["redox"]
     console.print(
         f"TM oxidation states from moments: {redox['mean_oxidation_state']}; "

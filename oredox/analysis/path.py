@@ -15,11 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from oredox.analysis.bader_reference import stored_flags
 from oredox.schemas import StudyDocument
 
 
 def delithiation_path(study: StudyDocument) -> list[dict[str, Any]]:
     """One row per static along x: O 2p near the reference, Bader, moments, O-O.
+
+    Bader charges from the valence density alone come with
+    ``bader_valence_only: True``; where basins collapsed they are left out and
+    ``bader_refused`` says why (:mod:`oredox.analysis.bader_reference`).
 
     With phase-resolved projections also the local-frame eg, t2g, O 2p pi and TM-O
     pi mixing in the occupied eV below the reference, mean per TM.
@@ -43,10 +48,17 @@ def delithiation_path(study: StudyDocument) -> list[dict[str, Any]]:
             )
             row["o2p_empty_states_per_O"] = everyone["empty_states_per_O"]
             row["o2p_band_centre_eV"] = everyone["band_centre_eV"]
-        if "bader" in analysis and analysis["bader"]["per_species_charge"]:
-            row["bader_charge"] = {
-                k: v["mean"] for k, v in analysis["bader"]["per_species_charge"].items()
-            }
+        if "bader" in analysis:
+            valence_only, refused = stored_flags(analysis["bader"])
+            if valence_only:
+                row["bader_valence_only"] = True
+            if refused:
+                row["bader_refused"] = refused
+            elif analysis["bader"]["per_species_charge"]:
+                row["bader_charge"] = {
+                    k: v["mean"]
+                    for k, v in analysis["bader"]["per_species_charge"].items()
+                }
         per_tm = analysis.get("projections", {}).get("per_tm", {})
         if per_tm:
             # e per TM in the occupied window below the reference (1 eV), mean over TM
@@ -94,7 +106,10 @@ def redox_summary(study: StudyDocument) -> list[dict[str, Any]]:
       dO / (dO + dTM), which leaves [0, 1] when one of them is reduced (e.g.
       ligand-to-metal charge transfer).
 
-    ``fraction_from_O`` is None where the static lacks the analysis.
+    ``fraction_from_O`` is None where the static lacks the analysis. Bader charges
+    of the valence density alone (no all-electron reference) are not net charges:
+    such a step has no ``bader`` estimate but ``bader_excluded`` (which static,
+    why), and the moments estimate stands alone.
     """
     points = statics_per_x(study)
     rows = []
@@ -117,7 +132,14 @@ def redox_summary(study: StudyDocument) -> list[dict[str, Any]]:
                 "o_moment_sum_muB": [a["o_moments"], b["o_moments"]],
                 "tm_moment_sum_muB": [a["tm_moments"], b["tm_moments"]],
             }
-        if a["bader"] is not None and b["bader"] is not None:
+        excluded = [
+            f"{entry.config_id}: {budget['bader_excluded']}"
+            for entry, budget in ((entry_a, a), (entry_b, b))
+            if budget["bader_excluded"]
+        ]
+        if excluded:
+            row["bader_excluded"] = "; ".join(excluded)
+        elif a["bader"] is not None and b["bader"] is not None:
             d_o = b["bader"]["O"] - a["bader"]["O"]
             d_tm = b["bader"]["TM"] - a["bader"]["TM"]
             total = d_o + d_tm
@@ -152,14 +174,17 @@ def statics_per_x(study: StudyDocument) -> list[tuple[Any, Any]]:
 
 
 def _charge_budget(entry, static) -> dict[str, Any]:
-    """Summed TM oxidation states, |moments| and Bader charges of one static."""
+    """Summed TM oxidation states, |moments| and Bader charges of one static.
+
+    Valence-only Bader charges are not summed: ``bader_excluded`` says why.
+    """
     from oredox.analysis.environments import is_transition_metal
 
     symbols = [site.specie.symbol for site in entry.structure]
     analysis = static.analysis
     redox = analysis.get("redox", {})
     states = redox.get("tm_oxidation_states") or {}
-    budget: dict[str, Any] = {"tm_states": None, "bader": None}
+    budget: dict[str, Any] = {"tm_states": None, "bader": None, "bader_excluded": None}
     if states and all(value is not None for value in states.values()):
         budget["tm_states"] = int(sum(states.values()))
     moments = static.magmoms_muB
@@ -176,7 +201,12 @@ def _charge_budget(entry, static) -> dict[str, Any]:
         )
     else:
         budget["o_moments"] = budget["tm_moments"] = None
-    charges = (analysis.get("bader") or {}).get("charges")
+    bader = analysis.get("bader") or {}
+    valence_only, refused = stored_flags(bader)
+    if valence_only:
+        budget["bader_excluded"] = refused or valence_only
+        return budget
+    charges = bader.get("charges")
     if charges is not None and len(charges) == len(symbols):
         budget["bader"] = {
             "O": float(

@@ -142,7 +142,9 @@ def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> P
     With phase-resolved projections a third panel shows the TM t2g, eg, O 2p pi and
     TM-O pi mixing in the occupied eV below E_F.
 
-    ``rows`` from :func:`oredox.analysis.path.delithiation_path`.
+    ``rows`` from :func:`oredox.analysis.path.delithiation_path`. Bader charges of
+    the valence density alone (no all-electron reference) are open markers, and
+    a caption over the panel says so and where they were refused.
     """
     plt = _pyplot()
     local = any("t2g_occupied" in row for row in rows)
@@ -155,13 +157,20 @@ def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> P
     species = sorted({s for row in rows for s in row.get("bader_charge", {})})
     for symbol in species:
         pairs = [
-            (row["x"], row["bader_charge"][symbol])
+            (row["x"], row["bader_charge"][symbol], bool(row.get("bader_valence_only")))
             for row in rows
             if symbol in row.get("bader_charge", {})
         ]
-        ax_q.plot(*zip(*pairs, strict=True), "-o", label=symbol)
+        xs, qs, valence = zip(*pairs, strict=True)
+        (line,) = ax_q.plot(xs, qs, "-", label=symbol)
+        # filled: net charges (all-electron reference); open: valence only
+        colours = ["none" if v else line.get_color() for v in valence]
+        ax_q.scatter(xs, qs, facecolors=colours, edgecolors=line.get_color(), zorder=3)
     ax_q.set_ylabel("Bader net charge (e)")
     ax_q.legend(frameon=False, ncol=4)
+    caption = _valence_only_caption(rows)
+    if caption:
+        ax_q.set_title(caption, fontsize=8, loc="left")
     holes = [row.get("o_hole_total_muB", float("nan")) for row in rows]
     ax_o.plot(x, holes, "-s", color="tab:purple", label="O hole moments (muB)")
     near = [row.get("o2p_occupied_near_ef_e_per_O", float("nan")) for row in rows]
@@ -182,3 +191,16 @@ def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> P
         ax_p.legend(frameon=False, ncol=2, fontsize=8)
     axes[-1].set_xlabel(f"x ({alkali} per formula unit)")
     return _save(fig, path)
+
+
+def _valence_only_caption(rows: list[dict]) -> str:
+    """Caption of the Bader panel when some rows are valence-only, else ''."""
+    if not any(row.get("bader_valence_only") for row in rows):
+        return ""
+    caption = (
+        "open markers: valence-only Bader (no all-electron reference), not net charges"
+    )
+    refused = [f"{row['x']:.2f}" for row in rows if row.get("bader_refused")]
+    if refused:
+        caption += f"\nrefused (collapsed basins) at x = {', '.join(refused)}"
+    return caption
