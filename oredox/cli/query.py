@@ -19,6 +19,14 @@ def query(
         str | None, typer.Argument(help="Study id (or unique prefix) to show.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    structures: Annotated[
+        bool,
+        typer.Option(
+            "--structures",
+            help="With --json and a study id: include the host and relaxed "
+            "structures (pymatgen dicts).",
+        ),
+    ] = False,
     png: Annotated[
         Path | None,
         typer.Option(help="Also write the study's hull figure.", callback=figure_path),
@@ -66,6 +74,11 @@ def query(
 
     settings = load_settings(work_dir=work_dir)
     _check_filters(x_min, x_max, chemsys, engine)
+    if structures and (study_id is None or not as_json or electronic):
+        raise OredoxInputError(
+            "--structures goes with --json and a study id (oredox query ID --json "
+            "--structures): only one study's JSON carries structures"
+        )
     # an embedded store that was never made is empty: list nothing, create nothing
     missing = settings.store == "montydb" and not (settings.work_dir / "store").is_dir()
     if study_id is None:
@@ -103,12 +116,13 @@ def query(
         report.print_path(study, png, console)
         return
     if as_json:
-        print(
-            study.model_dump_json(
-                indent=2,
-                exclude={"entries": {"__all__": {"structure"}}, "host_structure": True},
-            )
+        # structures are large: only on request, as pymatgen dicts
+        exclude = (
+            None
+            if structures
+            else {"entries": {"__all__": {"structure"}}, "host_structure": True}
         )
+        print(study.model_dump_json(indent=2, exclude=exclude))
         return
     report.print_study(study, console)
 
