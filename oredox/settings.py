@@ -4,12 +4,18 @@ Precedence, highest first: keyword arguments, environment variables (``OREDOX_ST
 ``OREDOX_WORK_DIR`` ...), the YAML file (``OREDOX_CONFIG_FILE``, default
 ``~/.oredox.yaml``), the defaults below.
 
+The job store: a ``JobStore`` or maggma ``Store`` given in Python
+(``load_settings(store=my_store)``) wins; else ``store``: ``montydb``, a MongoDB URI, or
+``jobflow`` (opt in to jobflow's own ``JOB_STORE``, never used unasked).
+
 Example ``~/.oredox.yaml``::
 
     store: mongodb://user:secret@db.mygroup.org:27017/oredox
     default_engine: chgnet
     dft_u_preset: mp
     work_dir: /scratch/me/oredox
+    outputs_collection: oredox_outputs   # job outputs, study documents among them
+    data_collection: oredox_data         # large objects (DOS, trajectories)
 
 Every problem is one :class:`~oredox.errors.OredoxInputError` that says what is wrong
 and what to do. No message quotes a store URI's credentials (:func:`redact_uri`,
@@ -23,10 +29,9 @@ import re
 import stat
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus, unquote, unquote_plus
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,96 +39,27 @@ from pydantic_settings import (
 )
 
 from oredox.errors import OredoxInputError
+from oredox.redaction import (  # noqa: F401 - oredox.settings.redact_uri etc.
+    _quotes_password,
+    exception_detail,
+    redact_text,
+    redact_uri,
+    scrub_secrets,
+    short_text,
+)
 
 DEFAULT_CONFIG_FILE = Path("~/.oredox.yaml")
 STORE_EMBEDDED = "montydb"
+STORE_JOBFLOW = "jobflow"  # jobflow's SETTINGS.JOB_STORE, opted in
+STORE_PYTHON = "python"  # a store object given in Python (settings.job_store)
+_COLLECTION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 MONGODB_SCHEMES = ("mongodb://", "mongodb+srv://")
 MAX_SETTINGS_FILE_BYTES = 1 << 20  # a settings file is a few lines
 MAX_URI_CHARS = 8192
 MAX_DATABASE_CHARS = 63  # MongoDB: fewer than 64, and none of these characters
 _BAD_DATABASE_CHARS = frozenset('/\\. "$\x00')
-# ``scheme://`` up to the last ``@`` of the same whitespace-free run: user:password
-_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://)\S*@")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]{0,20}://")
-_LEAK_WINDOW = 4  # this many characters of a password in a row count as quoting it
 _WORK_DIR_ADVICE = "set OREDOX_WORK_DIR (or --work-dir) to a folder you can write"
-
-
-def redact_uri(uri: str) -> str:
-    """Return ``uri`` with everything between ``://`` and its last ``@`` as ``***``.
-
-    The last ``@``, not the first: a password that holds an unencoded ``@``
-    (``mongodb://alice:p@ss@host/db``) is hidden whole.
-    """
-    scheme, sep, rest = uri.partition("://")
-    if not sep or "@" not in rest:
-        return uri
-    return f"{scheme}://***@{rest.rpartition('@')[2]}"
-
-
-def redact_text(text: str) -> str:
-    """``text`` with every ``scheme://user:password@`` in it as ``scheme://***@``."""
-    return _CREDENTIALS.sub(r"\1***@", text)
-
-
-def _secrets(uri: str | None) -> tuple[set[str], set[str]]:
-    """The credentials of ``uri`` as a message may quote them, and its password.
-
-    Credentials: what :func:`redact_uri` hides, as written, percent-decoded and
-    encoded. Password: after the first ``:`` (all of it without one), raw and decoded.
-    """
-    _, sep, rest = (uri or "").partition("://")
-    userinfo = rest.rpartition("@")[0] if sep else ""
-    if not userinfo:
-        return set(), set()
-    user, colon, password = userinfo.partition(":")
-    password = password if colon else user
-    passwords = {form for form in (password, unquote_plus(password)) if form}
-    forms = {userinfo, unquote_plus(userinfo), unquote(userinfo), quote_plus(password)}
-    return {form for form in forms | passwords if form}, passwords
-
-
-def _quotes_password(text: str, uri: str | None) -> bool:
-    """Whether ``text`` holds the password of ``uri``, or a run of 4 of its chars."""
-    n = _LEAK_WINDOW
-    return any(
-        pw[i : i + n] in text
-        for pw in _secrets(uri)[1]
-        for i in range(max(1, len(pw) - n + 1))
-    )
-
-
-def short_text(text: Any, limit: int = 120) -> str:
-    """``text`` on one line (whitespace runs as one space), its middle cut if long."""
-    text = " ".join(str(text).split())
-    if len(text) <= limit:
-        return text
-    half = (limit - 3) // 2
-    return f"{text[:half]}...{text[-half:]}"
-
-
-def scrub_secrets(text: str, *uris: str | None) -> str:
-    """``text`` with no credentials of ``uris`` and no ``scheme://user:pw@``.
-
-    Credentials shorter than four characters are left (replacing them would mangle
-    the text): :func:`exception_detail` withholds a message that quotes them.
-    """
-    forms = {f for uri in uris for f in _secrets(uri)[0] if len(f) >= _LEAK_WINDOW}
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, "***")
-    return redact_text(text)
-
-
-def exception_detail(exc: BaseException, *uris: str | None, limit: int = 200) -> str:
-    """``"Class: message"`` of ``exc``, one line, scrubbed of the URIs' credentials.
-
-    A message that still quotes a piece of a password (a library that quoted part
-    of a malformed URI) is left out: the class name alone.
-    """
-    message = scrub_secrets(short_text(exc, limit=10**6), *uris)
-    if not message or any(_quotes_password(message, uri) for uri in uris):
-        return type(exc).__name__
-    return f"{type(exc).__name__}: {short_text(message, limit)}"
 
 
 _URI_HINTS = (  # pymongo's message (a regex) -> what to fix
@@ -335,6 +271,15 @@ class OredoxSettings(BaseSettings):
         Named Hubbard-U preset for DFT+U engines.
     mongo_timeout_s
         Seconds to wait for a MongoDB server before giving up (at most an hour).
+    outputs_collection, data_collection
+        Collections of the embedded and MongoDB stores: job outputs (study documents
+        are the outputs of the job ``oredox study document``) and large objects. A
+        jobflow or Python store keeps its own names.
+    job_store
+        A jobflow ``JobStore`` or maggma ``Store`` (Python only; also accepted as
+        ``store=``): it wins over ``store``, which then reads ``"python"``. A plain
+        ``Store`` holds the outputs; its large objects go to a copy of it whose
+        collection is ``data_collection``.
     """
 
     model_config = SettingsConfigDict(env_prefix="OREDOX_", extra="forbid")
@@ -345,6 +290,51 @@ class OredoxSettings(BaseSettings):
     default_engine: str = Field(default="chgnet", min_length=1, max_length=64)
     dft_u_preset: str = "mp"
     mongo_timeout_s: float = Field(default=5.0, gt=0, le=3600)
+    outputs_collection: str = "oredox_outputs"
+    data_collection: str = "oredox_data"
+    job_store: Any = Field(default=None, exclude=True, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _store_object(cls, values: Any) -> Any:
+        """``store=<a JobStore or Store>`` is the same as ``job_store=``."""
+        if isinstance(values, dict) and _is_store_object(values.get("store")):
+            values = {**values, "job_store": values["store"], "store": STORE_PYTHON}
+        return values
+
+    @model_validator(mode="after")
+    def _python_store(self):
+        if self.job_store is not None:
+            self.store = STORE_PYTHON
+        elif self.store == STORE_PYTHON:
+            raise ValueError(
+                f"store '{STORE_PYTHON}' means a store object given in Python: "
+                "load_settings(store=my_job_store)"
+            )
+        if self.outputs_collection == self.data_collection:
+            raise ValueError("outputs_collection and data_collection must differ")
+        return self
+
+    @field_validator("job_store")
+    @classmethod
+    def _check_job_store(cls, value: Any) -> Any:
+        if value is not None and not _is_store_object(value):
+            raise ValueError(
+                "job_store must be a jobflow JobStore or a maggma Store, given in "
+                f"Python (not a {type(value).__name__}); from a file or the "
+                f"environment, use store: {STORE_JOBFLOW} and jobflow's JOB_STORE"
+            )
+        return value
+
+    @field_validator("outputs_collection", "data_collection")
+    @classmethod
+    def _check_collection(cls, value: str) -> str:
+        if not _COLLECTION.fullmatch(value) or value.startswith("system."):
+            raise ValueError(
+                "a collection name is 1 to 100 letters, digits, _ . or -, not "
+                "starting with . - or 'system.'"
+            )
+        return value
 
     @field_validator("work_dir", mode="before")
     @classmethod
@@ -374,13 +364,14 @@ class OredoxSettings(BaseSettings):
     @field_validator("store")
     @classmethod
     def _check_store(cls, value: str) -> str:
-        if value == STORE_EMBEDDED:
+        if value in (STORE_EMBEDDED, STORE_JOBFLOW, STORE_PYTHON):
             return value
         if not value.startswith(MONGODB_SCHEMES):
             scheme = _SCHEME.match(value)
             raise ValueError(
-                f"store must be '{STORE_EMBEDDED}' or a mongodb:// or mongodb+srv:// "
-                f"URI{f', not a {scheme.group(0)} URI' if scheme else ''}"
+                f"store must be '{STORE_EMBEDDED}', '{STORE_JOBFLOW}' (jobflow's "
+                "JOB_STORE) or a mongodb:// or mongodb+srv:// URI"
+                f"{f', not a {scheme.group(0)} URI' if scheme else ''}"
             )
         if len(value) > MAX_URI_CHARS:
             raise ValueError(f"the store URI is longer than {MAX_URI_CHARS} characters")
@@ -410,6 +401,14 @@ class OredoxSettings(BaseSettings):
     ):
         """Order the sources: arguments, environment, YAML file, defaults."""
         return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+def _is_store_object(value: Any) -> bool:
+    """Whether ``value`` is a jobflow ``JobStore`` or a maggma ``Store``."""
+    from jobflow import JobStore
+    from maggma.core import Store
+
+    return isinstance(value, JobStore | Store)
 
 
 def load_settings(**overrides: Any) -> OredoxSettings:

@@ -2,9 +2,11 @@
 
 The embedded default is an on-disk MontyDB database under ``work_dir/store``, no server.
 A ``mongodb://`` or ``mongodb+srv://`` URI switches to MongoDB through maggma's
-``MongoStore``; large objects (trajectories, DOS, charge densities) then go to the
-second collection ``<prefix>_data``. Every job output goes to the ``outputs``
-collection; study documents are the outputs of the job named :data:`STUDY_JOB_NAME`.
+``MongoStore``. Every job output goes to the outputs collection (``oredox_outputs``),
+large objects (trajectories, DOS, charge densities) to the data collection
+(``oredox_data``); study documents are the outputs of the job named
+:data:`STUDY_JOB_NAME`. ``store: jobflow`` uses jobflow's ``JOB_STORE`` instead, and a
+store given in Python wins over both (:mod:`oredox.store_sources`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from bson.errors import BSONError
 from jobflow import JobStore
-from maggma.stores import MemoryStore, MongoStore, MontyStore
+from maggma.stores import MongoStore, MontyStore
 from monty.json import MontyDecoder
 from montydb.errors import MontyError
 from montydb.storage import StorageError
@@ -31,12 +33,19 @@ from oredox.entries import study_entries  # noqa: F401 - its former home
 from oredox.errors import OredoxInputError, validation_problems
 from oredox.settings import (
     STORE_EMBEDDED,
+    STORE_JOBFLOW,
     OredoxSettings,
     ensure_folder,
     exception_detail,
     parse_store_uri,
     redact_uri,  # oredox.store.redact_uri: the same function
     short_text,
+)
+from oredox.store_sources import (
+    describe_job_store,
+    jobflow_job_store,
+    mongo_uri_of,
+    python_job_store,
 )
 
 if TYPE_CHECKING:
@@ -79,10 +88,13 @@ def check_mongodb_reachable(uri: str, timeout_s: float) -> None:
 
 
 def get_job_store(
-    settings: OredoxSettings, collection_prefix: str = "oredox"
+    settings: OredoxSettings, collection_prefix: str | None = None
 ) -> JobStore:
     """Build the ``JobStore`` described by ``settings``; connect to check it works.
 
+    Which store (highest first): a store object given in Python
+    (``settings.job_store``), else ``settings.store``: ``montydb``, a MongoDB URI, or
+    ``jobflow`` (:func:`oredox.store_sources.jobflow_job_store`).
     Nothing is written to a MongoDB database before the first job output (its
     indexes come with it): a query of a database without oredox outputs leaves it
     as it was, and :func:`list_studies` says so. A folder that cannot be written, a
@@ -92,9 +104,11 @@ def get_job_store(
     Parameters
     ----------
     settings
-        The oredox settings; ``settings.store`` picks the backend.
+        The oredox settings.
     collection_prefix
-        Collections are ``<prefix>_outputs`` and ``<prefix>_data``.
+        If given, the embedded and MongoDB collections are ``<prefix>_outputs`` and
+        ``<prefix>_data``; else ``settings.outputs_collection`` and
+        ``settings.data_collection``.
 
     Returns
     -------
@@ -102,9 +116,15 @@ def get_job_store(
         Connected. Its ``docs_store`` holds job outputs, ``additional_stores["data"]``
         the large objects.
     """
-    docs_name = f"{collection_prefix}_outputs"
-    data_name = f"{collection_prefix}_data"
-    if settings.store == STORE_EMBEDDED:
+    docs_name, data_name = settings.outputs_collection, settings.data_collection
+    if collection_prefix is not None:
+        docs_name = f"{collection_prefix}_outputs"
+        data_name = f"{collection_prefix}_data"
+    if settings.job_store is not None:
+        store = python_job_store(settings.job_store, data_name)
+    elif settings.store == STORE_JOBFLOW:
+        store = jobflow_job_store()
+    elif settings.store == STORE_EMBEDDED:
         ensure_folder(settings.work_dir, "work_dir")
         path = ensure_folder(settings.work_dir / "store", "embedded store folder")
         kwargs: dict[str, Any] = {
@@ -114,6 +134,7 @@ def get_job_store(
         }
         _check_embedded_layout(path, settings.database, (docs_name, data_name))
         docs, data = MontyStore(docs_name, **kwargs), MontyStore(data_name, **kwargs)
+        store = JobStore(docs, additional_stores={"data": data})
     else:
         check_mongodb_reachable(settings.store, settings.mongo_timeout_s)
         timeout_ms = int(settings.mongo_timeout_s * 1000)
@@ -124,18 +145,27 @@ def get_job_store(
         }
         docs = MongoStore(collection_name=docs_name, **kwargs)
         data = MongoStore(collection_name=data_name, **kwargs)
-    store = JobStore(docs, additional_stores={"data": data})
+        store = JobStore(docs, additional_stores={"data": data})
+    _open(store)
+    return store
+
+
+def _open(store: JobStore) -> None:
+    """Connect ``store``; read an embedded one now; index a MongoDB one."""
+    docs = store.docs_store
     with store_errors(store, "opening the store"):
         store.connect()
-        if settings.store == STORE_EMBEDDED:
+        if isinstance(docs, MontyStore):
             # a damaged file fails on its first read: read now, before any run
-            for part in (docs, data):
-                part._collection.find_one({}, {"_id": 1})
+            for part in (docs, *store.additional_stores.values()):
+                if isinstance(part, MontyStore):
+                    part._collection.find_one({}, {"_id": 1})
+        elif not _is_mongodb(docs):
+            return
         elif _has_collection(docs):
             ensure_indexes(store)
         else:  # indexes now would create the collection, even for a query
             docs.update = MethodType(_index_then_update, docs)
-    return store
 
 
 # the fields users filter studies by (oredox query): one index each
@@ -208,11 +238,12 @@ def store_errors(store: JobStore, action: str) -> Iterator[None]:
     except OredoxInputError:
         raise
     except PyMongoError as exc:
-        if not _is_mongodb(docs):
+        uri = mongo_uri_of(docs)
+        if uri is None:
             raise
-        where = f"MongoDB at {redact_uri(docs.uri or '')}, database {docs.database}"
+        where = f"MongoDB at {redact_uri(uri)}, database {docs.database}"
         raise OredoxInputError(
-            f"{where} failed while {action} ({exception_detail(exc, docs.uri)}); "
+            f"{where} failed while {action} ({exception_detail(exc, uri)}); "
             "check the server, the network and the credentials"
         ) from None
     except _EMBEDDED_ERRORS as exc:
@@ -242,13 +273,17 @@ def _embedded_failure(exc: BaseException | str, folder: Path, action: str) -> st
 
 
 def _is_mongodb(docs) -> bool:
-    """Whether ``docs`` is a MongoDB store built from a URI (not MontyDB, memory)."""
-    mongo = isinstance(docs, MongoStore) and not isinstance(docs, MemoryStore)
-    return mongo and bool(getattr(docs, "uri", None))
+    """Whether ``docs`` is a MongoDB store (not MontyDB, not in memory)."""
+    return mongo_uri_of(docs) is not None
 
 
 def describe_store(settings: OredoxSettings) -> str:
     """One line naming the store, safe to print (credentials removed)."""
+    if settings.job_store is not None:
+        store = python_job_store(settings.job_store, settings.data_collection)
+        return f"store given in Python: {describe_job_store(store)}"
+    if settings.store == STORE_JOBFLOW:
+        return f"jobflow's JOB_STORE: {describe_job_store(jobflow_job_store())}"
     if settings.store == STORE_EMBEDDED:
         return f"MontyDB (embedded) at {settings.work_dir / 'store'}"
     return f"MongoDB at {redact_uri(settings.store)}, database {_database_of(settings)}"
@@ -272,10 +307,10 @@ def _check_has_outputs(store: JobStore) -> None:
         present = _has_collection(docs)
     if not present:
         raise OredoxInputError(
-            f"database {docs.database} at {redact_uri(docs.uri or '')} has no "
-            f"{docs.collection_name} collection: is this the right database? Check "
-            "the URI's path and OREDOX_DATABASE (a new database gets the collection "
-            "with its first run)"
+            f"database {docs.database} at {redact_uri(mongo_uri_of(docs) or '')} has "
+            f"no {docs.collection_name} collection: is this the right database? Check "
+            "the store settings (URI path, OREDOX_DATABASE, OREDOX_OUTPUTS_COLLECTION;"
+            " a new database gets the collection with its first run)"
         )
 
 

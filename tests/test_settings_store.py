@@ -1,13 +1,16 @@
-"""Settings precedence, the embedded store, and the MongoDB path (through mongomock)."""
+"""Settings precedence; the embedded, MongoDB (mongomock), jobflow and Python stores."""
 
+import os
 import re
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import mongomock_ng
 import pytest
-from jobflow import run_locally
-from maggma.stores import MongoStore, MontyStore
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore, MongoStore, MontyStore
 
 from oredox import settings as settings_module
 from oredox import store as store_module
@@ -395,3 +398,167 @@ def test_a_study_of_another_schema_is_an_input_error(isolated_settings):
     )
     with pytest.raises(OredoxInputError, match="does not match this version"):
         get_study(store, row["study_id"])
+
+
+# --- which store: Python object > OREDOX_STORE / file > jobflow's JOB_STORE (opt-in)
+
+
+def test_collection_names_come_from_the_settings(isolated_settings, monkeypatch):
+    monkeypatch.setenv("OREDOX_OUTPUTS_COLLECTION", "ltno_outputs")
+    monkeypatch.setenv("OREDOX_DATA_COLLECTION", "ltno_blobs")
+    store = get_job_store(load_settings())
+    assert store.docs_store.collection_name == "ltno_outputs"
+    assert store.additional_stores["data"].collection_name == "ltno_blobs"
+    run_locally(small_study_job(), store=store, log=False, ensure_success=True)
+    database = isolated_settings / "store" / "oredox"
+    assert (database / "ltno_outputs.collection").is_file()
+    assert not (database / "oredox_outputs.collection").exists()
+    assert len(list_studies(get_job_store(load_settings()))) == 1
+    # the default names read other collections of the same database: no study there
+    monkeypatch.delenv("OREDOX_OUTPUTS_COLLECTION")
+    monkeypatch.delenv("OREDOX_DATA_COLLECTION")
+    assert list_studies(get_job_store(load_settings())) == []
+    # the former keyword still names both
+    prefixed = get_job_store(load_settings(), collection_prefix="ltno")
+    assert prefixed.docs_store.collection_name == "ltno_outputs"
+    for bad in ("", "system.users", "a/b", "x" * 101):
+        with pytest.raises(OredoxInputError, match="collection name"):
+            load_settings(data_collection=bad)
+    with pytest.raises(OredoxInputError, match="must differ"):
+        load_settings(outputs_collection="same", data_collection="same")
+
+
+def test_collection_names_on_mongodb(monkeypatch, mongomock_server):
+    monkeypatch.setenv("OREDOX_STORE", URI)
+    settings = load_settings(outputs_collection="runs", data_collection="blobs")
+    store = get_job_store(settings)
+    run_locally(small_study_job(), store=store, log=False, ensure_success=True)
+    assert store.additional_stores["data"].collection_name == "blobs"
+    database = mongomock_ng.MongoClient(_store=mongomock_server)["oredox_test"]
+    assert database.list_collection_names() == ["runs"]  # no large object here
+    assert database["runs"].count_documents({"name": STUDY_JOB_NAME}) == 1
+
+
+def test_a_store_given_in_python_wins_over_the_environment(monkeypatch):
+    # an unreachable server in the environment is never contacted
+    monkeypatch.setenv("OREDOX_STORE", "mongodb://bob:hunter22@127.0.0.1:1/db")
+    given = JobStore(MemoryStore("mine"), additional_stores={"data": MemoryStore("b")})
+    settings = load_settings(store=given)
+    assert settings.store == "python" and settings.job_store is given
+    assert "job_store" not in settings.model_dump()
+    store = get_job_store(settings)
+    assert store is given
+    run_locally(small_study_job(), store=store, log=False, ensure_success=True)
+    assert len(list_studies(get_job_store(settings))) == 1
+    assert describe_store(settings) == (
+        "store given in Python: MemoryStore, collection mine"
+    )
+    # a plain maggma Store: outputs there, large objects in a sibling collection
+    plain = get_job_store(load_settings(store=MemoryStore("outputs_here")))
+    assert plain.docs_store.collection_name == "outputs_here"
+    assert plain.additional_stores["data"].collection_name == "oredox_data"
+    with pytest.raises(OredoxInputError, match="given in Python"):
+        load_settings(job_store="mongodb://x/y")
+    monkeypatch.setenv("OREDOX_JOB_STORE", "{}")
+    with pytest.raises(OredoxInputError, match="given in Python"):
+        load_settings()
+    monkeypatch.delenv("OREDOX_JOB_STORE")
+    monkeypatch.setenv("OREDOX_STORE", "python")
+    with pytest.raises(OredoxInputError, match="store object given in Python"):
+        load_settings()
+
+
+def test_jobflow_job_store_only_when_asked(monkeypatch, tmp_path):
+    from jobflow import SETTINGS
+
+    theirs = JobStore(
+        MontyStore("outputs", database_path=str(tmp_path / "jf"), storage="sqlite"),
+        additional_stores={
+            "data": MontyStore("data", database_path=str(tmp_path / "jf"))
+        },
+    )
+    monkeypatch.setattr(SETTINGS, "JOB_STORE", theirs)
+    assert isinstance(get_job_store(load_settings()).docs_store, MontyStore)
+    assert get_job_store(load_settings()) is not theirs  # not used unasked
+    monkeypatch.setenv("OREDOX_STORE", "jobflow")
+    store = get_job_store(load_settings())
+    assert store is theirs
+    run_locally(small_study_job(), store=store, log=False, ensure_success=True)
+    assert len(list_studies(get_job_store(load_settings()))) == 1
+    embedded = get_job_store(load_settings(store="montydb"))
+    assert list_studies(embedded) == []  # nothing went to oredox's own store
+    assert "jobflow's JOB_STORE: MontyStore at" in describe_store(load_settings())
+    # jobflow's default is in memory: results would vanish with the process
+    monkeypatch.setattr(SETTINGS, "JOB_STORE", JobStore(MemoryStore()))
+    with pytest.raises(OredoxInputError, match="jobflow has none configured"):
+        get_job_store(load_settings())
+
+
+def test_jobflow_job_store_from_jobflow_yaml(tmp_path):
+    """The real path: JOBFLOW_CONFIG_FILE read by jobflow in a fresh process."""
+    config = tmp_path / "jobflow.yaml"
+    where = tmp_path / "jobflow-store"
+    config.write_text(
+        "JOB_STORE:\n"
+        "  docs_store:\n    type: MontyStore\n"
+        f"    database_path: {where}\n    collection_name: jf_outputs\n"
+        "  additional_stores:\n    data:\n      type: MontyStore\n"
+        f"      database_path: {where}\n      collection_name: jf_data\n"
+    )
+    code = (
+        "from jobflow import run_locally\n"
+        "from oredox.settings import load_settings\n"
+        "from oredox.store import describe_store, get_job_store, list_studies\n"
+        "from tests.test_settings_store import small_study_job\n"
+        "settings = load_settings()\n"
+        "print(describe_store(settings))\n"
+        "run_locally(small_study_job(), log=False, ensure_success=True)\n"
+        "print(len(list_studies(get_job_store(settings))))\n"
+    )
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith("OREDOX_")
+    }
+    env |= {
+        "JOBFLOW_CONFIG_FILE": str(config),
+        "OREDOX_STORE": "jobflow",
+        "OREDOX_CONFIG_FILE": "",
+        "OREDOX_WORK_DIR": str(tmp_path / "work"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    described, count = done.stdout.strip().splitlines()[-2:]
+    assert described.startswith(f"jobflow's JOB_STORE: MontyStore at {where}")
+    assert described.endswith("collection jf_outputs")
+    assert count == "1"  # jobflow's own run_locally and oredox share the store
+    assert not (tmp_path / "work" / "store").exists()
+
+
+def test_a_jobflow_mongodb_store_never_shows_its_password(monkeypatch):
+    from jobflow import SETTINGS
+
+    docs = MongoStore(
+        database="jf",
+        collection_name="outputs",
+        host="127.0.0.1",
+        port=1,
+        username="bob",
+        password="hunter22",
+        mongoclient_kwargs={"serverSelectionTimeoutMS": 300},
+    )
+    monkeypatch.setattr(SETTINGS, "JOB_STORE", JobStore(docs))
+    monkeypatch.setenv("OREDOX_STORE", "jobflow")
+    settings = load_settings()
+    shown = describe_store(settings)
+    assert "hunter22" not in shown and "mongodb://***@127.0.0.1:1/jf" in shown
+    with pytest.raises(OredoxInputError) as err:
+        get_job_store(settings)
+    assert "hunter22" not in str(err.value)
+    assert "MongoDB at mongodb://***@127.0.0.1:1/jf" in str(err.value)
