@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
+from oredox.analysis.formula_unit import study_content_label
 from oredox.report_bader import (
     VALENCE_MARK,
     bader_cell,
@@ -49,7 +50,8 @@ def print_study(study: StudyDocument, console: Console) -> None:
     scheme = study.energy_scheme
     console.print(
         f"[bold]{escape(study.name)}[/]  study {study.study_id}\n"
-        f"host {study.host_formula} x {study.formula_units:g} f.u., "
+        f"host {study.host_formula}: x counts {study_content_label(study)} "
+        f"({study.formula_units:g} f.u. per cell), "
         f"{study.n_alkali_sites} {study.alkali} sites, "
         f"space group {study.space_group}, "
         f"{study.n_symmetry_operations} symmetry permutations\n"
@@ -57,7 +59,9 @@ def print_study(study: StudyDocument, console: Console) -> None:
         f"({scheme.model or scheme.functional}), "
         f"{study.alkali} metal {study.alkali_reference_energy_per_atom_eV:.4f} eV/atom"
     )
-    hull = Table(title="convex hull (energies per formula unit)")
+    hull = Table(
+        title=f"convex hull, x in {study_content_label(study)} (energies per f.u.)"
+    )
     for column in ("x", "configs", "hull vertex", "E_f (meV)", "E above hull (meV)"):
         hull.add_column(column, justify="right")
     by_x: dict[float, list] = {}
@@ -138,7 +142,10 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
             f"{study.energy_scheme.engine}): no electronic analysis"
         )
         return
-    table = Table(title=f"{escape(study.name)}: electronic analysis along x")
+    table = Table(
+        title=f"{escape(study.name)}: electronic analysis along x in "
+        f"{study_content_label(study)}"
+    )
     for column in (
         "config",
         "x",
@@ -170,7 +177,7 @@ def print_path(study: StudyDocument, png: Path | None, console: Console) -> None
     print_redox_summary(study, console)
     if png is not None:
         path = png.with_name(f"{png.stem}-path.png")
-        plot_delithiation_path(rows, path, study.alkali)
+        plot_delithiation_path(rows, path, study.alkali, study_content_label(study))
         console.print(f"wrote {escape(str(path))}")
 
 

@@ -319,7 +319,8 @@ def hull_numbers(study) -> dict[str, Any]:
     from oredox.analysis.path import redox_summary, statics_per_x
 
     rows = [static_numbers(e, s) for e, s in statics_per_x(study)]
-    steps = study.redox_summary or redox_summary(study)
+    # from the statics: the stored summary predates the Bader reference rule
+    steps = redox_summary(study) if study.statics else study.redox_summary
     removed = sum(step["removed_e"] for step in steps)
     totals = {}
     for method in ("moments", "bader"):
@@ -588,13 +589,19 @@ def _pct(value) -> str:
 
 def write_hull_report(seed: str, study, summary: dict[str, Any], out: Path) -> Path:
     """``<out>/<seed>.md``, its figures and ``<out>/<seed>.json``."""
+    from oredox.analysis.formula_unit import study_content_label
     from oredox.analysis.path import delithiation_path
     from oredox.analysis.plots import plot_delithiation_path, plot_hull_and_voltage
 
     figures = out / seed
     figures.mkdir(parents=True, exist_ok=True)
     plot_hull_and_voltage(study, figures / "hull.png")
-    plot_delithiation_path(delithiation_path(study), figures / "path.png", study.alkali)
+    plot_delithiation_path(
+        delithiation_path(study),
+        figures / "path.png",
+        study.alkali,
+        study_content_label(study),
+    )
     plot_o2p_per_x(study, figures / "o2p_dos.png")
     scheme = summary["energy_scheme"]
     lines = [

@@ -110,6 +110,16 @@ def content_label(formula_unit: str, alkali: str) -> str:
     return f"{alkali}_x {rest}"
 
 
+def study_content_label(study: StudyDocument) -> str:
+    """``Li_x Ti0.58Ni0.25O2``: what a study's x counts (older documents: per cell).
+
+    Documents stored before the formula unit was recorded count x per the reduced
+    formula of the host (:func:`formula_units` without a written formula).
+    """
+    unit = study.formula_unit or formula_units(study.host_structure)[0]
+    return content_label(unit, study.alkali)
+
+
 def with_formula_unit(structure: Structure, formula_unit: str) -> Structure:
     """``structure`` carrying ``formula_unit`` (checked) in its properties."""
     formula_units(structure, formula_unit)

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from oredox.analysis.formula_unit import study_content_label
+
 if TYPE_CHECKING:
     from oredox.schemas import StudyDocument
 
@@ -22,9 +24,8 @@ def plot_hull_and_voltage(study: StudyDocument, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     alkali = study.alkali
-    # Li_x CoO2 for LiCoO2, Li_x MnO3 for Li2MnO3 (x per formula unit of the host)
-    framework = re.sub(rf"{alkali}[\d.]*", "", study.host_formula, count=1)
-    host = f"{alkali}$_x$" + re.sub(r"([\d.]+)", r"$_{\1}$", framework)
+    # Li_x CoO2 for LiCoO2, Li_x Ti0.58Ni0.25O2 for LTNO: x per formula unit as written
+    host = _math_formula(study_content_label(study))
     fig, (ax_hull, ax_v) = plt.subplots(
         2, 1, figsize=(6.0, 7.0), sharex=True, constrained_layout=True
     )
@@ -136,13 +137,17 @@ def plot_static_analysis(analysis: dict, path: str | Path, title: str = "") -> P
     return _save(fig, path)
 
 
-def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> Path:
+def plot_delithiation_path(
+    rows: list[dict], path: str | Path, alkali: str, content: str | None = None
+) -> Path:
     """Bader charges, O holes, O 2p near E_F and local-frame t2g/eg along x.
 
     With phase-resolved projections a third panel shows the TM t2g, eg, O 2p pi and
     TM-O pi mixing in the occupied eV below E_F.
 
-    ``rows`` from :func:`oredox.analysis.path.delithiation_path`. Bader charges of
+    ``rows`` from :func:`oredox.analysis.path.delithiation_path`; ``content`` is
+    what x counts (``Li_x Ti0.58Ni0.25O2``,
+    :func:`oredox.analysis.formula_unit.study_content_label`). Bader charges of
     the valence density alone (no all-electron reference) are open markers, and
     a caption over the panel says so and where they were refused.
     """
@@ -189,8 +194,18 @@ def plot_delithiation_path(rows: list[dict], path: str | Path, alkali: str) -> P
             ax_p.plot(*zip(*pairs, strict=True), "-o", color=colour, label=label)
         ax_p.set_ylabel("1 eV below E_F (e / TM)")
         ax_p.legend(frameon=False, ncol=2, fontsize=8)
-    axes[-1].set_xlabel(f"x ({alkali} per formula unit)")
+    axes[-1].set_xlabel(
+        f"x in {_math_formula(content)}"
+        if content
+        else f"x ({alkali} per formula unit)"
+    )
     return _save(fig, path)
+
+
+def _math_formula(label: str) -> str:
+    """``Li_x Ti0.58Ni0.25O2`` in matplotlib mathtext: subscript x and amounts."""
+    alkali, rest = label.split("_x", 1)
+    return f"{alkali}$_x$" + re.sub(r"([\d.]+)", r"$_{\1}$", rest.strip())
 
 
 def _valence_only_caption(rows: list[dict]) -> str:
