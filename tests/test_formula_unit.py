@@ -162,3 +162,47 @@ def test_a_study_stored_per_cell_restates_per_formula_unit(ltno):
     assert restated.configurations_per_x == written.configurations_per_x
     with pytest.raises(OredoxInputError, match="does not fit"):
         restate(per_cell, "LiTiNiO2")
+
+
+def store_study(study):
+    """Put ``study`` in the test's embedded store as the study job's output."""
+    from jobflow import job, run_locally
+
+    from oredox.settings import load_settings
+    from oredox.store import STUDY_JOB_NAME, get_job_store
+
+    document = job(lambda: study, name=STUDY_JOB_NAME)()
+    run_locally(document, store=get_job_store(load_settings()), log=False)
+
+
+def test_query_restates_a_stored_study_per_formula_unit(
+    ltno, isolated_settings, monkeypatch, capsys
+):
+    import json
+    import sys
+
+    from oredox.cli import main
+
+    bare = ltno.copy()
+    bare.properties = {}
+    per_cell = ltno_study(bare)
+    store_study(per_cell)
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["oredox", "query", *args])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        return exit_info.value.code
+
+    assert run(per_cell.study_id[:8], "--json") == 0
+    assert max(e["x"] for e in json.loads(capsys.readouterr().out)["entries"]) == 14
+    unit = "Li1.17Ti0.58Ni0.25O2"
+    assert run(per_cell.study_id[:8], "--json", "--formula-unit", unit) == 0
+    restated = json.loads(capsys.readouterr().out)
+    assert restated["formula_unit"] == unit
+    assert max(e["x"] for e in restated["entries"]) == pytest.approx(14 / 12)
+    assert run(per_cell.study_id[:8], "--formula-unit", unit) == 0
+    assert "x counts Li_x Ti0.58Ni0.25O2 (12 f.u. per cell)" in capsys.readouterr().out
+    assert run(per_cell.study_id[:8], "--formula-unit", "LiNiO2") == 2
+    assert "has the elements" in capsys.readouterr().err
+    assert run("--formula-unit", unit) == 2

@@ -57,6 +57,14 @@ def query(
     x_max: Annotated[
         float | None, typer.Option(help="Studies with an entry at x <= this.")
     ] = None,
+    formula_unit: Annotated[
+        str | None,
+        typer.Option(
+            "--formula-unit",
+            help="With a study id: count x per this formula unit, e.g. "
+            "Li1.17Ti0.58Ni0.25O2 (default: the one the study was run with).",
+        ),
+    ] = None,
     csv: Annotated[
         Path | None,
         typer.Option(
@@ -78,6 +86,11 @@ def query(
         raise OredoxInputError(
             "--structures goes with --json and a study id (oredox query ID --json "
             "--structures): only one study's JSON carries structures"
+        )
+    if formula_unit is not None and study_id is None:
+        raise OredoxInputError(
+            "--formula-unit goes with a study id (oredox query ID --formula-unit "
+            "Li1.17Ti0.58Ni0.25O2)"
         )
     # an embedded store that was never made is empty: list nothing, create nothing
     missing = settings.store == "montydb" and not (settings.work_dir / "store").is_dir()
@@ -108,6 +121,10 @@ def query(
             "yet (nothing has run with it; check --work-dir or OREDOX_WORK_DIR)"
         )
     study = get_study(get_job_store(settings), study_id)
+    if formula_unit is not None:
+        from oredox.analysis.formula_unit import restate
+
+        study = restate(study, formula_unit)
     if csv is not None:
         _write_csv(csv, report.entry_rows(study, x_min, x_max))
     if png is not None:
