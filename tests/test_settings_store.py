@@ -562,3 +562,19 @@ def test_a_jobflow_mongodb_store_never_shows_its_password(monkeypatch):
         get_job_store(settings)
     assert "hunter22" not in str(err.value)
     assert "MongoDB at mongodb://***@127.0.0.1:1/jf" in str(err.value)
+
+
+def test_a_store_given_in_python_is_not_submitted_to_a_batch_queue(tmp_path):
+    from oredox.workflows.cluster import ClusterProfile, store_identity
+    from oredox.workflows.submit import submit_study
+    from oredox.workflows.templates import load_template
+
+    given = JobStore(MemoryStore("mine"), additional_stores={"data": MemoryStore("b")})
+    settings = load_settings(store=given, work_dir=tmp_path)
+    assert (
+        store_identity(settings)
+        == "store given in Python: MemoryStore, collection mine"
+    )
+    profile = ClusterProfile(name="test", partition="debug", walltime="00:10:00")
+    with pytest.raises(OredoxInputError, match="given in Python cannot reach a batch"):
+        submit_study(load_template("demo-chgnet"), profile, settings, queue=False)

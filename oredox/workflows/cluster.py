@@ -260,11 +260,13 @@ def sbatch_script(
 
 def store_identity(settings: OredoxSettings) -> str:
     """The job store of ``settings`` in words, without credentials or URI options."""
-    from oredox.settings import STORE_EMBEDDED
-    from oredox.store import redact_uri
+    from oredox.settings import STORE_EMBEDDED, STORE_JOBFLOW, STORE_PYTHON
+    from oredox.store import describe_store, redact_uri
 
     if settings.store == STORE_EMBEDDED:
         return f"montydb at {Path(settings.work_dir).absolute() / 'store'}"
+    if settings.store in (STORE_JOBFLOW, STORE_PYTHON):
+        return describe_store(settings)
     address = redact_uri(settings.store).split("?", 1)[0]
     return f"{address} database {settings.database}"
 

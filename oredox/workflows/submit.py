@@ -305,6 +305,12 @@ def submit_study(
         )
     if via == "jobflow-remote" and not worker:
         raise OredoxInputError("--via jobflow-remote needs --worker NAME")
+    if via == "fireworks" and settings.job_store is not None:
+        raise OredoxInputError(
+            "a store given in Python cannot reach a batch job: submit with "
+            "OREDOX_STORE (a MongoDB URI) or store: jobflow, which the worker builds "
+            "again from its settings"
+        )
     # the engine is built once, with the profile's walltime (custodian stops VASP
     # before the queue does); unknown engines fail here, before the host is built
     flow = template.flow(engine=template.engine_for(engine, profile), cluster=profile)
