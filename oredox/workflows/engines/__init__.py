@@ -10,9 +10,13 @@
   cells; an optional extra);
 - :mod:`~oredox.workflows.engines.pair`: an engine pair, ``relax+static`` (e.g.
   ``chgnet+gpaw``): geometry from the first, energy and electronic structure from a
-  static of the second.
+  static of the second;
+- :mod:`~oredox.workflows.engines.maker`: your own atomate2 makers (a VASP or
+  force-field relax maker, optionally a VASP static maker) as an engine
+  (:class:`MakerEngine`, Python only: templates never name a class to import).
 
-:func:`get_engine` builds one by name (``chgnet+gpaw`` builds a pair);
+:func:`get_engine` builds one by name (``chgnet+gpaw`` builds a pair) and returns an
+engine object unchanged;
 :func:`read_static` parses a static's folder with the reader of the engine that
 wrote it.
 """
@@ -30,6 +34,7 @@ from oredox.workflows.dftu import DftuPreset
 from oredox.workflows.engines.base import Engine, analyse_static, local_path
 from oredox.workflows.engines.chgnet import ChgnetEngine
 from oredox.workflows.engines.gpaw import GpawEngine
+from oredox.workflows.engines.maker import MakerEngine
 from oredox.workflows.engines.pair import EnginePair
 from oredox.workflows.engines.vasp import VaspEngine
 
@@ -47,7 +52,7 @@ ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
 
 
 def get_engine(
-    name: str,
+    name: str | Engine,
     preset: str | DftuPreset | dict | None = None,
     walltime_s: int | None = None,
     options: dict[str, Any] | None = None,
@@ -58,7 +63,8 @@ def get_engine(
     ----------
     name
         ``chgnet``, ``vasp`` or ``gpaw`` (any case), or a pair ``relax+static``
-        (:class:`~oredox.workflows.engines.pair.EnginePair`, e.g. ``chgnet+gpaw``).
+        (:class:`~oredox.workflows.engines.pair.EnginePair`, e.g. ``chgnet+gpaw``);
+        or an :class:`Engine` (e.g. a :class:`MakerEngine`), returned as it is.
     preset
         DFT+U preset of DFT engines (a name, a preset or its fields; default ``mp``);
         CHGNet ignores it (its energies are MPtrj's).
@@ -72,8 +78,24 @@ def get_engine(
     ------
     OredoxInputError
         Unknown engine (the message lists them), unknown or invalid option, unknown
-        preset.
+        preset; settings given with an engine object (it is already built).
     """
+    if isinstance(name, Engine):
+        given = [
+            label
+            for label, value in (
+                ("preset", preset),
+                ("walltime_s", walltime_s),
+                ("options", options),
+            )
+            if value
+        ]
+        if given:
+            raise OredoxInputError(
+                f"engine {name.label} is already built: {', '.join(given)} would be "
+                "ignored; set them when building it"
+            )
+        return name
     key = str(name).lower()
     if "+" in key:
         return _engine_pair(key, preset, walltime_s, options)
@@ -171,6 +193,7 @@ __all__ = [
     "Engine",
     "EnginePair",
     "GpawEngine",
+    "MakerEngine",
     "VaspEngine",
     "analyse_static",
     "get_engine",
