@@ -6,8 +6,10 @@ from oredox.errors import OredoxInputError
 from oredox.structures.frameworks import (
     make_supercell,
     o3_layered,
+    p2_layered,
     resolve_oxidation_states,
 )
+from oredox.structures.p2 import p2_cell_size, p2_host
 
 
 def test_licoo2_is_r3m_with_labels_and_oxidation_states():
@@ -67,3 +69,63 @@ def test_supercell_validation():
         make_supercell(s, (2, 0, 1))
     with pytest.raises(OredoxInputError, match="3 integers"):
         make_supercell(s, (1.5, 1, 1))
+
+
+def test_p2_host_at_two_thirds_is_balanced_with_mn3_and_mn4():
+    host = p2_host("NaMnO2", 0.67)
+    assert host.composition.formula == "Na4 Mn6 O12"
+    assert host.charge == pytest.approx(0)
+    states = sorted(s.oxi_state for s in host.species if s.symbol == "Mn")
+    # Mn averages 4 - 2/3 = 10/3: four Mn3+ and two Mn4+
+    assert states == [3, 3, 3, 3, 4, 4]
+    provenance = host.properties["provenance"]
+    assert provenance["alkali_per_metal"] == pytest.approx(2 / 3)
+    # every Na on an edge-sharing prism: Na_f sits c/4 = 2.78 A from two Mn
+    assert provenance["prisms_occupied"] == {"edge": 4, "face": 0}
+    na = [i for i, site in enumerate(host) if site.specie.symbol == "Na"]
+    for i in na:
+        mn = [n for n in host.get_neighbors(host[i], 3.0) if n.specie.symbol == "Mn"]
+        assert not mn
+    assert provenance["alkali_layer"]["ewald_gap_eV"] > 0.1
+
+
+def test_p2_host_at_full_alkali_keeps_p63mmc_with_na_e():
+    host = p2_host("NaMnO2", 1)
+    assert host.composition.formula == "Na2 Mn2 O4"
+    assert {str(s) for s in host.species} == {"Na+", "Mn3+", "O2-"}
+    assert SpacegroupAnalyzer(host).get_space_group_symbol() == "P6_3/mmc"
+    assert host.properties["provenance"]["prisms_occupied"] == {"edge": 2, "face": 0}
+
+
+def test_p2_ni_mn_honeycomb_at_two_thirds_is_ni2_mn4():
+    from oredox.structures.layer_orderings import fill_alkali_sites
+    from oredox.structures.superstructures import honeycomb, stack_p2
+
+    cell = stack_p2(p2_layered("NaMnO2"), honeycomb(), (0, 0), in_layer="Ni")
+    host, _ = fill_alkali_sites(cell, 4)  # 4 Na per 6 metals: Na2/3Ni1/3Mn2/3O2
+    assert host.composition.formula == "Na4 Mn4 Ni2 O12"
+    assert {str(s) for s in host.species} == {"Na+", "Ni2+", "Mn4+", "O2-"}
+    assert host.charge == pytest.approx(0)
+
+
+@pytest.mark.parametrize(
+    ("formula", "alkali", "states", "message"),
+    [
+        ("NaMnO2", 2 / 3, {"Mn": 4}, "not charge balanced with Mn4+"),
+        ("NaMgO2", 2 / 3, None, "Mg takes only"),
+        ("NaMnO2", 0.65, None, "choose a nearby content such as 2/3"),
+        ("NaMnO2", 0, None, "in (0, 1]"),
+        ("NaMnO2", 2 / 3, {"Na": 2}, "oxidation state of Mn only"),
+    ],
+)
+def test_p2_host_refuses_what_cannot_balance(formula, alkali, states, message):
+    with pytest.raises(OredoxInputError, match=message.replace("(", r"\(")):
+        p2_host(formula, alkali, oxidation_states=states)
+
+
+def test_p2_cell_size_is_the_smallest_that_holds_the_content():
+    assert p2_cell_size(2 / 3) == (3, 4)
+    assert p2_cell_size(0.67) == (3, 4)
+    assert p2_cell_size(0.5) == (1, 1)
+    assert p2_cell_size(0.6) == (5, 6)
+    assert p2_cell_size(0.75) == (2, 3)
