@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from monty.json import MontyDecoder
 from test_vasp_flow import small_study_args
@@ -272,3 +274,12 @@ def test_dry_run_of_a_pair_writes_both_steps_of_each_relaxation(tmp_path):
         assert (folder / "relax" / "POSCAR").exists()
         assert (folder / "static" / "INCAR").exists()
         assert (folder / "static" / "POTCAR.spec").exists()
+    # the CHGNet step's POSCAR is sorted by element, its record maps it back
+    from pymatgen.io.vasp import Poscar
+
+    poscar = Poscar.from_file(tmp_path / "inputs" / "k0-0" / "relax" / "POSCAR")
+    assert poscar.site_symbols == ["Li", "Co", "O"]
+    record = json.loads(
+        (tmp_path / "inputs" / "k0-0" / "relax" / "POSCAR.json").read_text()
+    )
+    assert sorted(record["poscar_site_order"]) == list(range(12))

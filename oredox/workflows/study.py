@@ -20,6 +20,7 @@ from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
 from oredox.store import get_job_store
+from oredox.structures.output import write_structure
 from oredox.workflows.engines.pair import PairRelaxMaker
 from oredox.workflows.execution import (
     STATE_FILE,
@@ -231,7 +232,8 @@ def dry_run(
 def write_inputs(job_maker, structure, folder: Path) -> Path:
     """Write the inputs a maker's job would run into ``folder``.
 
-    A VASP maker's input set (POTCAR.spec for the POTCARs), else the POSCAR and an
+    A VASP maker's input set (POTCAR.spec for the POTCARs), else the POSCAR (sorted
+    by element; ``POSCAR.json`` keeps the site order the engine runs with) and an
     ASE calculator's keyword arguments. An engine pair's relaxation writes both of
     its steps, ``relax/`` and ``static/`` (the static's at the starting geometry:
     the relaxed one exists only after the relaxation).
@@ -246,7 +248,8 @@ def write_inputs(job_maker, structure, folder: Path) -> Path:
         generator.write_input(folder, potcar_spec=True)
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    structure.to(filename=str(folder / "POSCAR"), fmt="poscar")
+    # sorted by element, with POSCAR.json mapping its lines to the engine's site order
+    write_structure(structure, folder / "POSCAR")
     calculator = getattr(job_maker, "calculator_kwargs", None)
     if calculator:  # an ASE calculator's
         (folder / "calculator.json").write_text(json.dumps(calculator, indent=2))
