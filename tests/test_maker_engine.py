@@ -79,7 +79,7 @@ def test_a_user_chgnet_maker_runs_the_hull_flow_and_names_itself(tmp_path):
     template = demo_template("chgnet", "LiCoO2", supercell=[2, 1, 1], primitive=True)
     settings = load_settings(work_dir=tmp_path / "work", store="montydb")
     engine = MakerEngine(relax=FixedCellChgnetRelaxMaker())
-    assert engine.label == "FixedCellChgnetRelaxMaker"
+    assert engine.label.startswith("FixedCellChgnetRelaxMaker@")
     # the maker runs as given: its 0.1 eV/A, not the template's 0.05
     with pytest.warns(UserWarning, match="below 0.1 eV/A, not the study's 0.05"):
         assert engine.relax_maker(template.relax.fmax_eV_per_A) is engine.relax
@@ -119,6 +119,10 @@ def test_the_engine_and_its_flow_round_trip_through_json():
     assert type(back.relax) is FixedCellChgnetRelaxMaker
     assert back.relax.relax_kwargs == {"fmax": 0.1} and back.relax.relax_cell is False
     assert back.as_dict() == engine.as_dict()
+    # the label (recorded by a run, checked on resume) follows the settings
+    assert back.label == engine.label
+    looser = FixedCellChgnetRelaxMaker(relax_kwargs={"fmax": 0.2})
+    assert MakerEngine(relax=looser).label != engine.label
     # the whole hull flow, as a journal or a queue stores it
     template = demo_template("chgnet", "LiCoO2", supercell=[2, 1, 1], primitive=True)
     with warnings.catch_warnings():
@@ -134,7 +138,7 @@ def test_the_engine_and_its_flow_round_trip_through_json():
 def test_a_vasp_user_maker_derives_an_r2scan_scheme_without_vasp():
     host = licoo2_primitive()
     engine = r2scan_engine()
-    assert engine.label == "TightMPGGARelaxMaker+MPMetaGGAStaticMaker"
+    assert engine.label.startswith("TightMPGGARelaxMaker+MPMetaGGAStaticMaker@")
     scheme = engine.energy_scheme(0.03, host)
     assert scheme.engine == (
         "test_maker_engine.TightMPGGARelaxMaker"
@@ -200,7 +204,7 @@ def test_dry_run_of_a_template_with_a_maker_engine(tmp_path):
     for folder in folders:
         assert Incar.from_file(folder / "static" / "INCAR")["METAGGA"]
     record = json.loads((tmp_path / "screening.json").read_text())
-    assert record["engine"] == "TightMPGGARelaxMaker+MPMetaGGAStaticMaker"
+    assert record["engine"] == r2scan_engine().label
 
 
 def test_maker_entries_never_share_a_hull_with_the_vasp_engines():
@@ -236,12 +240,22 @@ def test_relax_energies_with_statics_for_the_analysis_only():
     engine = MakerEngine(
         relax=TightMPGGARelaxMaker(), static=MPMetaGGAStaticMaker(), energies="relax"
     )
-    assert engine.label == "TightMPGGARelaxMaker"
+    assert engine.label.startswith("TightMPGGARelaxMaker@")
     assert engine.converged_value == "successful"  # emmet's task state
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         assert engine.relax_maker(0.03, 99) is engine.relax
     assert engine.static_maker() is engine.static
+    static_job = engine.static_maker().make(host)
+    outputs = engine.static_outputs(static_job)
+    assert outputs["energy_eV"].uuid == static_job.uuid
+    assert set(outputs) == {
+        "dir_name",
+        "energy_eV",
+        "band_gap_eV",
+        "structure",
+        "lorbit",
+    }
     with pytest.warns(UserWarning, match="analysis describes another functional"):
         scheme = engine.energy_scheme(0.03, host)
     assert scheme.functional == "PBE+U (Dudarev)"

@@ -40,6 +40,7 @@ engine, ``template.flow(engine=MakerEngine(...))``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -47,7 +48,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from jobflow import Maker
 from monty.json import MontyDecoder, MontyEncoder
-from pydantic import PlainSerializer, PlainValidator, ValidationError
+from pydantic import PlainSerializer, PlainValidator, PrivateAttr, ValidationError
 from pymatgen.core import Structure
 
 from oredox.analysis.electronic import StaticOutputs
@@ -116,6 +117,7 @@ class MakerEngine(Engine):
     static: MakerField = None
     energies: Literal["relax", "static"] | None = None
     scheme: EnergyScheme | None = None
+    _settings_hash: str = PrivateAttr("")
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -166,6 +168,10 @@ class MakerEngine(Engine):
                 "steps): give a relaxation maker"
             )
         force_criterion(self.relax)  # a VASP energy criterion is refused
+        # the makers' settings now (a VASP input set keeps the last structure it
+        # wrote inputs for, which would change the hash of the same settings)
+        text = json.dumps(self.as_dict(), sort_keys=True, cls=MontyEncoder)
+        self._settings_hash = hashlib.sha256(text.encode()).hexdigest()[:8]
 
     @property
     def energy_source(self) -> str:
@@ -176,11 +182,15 @@ class MakerEngine(Engine):
 
     @property
     def label(self) -> str:
-        """The maker classes' names (``MyRelaxMaker+MPMetaGGAStaticMaker``)."""
+        """Class names and a hash of the settings (``MyRelaxMaker@1f0c9a2b``).
+
+        A run records its engine's label, so resuming a run with makers whose
+        settings changed is refused (templates do not hold these settings).
+        """
         names = [type(self.relax).__name__]
         if self.energy_source == "static":
             names.append(type(self.static).__name__)
-        return "+".join(names)
+        return f"{'+'.join(names)}@{self._settings_hash}"
 
     @property
     def converged_value(self) -> Any:

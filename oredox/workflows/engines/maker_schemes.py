@@ -10,6 +10,7 @@ writes for the host, or from a force field's name and package version) and
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import shutil
@@ -122,7 +123,7 @@ def _vasp_scheme(maker: Maker, structure: Structure | None) -> EnergyScheme:
             f"the energy scheme of VASP maker {class_path(maker)} depends on the "
             "structure (U table, POTCARs): give one"
         )
-    generator = maker.input_set_generator
+    generator = copy.deepcopy(maker.input_set_generator)  # it keeps the structure
     try:
         inputs = generator.get_input_set(structure, potcar_spec=True)
     except Exception as exc:  # the user's generator: say whose
