@@ -5,7 +5,7 @@ import json
 import pytest
 from jobflow import Flow
 from monty.json import MontyDecoder, jsanitize
-from pymatgen.io.vasp import Incar, Poscar
+from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
 from oredox.errors import OredoxInputError
 from oredox.settings import load_settings
@@ -117,6 +117,22 @@ def test_dry_run_ltno_writes_the_ltno_preset(tmp_path):
     assert static["NSW"] == 0 and static["LORBIT"] == 12  # projections: true
     assert static["LAECHG"] and static["LCHARG"] and static["ENCUT"] == 600
     assert static["EDIFF"] == 1e-5
+    # smearing per stage: Gaussian relax, tetrahedron static with NEDOS, MP metal
+    assert (incar["ISMEAR"], incar["SIGMA"]) == (0, 0.05)
+    assert (static["ISMEAR"], static["NEDOS"]) == (-5, 4001)
+    assert (ref_incar["ISMEAR"], ref_incar["SIGMA"]) == (1, 0.2)
+    # 0 on closed shells (Li+, O2-, Ti4+ d0), Ni2+ d8 high-spin 2 muB
+    moments = dict(zip(poscar.structure.species, incar["MAGMOM"], strict=True))
+    assert {el.symbol: m for el, m in moments.items()} == {
+        "Li": 0.0,
+        "Ti": 0.0,
+        "Ni": 2.0,
+        "O": 0.0,
+    }
+    # >= 1728 k-points per reciprocal atom, relax and static
+    for folder in ("k0-0", "static-k0-0"):
+        mesh = Kpoints.from_file(tmp_path / "ltno" / folder / "KPOINTS").kpts[0]
+        assert mesh[0] * mesh[1] * mesh[2] * len(poscar.structure) >= 1728
 
 
 @pytest.mark.parametrize(
@@ -131,6 +147,37 @@ def test_dry_run_mp_templates(tmp_path, name):
     assert incar["ISPIN"] == 2
     if "Ru" in poscar.site_symbols:  # Ru: no U in the mp preset
         assert incar["LDAUU"][poscar.site_symbols.index("Ru")] == 0
+        # Ru4+ d4 starts low-spin (t2g4: 2 muB), Mn4+ d3 high-spin 3 muB
+        moments = dict(zip(poscar.structure.species, incar["MAGMOM"], strict=True))
+        assert {
+            el.symbol: m for el, m in moments.items() if el.symbol in ("Ru", "Mn")
+        } == {
+            "Ru": 2.0,
+            "Mn": 3.0,
+        }
+
+
+def test_vasp_section_round_trips_and_reaches_the_engine(tmp_path):
+    text = load_template("ltno-drx").to_yaml() + (
+        "vasp:\n"
+        "  incar: {ncore: 8, LREAL: false}\n"
+        "  static_incar: {ALGO: All}\n"
+        "  kpoints: {mesh: [3, 2, 6]}\n"
+    )
+    path = tmp_path / "ltno-vasp.yaml"
+    path.write_text(text.replace("vasp: null\n", ""))
+    template = load_template(path)
+    again = tmp_path / "again.yaml"
+    again.write_text(template.to_yaml())
+    assert load_template(again) == template
+    engine = template.maker().engine
+    assert engine.incar == {"NCORE": 8, "LREAL": False}
+    assert engine.static_incar == {"ALGO": "All"}
+    assert engine.kpoints.mesh == [3, 2, 6]
+    scheme = engine.energy_scheme(0.02)
+    assert scheme.parameters["incar"] == {"LREAL": False}
+    assert scheme.parameters["kpoints"] == "Gamma 3x2x6"
+    assert "static_incar" not in scheme.parameters  # ALGO: the same energy
 
 
 @pytest.mark.slow

@@ -405,3 +405,27 @@ def test_one_energy_scheme_per_hull_is_checked_in_the_document():
     ]
     with pytest.raises(OredoxInputError, match=r"k2-0 \(.*hubbard_u_eV.*encut_eV"):
         build_study_document.original(**(args | {"relaxations": mixed}))
+
+
+def test_statics_receive_the_relaxed_moments():
+    """The static of an entry starts from its relaxation's output structure, with the
+    moments emmet put on it (``magmom``), not from the starting moments."""
+    args = small_study_args()
+    relaxed = []
+    for i, relaxation in enumerate(args["relaxations"]):
+        final = relaxation.initial.copy()
+        final.add_site_property(
+            "magmom", [0.01 * (i + 1) + j for j in range(len(final))]
+        )
+        relaxed.append(final)
+    energies = [r.energy_eV for r in args["relaxations"]]
+    args = with_energies(args, energies, relaxed)
+    response = statics_and_study.original(**args, hull_maker=vasp_maker())
+    static = response.replace.jobs[0]
+    assert static.name == "static k0-0"
+    structure = static.function_args[0]
+    assert structure.site_properties["magmom"] == relaxed[0].site_properties["magmom"]
+    generator = static.maker.input_set_generator
+    incar = generator.get_input_set(structure, potcar_spec=True).incar
+    written = generator.get_input_set(structure, potcar_spec=True).poscar.structure
+    assert incar["MAGMOM"] == pytest.approx(written.site_properties["magmom"])

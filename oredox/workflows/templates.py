@@ -155,8 +155,8 @@ class VaspSection(_Strict):
 
     @field_validator("incar", "relax_incar", "static_incar")
     @classmethod
-    def _vasp_tags(cls, value, info):
-        return check_incar(value, f"vasp.{info.field_name}")
+    def _vasp_tags(cls, value):
+        return check_incar(value)
 
     def engine_options(self) -> dict[str, Any]:
         """The VASP engine's options (its fields) that this section sets."""

@@ -136,8 +136,8 @@ class VaspEngine(Engine):
 
     @field_validator("incar", "relax_incar", "static_incar")
     @classmethod
-    def _vasp_tags(cls, value, info):
-        return check_incar(value, info.field_name)
+    def _vasp_tags(cls, value):
+        return check_incar(value)
 
     def incar_settings(self, extra: dict | None = None) -> dict:
         """INCAR settings the preset adds to the Materials Project base set."""

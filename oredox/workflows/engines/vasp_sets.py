@@ -232,8 +232,11 @@ class OredoxStaticSet(MPStaticSet):
         return kpoints if kpoints is not None else super().kpoints_updates
 
 
-def check_incar(settings: dict[str, Any], label: str = "incar") -> dict[str, Any]:
+def check_incar(settings: dict[str, Any], label: str = "") -> dict[str, Any]:
     """``settings`` with upper-case VASP tags, checked; raise on unknown tags.
+
+    ``label`` (e.g. ``vasp.incar``) starts the messages; pydantic validators, whose
+    errors name the field already, leave it empty.
 
     Raises
     ------
@@ -241,6 +244,7 @@ def check_incar(settings: dict[str, Any], label: str = "incar") -> dict[str, Any
         A tag VASP does not know (pymatgen's list; close names suggested), a value of
         the wrong type, or a tag that another template key sets.
     """
+    prefix = f"{label}: " if label else ""
     checked = {str(key).upper(): value for key, value in settings.items()}
     unknown = [tag for tag in checked if tag not in Incar.INCAR_PARAMS]
     if unknown:
@@ -250,13 +254,13 @@ def check_incar(settings: dict[str, Any], label: str = "incar") -> dict[str, Any
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             hints.append(tag + hint)
         raise OredoxInputError(
-            f"{label}: unknown INCAR tag(s) {', '.join(hints)}; VASP would ignore "
+            f"{prefix}unknown INCAR tag(s) {', '.join(hints)}; VASP would ignore "
             "them silently"
         )
     owned = [tag for tag in checked if tag in OWNED_TAGS]
     if owned:
         raise OredoxInputError(
-            f"{label}: {', '.join(owned)} cannot be overridden here; set "
+            f"{prefix}{', '.join(owned)} cannot be overridden here; set "
             + "; ".join(f"{tag} with {OWNED_TAGS[tag]}" for tag in owned)
         )
     with warnings.catch_warnings(record=True) as caught:
@@ -264,7 +268,7 @@ def check_incar(settings: dict[str, Any], label: str = "incar") -> dict[str, Any
         Incar(checked).check_params()
     wrong_types = [str(w.message) for w in caught if " is not a " in str(w.message)]
     if wrong_types:
-        raise OredoxInputError(f"{label}: {'; '.join(wrong_types)}")
+        raise OredoxInputError(prefix + "; ".join(wrong_types))
     return checked
 
 
