@@ -51,7 +51,11 @@ def plot_hull_and_voltage(study: StudyDocument, path: str | Path) -> Path:
     )
     ax_hull.axhline(0, color="0.7", lw=0.8, zorder=0)
     ax_hull.set_ylabel("formation energy (meV / f.u.)")
-    ax_hull.set_title(f"{host}: {study.framework}, {study.energy_scheme.engine}")
+    # a user maker's engine is its classes' import paths: the class names suffice here
+    engine = "+".join(
+        part.rsplit(".", 1)[-1] for part in study.energy_scheme.engine.split("+")
+    )
+    ax_hull.set_title(f"{host}: {study.framework}, {engine}")
     ax_hull.legend(frameon=False)
 
     xs, vs = [], []

@@ -21,6 +21,7 @@ from oredox.schemas import StudyDocument
 from oredox.settings import OredoxSettings, load_settings
 from oredox.store import get_job_store
 from oredox.structures.output import write_structure
+from oredox.workflows.engines.base import Engine
 from oredox.workflows.engines.pair import PairRelaxMaker
 from oredox.workflows.execution import (
     STATE_FILE,
@@ -38,7 +39,7 @@ from oredox.workflows.templates import StudyTemplate
 
 def run_study(
     template: StudyTemplate,
-    engine: str | None = None,
+    engine: str | Engine | None = None,
     settings: OredoxSettings | None = None,
     png: str | Path | None = None,
     progress: bool = True,
@@ -174,7 +175,7 @@ def as_study(output) -> StudyDocument | None:
 
 
 def dry_run(
-    template: StudyTemplate, out_dir: str | Path, engine: str | None = None
+    template: StudyTemplate, out_dir: str | Path, engine: str | Engine | None = None
 ) -> list[Path]:
     """Screen for real, then write the engine inputs of every job known in advance.
 
