@@ -5,8 +5,9 @@ remove, the engine and DFT+U preset, the relaxation, screening and statics setti
 (the hull maker's own :class:`~oredox.workflows.hull_flow.RelaxSettings`,
 :class:`~oredox.workflows.screening.ScreeningSettings` and
 :class:`~oredox.workflows.hull_flow.StaticsSettings`: one definition, one set of
-defaults). It is validated before anything runs (unknown keys and wrong types are
-errors) and can be written back unchanged.
+defaults), and the VASP engine's INCAR tags and k-mesh (``vasp:``,
+:class:`VaspSection`). It is validated before anything runs (unknown keys, unknown
+INCAR tags and wrong types are errors) and can be written back unchanged.
 
 :meth:`StudyTemplate.flow` is the one path from a template to a jobflow ``Flow``: the
 engine is built once (with a cluster profile's walltime), the host and its symmetry
