@@ -200,7 +200,10 @@ def test_o_hole_search_is_an_explicit_override():
     holes = initial_magmoms(cell, {"O": 0.6})
     by_element = {}
     for site, a, b in zip(
-        cell, plain.site_properties["magmom"], holes.site_properties["magmom"], strict=True
+        cell,
+        plain.site_properties["magmom"],
+        holes.site_properties["magmom"],
+        strict=True,
     ):
         by_element[site.specie.symbol] = (a, b)
     assert by_element == {"Li": (0.0, 0.0), "Ni": (3.0, 3.0), "O": (0.0, 0.6)}
