@@ -333,7 +333,10 @@ def hull_numbers(study) -> dict[str, Any]:
     host = next(e for e in study.entries if e.x == max(x.x for x in study.entries))
     return {
         "name": study.name,
-        "host_formula": study.host_formula,
+        # the cell's formula: pymatgen's reduced one reads Li14Ti7(NiO8)3 for LTNO
+        "host_formula": "".join(
+            study.host_structure.composition.element_composition.formula.split()
+        ),
         "n_atoms": len(study.host_structure),
         "formula_units": study.formula_units,
         "formula_unit": study.formula_unit or study.host_formula,
