@@ -206,3 +206,20 @@ def test_query_restates_a_stored_study_per_formula_unit(
     assert run(per_cell.study_id[:8], "--formula-unit", "LiNiO2") == 2
     assert "has the elements" in capsys.readouterr().err
     assert run("--formula-unit", unit) == 2
+
+
+def test_a_template_sets_the_formula_unit_and_it_must_fit():
+    from oredox.workflows.templates import template_from_data
+
+    data = {"name": "per O", "host": {"o3_formula": "LiCoO2", "supercell": [2, 1, 1]}}
+    host, _, _ = template_from_data(data).build_host()
+    assert formula_units(host) == ("LiCoO2", 6.0)
+    data["host"]["formula_unit"] = "Li0.5Co0.5O"
+    host, _, _ = template_from_data(data).build_host()
+    assert formula_units(host) == ("Li0.5Co0.5O", 12.0)
+    data["host"]["formula_unit"] = "LiNiO2"
+    with pytest.raises(OredoxInputError, match="host.formula_unit: .*has the elements"):
+        template_from_data(data).build_host()
+    data["host"]["formula_unit"] = "Li(CoO2)"
+    with pytest.raises(OredoxInputError, match="element symbols and amounts"):
+        template_from_data(data)

@@ -73,6 +73,23 @@ class HostSpec(_Strict):
         description="Repeats along a, b, c, or a 3x3 integer matrix",
     )
     primitive: bool = False
+    formula_unit: str | None = Field(
+        None,
+        description="The formula unit x counts, as written in papers, e.g. "
+        "Li1.17Ti0.58Ni0.25O2; default: the seed's, else the reduced formula",
+    )
+
+    @field_validator("formula_unit")
+    @classmethod
+    def _written_formula(cls, value: str | None) -> str | None:
+        from oredox.analysis.formula_unit import content_label
+
+        if value is not None:
+            try:  # symbols and amounts only; whether it fits the host: build_host
+                content_label(value, "")
+            except OredoxInputError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -255,21 +272,28 @@ class StudyTemplate(_Strict):
 
     def build_host(self) -> tuple[Structure, list[list[int]], str]:
         """The host supercell, its supercell matrix and the framework name."""
+        from oredox.analysis.formula_unit import with_formula_unit
         from oredox.structures.frameworks import make_supercell, o3_layered
         from oredox.structures.seeds import seed_cell
 
         matrix = supercell_matrix(self.host.supercell)
         if self.host.seed is not None:
             cell, framework = seed_cell(self.host.seed)
-            return make_supercell(cell, matrix), matrix, framework
-        parent = o3_layered(
-            self.host.o3_formula, oxidation_states=self.host.oxidation_states
-        )
-        framework = "O3 layered"
-        if self.host.primitive:
-            parent = parent.get_primitive_structure()
-            framework += " (primitive cell)"
-        return make_supercell(parent, matrix), matrix, framework
+        else:
+            cell = o3_layered(
+                self.host.o3_formula, oxidation_states=self.host.oxidation_states
+            )
+            framework = "O3 layered"
+            if self.host.primitive:
+                cell = cell.get_primitive_structure()
+                framework += " (primitive cell)"
+        host = make_supercell(cell, matrix)
+        if self.host.formula_unit is not None:
+            try:
+                with_formula_unit(host, self.host.formula_unit)
+            except OredoxInputError as exc:
+                raise OredoxInputError(f"host.formula_unit: {exc}") from None
+        return host, matrix, framework
 
     def engine_name(self, engine: str | None = None) -> str:
         """The engine's name: ``engine`` (an override) or the file's.
