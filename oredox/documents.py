@@ -100,6 +100,35 @@ def static_task_document(
     return task_document(store, by_id[config_id].job_uuid)
 
 
+def relax_task_document(
+    store: JobStore, study: StudyDocument, config_id: str
+) -> BaseModel:
+    """The task document of the relaxation of entry ``config_id`` of ``study``.
+
+    emmet's ``TaskDoc`` (VASP), atomate2's ``ForceFieldTaskDocument`` (CHGNet) or
+    ``AseStructureTaskDoc`` (GPAW); for an engine pair, its geometry relaxation's.
+
+    Raises
+    ------
+    OredoxInputError
+        If the study has no such entry, or was stored before relaxation job uuids
+        were recorded.
+    """
+    entry = next((e for e in study.entries if e.config_id == config_id), None)
+    if entry is None:
+        have = ", ".join(e.config_id for e in study.entries)
+        raise OredoxInputError(
+            f"study {study.study_id} has no entry {config_id!r} (entries: {have})"
+        )
+    if entry.relax_job_uuid is None:
+        raise OredoxInputError(
+            f"study {study.study_id} was stored before relaxation job uuids were "
+            f"recorded: find {config_id!r}'s relaxation by its job name "
+            f"'relax {config_id}' in the store"
+        )
+    return task_document(store, entry.relax_job_uuid)
+
+
 def _legacy_gpaw_static(dir_name: str):
     """A GPAW static's document from its folder's summary, or None if not one."""
     import json

@@ -184,6 +184,12 @@ class ConfigurationEntry(BaseModel):
     duplicate_of: str | None = Field(
         None, description="config_id of a lower-energy entry it relaxed into"
     )
+    relax_job_uuid: str | None = Field(
+        None,
+        description="jobflow uuid of the relaxation (its task document; for an "
+        "engine pair, the geometry relaxation's); None in studies stored before it "
+        "was recorded",
+    )
     structure: StructureField = Field(
         description="Relaxed structure (pymatgen dict in JSON; lattice and "
         "coordinates in A), with the engine's site moments when it has them"

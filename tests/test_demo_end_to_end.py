@@ -87,3 +87,22 @@ def test_stored_document_equals_written_and_is_queryable(demo_run, monkeypatch, 
     assert shown["study_id"] == study.study_id
     assert shown["average_voltage_V"] == pytest.approx(study.average_voltage_V)
     assert len(shown["voltage_steps"]) == len(study.voltage_steps)
+
+
+@pytest.mark.slow
+def test_each_entry_leads_to_its_relaxation_task_document(demo_run):
+    from atomate2.forcefields.schemas import ForceFieldTaskDocument
+
+    from oredox.documents import relax_task_document
+
+    study, settings, _ = demo_run
+    store = get_job_store(settings)
+    store.connect()
+    uuids = [entry.relax_job_uuid for entry in study.entries]
+    assert None not in uuids and len(set(uuids)) == len(uuids)
+    for entry in study.entries:
+        doc = relax_task_document(store, study, entry.config_id)
+        assert isinstance(doc, ForceFieldTaskDocument)
+        # the hull's energy is that relaxation's final energy, in eV per cell
+        assert doc.output.energy == pytest.approx(entry.energy_eV)
+        assert len(doc.structure) == len(entry.structure)

@@ -251,7 +251,9 @@ class DelithiationHullMaker(Maker):
             host_job = self.relax_maker.make(start)
             host_job.name = "relax host"
             jobs.append(host_job)
-            relaxed_host = self.engine.relax_outputs(host_job)
+            relaxed_host = self.engine.relax_outputs(host_job) | {
+                "job_uuid": relax_job_uuid(host_job)
+            }
         screen = screen_and_relax(
             host=host, hull_maker=self, energy_scheme=scheme, relaxed_host=relaxed_host
         )
@@ -290,6 +292,7 @@ class DelithiationHullMaker(Maker):
             converged_value=self.engine.converged_value,
             configuration=config,
             static=outputs.get("static"),
+            job_uuid=relax_job_uuid(relax_job),
         )
 
 
@@ -425,3 +428,12 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def relax_job_uuid(relax_job) -> str:
+    """The uuid of the job whose output is the relaxation's task document.
+
+    A relax maker makes a job; an engine pair's makes a flow whose first job is the
+    geometry relaxation.
+    """
+    return relax_job.jobs[0].uuid if isinstance(relax_job, Flow) else relax_job.uuid

@@ -108,6 +108,8 @@ class Relaxation(MSONable):
         An engine pair's static at the relaxed geometry (references to its
         outputs: ``job_uuid``, ``dir_name``, ``energy_eV``...), whose energy is
         ``energy_eV``; ``None`` for single engines.
+    job_uuid
+        The uuid of the relaxation job (its task document), recorded on the entry.
     """
 
     label: str
@@ -119,6 +121,7 @@ class Relaxation(MSONable):
     converged_value: Any = True
     configuration: Configuration | None = None
     static: Any = None
+    job_uuid: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -247,6 +250,7 @@ def build_study_document(
             converged=r.is_converged,
             framework_flags=reports[i].reasons(),
             duplicate_of=kept[duplicate_of[i]].label if i in duplicate_of else None,
+            relax_job_uuid=r.job_uuid,
             structure=r.structure,
         )
         for i, r in enumerate(kept)
