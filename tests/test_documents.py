@@ -37,6 +37,8 @@ from oredox.store import STUDY_JOB_NAME, get_job_store, get_study
 
 HERE = Path(__file__).parent
 DATA = HERE / "data" / "documents"
+# the recorded NiO static (quacc), kept once for every test: tests/data/vasp/recorded
+NIO_RUN = HERE / "data" / "vasp" / "recorded" / "quacc_NiO_mp_static"
 ROOT = HERE.parent
 STUDY_ID = "5ca1ab1e0123456789abcdef01234567"
 
@@ -50,7 +52,7 @@ def run_cli(monkeypatch, *args) -> int:
 
 def nio_study(static_uuid: str, energy_eV: float, dir_name: str) -> StudyDocument:
     """A one-entry study of the recorded NiO whose static record names the static."""
-    nio = Structure.from_file(DATA / "NiO_mp_static_outputs" / "CONTCAR.gz")
+    nio = Structure.from_file(NIO_RUN / "CONTCAR.gz")
     scheme = EnergyScheme(
         engine="vasp",
         engine_version="6.4.1",
@@ -115,7 +117,7 @@ def vasp_study(monkeypatch, isolated_settings, tmp_path):
     from oredox.workflows.engines import VaspEngine
 
     reference = tmp_path / "refs" / "NiO_mp_static"
-    shutil.copytree(DATA / "NiO_mp_static_outputs", reference / "outputs")
+    shutil.copytree(NIO_RUN, reference / "outputs")
     patches = monkeypatch_vasp(monkeypatch, tmp_path / "refs")
     mock = next(patches)
     mock({"static NiO": "NiO_mp_static"}, {"static NiO": {"check_inputs": []}})
@@ -298,7 +300,7 @@ def test_query_prints_structures_only_when_asked(vasp_study, monkeypatch, capsys
 
     assert run_cli(monkeypatch, "query", STUDY_ID[:10], "--json", "--structures") == 0
     full = json.loads(capsys.readouterr().out)
-    nio = Structure.from_file(DATA / "NiO_mp_static_outputs" / "CONTCAR.gz")
+    nio = Structure.from_file(NIO_RUN / "CONTCAR.gz")
     assert Structure.from_dict(full["host_structure"]) == nio
     assert Structure.from_dict(full["entries"][0]["structure"]) == nio
     # the rest is today's output, unchanged

@@ -1,8 +1,9 @@
 """Electronic-structure analysis: O environments, O 2p DOS, Bader, pi/sigma, redox.
 
 Analytic cases have exact answers (symmetry, separated Gaussians, ideal octahedra in
-any orientation); real VASP outputs: Li2O and YPO4 from tests/data/bader
-(PROVENANCE.md), the others from the shared data pack when present (skipped if not).
+any orientation); real VASP outputs of others, copied with their provenance: Li2O
+and YPO4 in tests/data/bader, NiO and MgO (PROCAR with phases) in
+tests/data/vasp/recorded.
 """
 
 import json
@@ -27,13 +28,12 @@ from oredox.analysis.redox import o_o_pairs, redox_report
 from oredox.structures.frameworks import o3_layered
 from oredox.structures.seeds import li2mno3_honeycomb
 
-SHARED = Path(__file__).parents[2] / "shared" / "data" / "vasp"
-NIO = SHARED / "quacc/tests/core/schemas/test_files/vasp_mp_run1"
-MGO = SHARED / "pydefect/pydefect/tests/cli/vasp/vasp_files/MgO_2x2x2_perfect"
+RECORDED = Path(__file__).parent / "data" / "vasp" / "recorded"
+NIO = RECORDED / "quacc_NiO_mp_static"
+MGO = RECORDED / "pydefect_MgO_2x2x2_perfect"
 BADER_DATA = Path(__file__).parent / "data" / "bader"
 YPO4 = BADER_DATA / "YPO4"
 LI2O = BADER_DATA / "Li2O"
-needs_data = pytest.mark.skipif(not SHARED.exists(), reason="shared data missing")
 
 
 # --- O environments -------------------------------------------------------------
@@ -165,7 +165,6 @@ def test_bader_ypo4_with_the_aeccar_reference():
 # --- O 2p DOS ---------------------------------------------------------------------
 
 
-@needs_data
 def test_o2p_summary_of_nio():
     dos = Vasprun(NIO / "vasprun.xml.gz", parse_potcar_file=False).complete_dos
     envs = oxygen_environments(dos.structure)
@@ -228,10 +227,9 @@ def test_pi_sigma_do_not_depend_on_orientation(seed):
     assert result.o_pi[0][0, 0] == pytest.approx([0, 0, 0, 1], abs=1e-9)
 
 
-@needs_data
 def test_mgo_real_projections_rotate_consistently():
-    procar = Procar(MGO / "PROCAR")
-    vasprun = Vasprun(MGO / "vasprun.xml", parse_potcar_file=False)
+    procar = Procar(MGO / "PROCAR.xz")
+    vasprun = Vasprun(MGO / "vasprun.xml.xz", parse_potcar_file=False)
     s = vasprun.final_structure
     mg = [i for i, site in enumerate(s) if site.specie.symbol == "Mg"]
     aligned = project_procar(procar, s, vasprun.efermi, centres=mg)
@@ -280,7 +278,6 @@ def test_o_o_distances_are_classified():
     assert classes == [("O2-like", 1.21), ("peroxo", 1.45), ("short contact", 2.0)]
 
 
-@needs_data
 def test_redox_report_reads_moments():
     structure = Structure.from_file(NIO / "CONTCAR.gz")
     moments = [site["tot"] for site in Outcar(NIO / "OUTCAR.gz").magnetization]
@@ -303,7 +300,6 @@ def test_redox_report_reads_moments():
 # --- reading a run folder ---------------------------------------------------------
 
 
-@needs_data
 def test_analyse_a_folder_with_phases(tmp_path):
     from oredox.analysis.electronic import analyse_outputs
     from oredox.workflows.engines.vasp import read_vasp_outputs
