@@ -11,10 +11,11 @@ Cases (same files for both tools; populations compared atom by atom):
 - ``gaussians-N``: two unequal, overlapping Gaussians in a skewed cell on an N^3 grid,
   written as CHGCAR (an exact partition is not known; the tools are compared with
   each other and across grid sizes, which shows each method's grid convergence);
-- ``ypo4``: the recorded YPO4 static (../shared/data): AECCAR2 integrated over the
-  AECCAR0 + AECCAR2 basins, 48^3;
-- ``fe3o4``: the recorded Fe3O4 reference density (72^3) as both density and
-  reference.
+- ``ypo4``: the recorded YPO4 static (atomate's test files, copied into
+  tests/data/bader): AECCAR2 integrated over the AECCAR0 + AECCAR2 basins, 48^3;
+- ``fe3o4``: pymatgen's recorded Fe3O4 reference density (pymatgen-core
+  ``test-files/io/vasp/outputs/CHGCAR.Fe3O4_ref.gz``, 72^3, given with ``--fe3o4``)
+  as both density and reference.
 
 baderkit runs its ``weight`` method (the same algorithm) and its default
 ``neargrid-weight``; the time of each tool excludes file parsing and includes its
@@ -39,9 +40,7 @@ from pymatgen.io.vasp import Chgcar
 
 from oredox.analysis.bader import bader_charges
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "vasp"
-YPO4 = SHARED / "atomate/atomate/vasp/test_files/insertion_wf/YPO4-static/outputs"
-FE3O4 = SHARED / "pymatgen-core/test-files/io/vasp/outputs/CHGCAR.Fe3O4_ref.gz"
+YPO4 = Path(__file__).resolve().parents[1] / "tests" / "data" / "bader" / "YPO4"
 
 BADERKIT_RUNNER = r"""
 import json, sys, time
@@ -131,6 +130,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baderkit", help="python of an environment with baderkit")
     parser.add_argument("--out", default="bench_bader.json")
+    parser.add_argument(
+        "--fe3o4", type=Path, help="pymatgen's CHGCAR.Fe3O4_ref.gz (72^3 case)"
+    )
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,17 +146,17 @@ def main() -> None:
         if YPO4.exists():
             folder = work / "ypo4"
             folder.mkdir()
-            a0 = Chgcar.from_file(str(YPO4 / "AECCAR0.gz"))
-            a2 = Chgcar.from_file(str(YPO4 / "AECCAR2.gz"))
+            a0 = Chgcar.from_file(str(YPO4 / "AECCAR0.xz"))
+            a2 = Chgcar.from_file(str(YPO4 / "AECCAR2.xz"))
             a2.write_file(str(folder / "AECCAR2"))
             Chgcar(
                 a0.structure, {"total": a0.data["total"] + a2.data["total"]}
             ).write_file(str(folder / "CHGCAR_sum"))
             cases["ypo4"] = (folder / "AECCAR2", folder / "CHGCAR_sum")
-        if FE3O4.exists():
+        if args.fe3o4 is not None:
             folder = work / "fe3o4"
             folder.mkdir()
-            Chgcar.from_file(str(FE3O4)).write_file(str(folder / "CHGCAR"))
+            Chgcar.from_file(str(args.fe3o4)).write_file(str(folder / "CHGCAR"))
             cases["fe3o4"] = (folder / "CHGCAR", folder / "CHGCAR")
         for name, (charge, reference) in cases.items():
             row = {"oredox": run_oredox(charge, reference)}
