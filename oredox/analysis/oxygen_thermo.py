@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -95,7 +96,9 @@ def mp_o2_reference() -> tuple[float, str]:
     """
     from monty.serialization import loadfn
 
-    entries = loadfn(_mp2020_directory() / "calc_compounds.json.gz")
+    with warnings.catch_warnings():  # pymatgen warns about noble-gas electronegativity
+        warnings.simplefilter("ignore", UserWarning)
+        entries = loadfn(_mp2020_directory() / "calc_compounds.json.gz")
     entry = entries["O2"]
     if entry.correction != 0 or entry.parameters.get("run_type") != "GGA":
         raise OredoxInputError(
