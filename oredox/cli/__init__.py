@@ -15,7 +15,9 @@ Commands
 ``oredox analyse FOLDER``
     Electronic analysis of one VASP or GPAW static.
 ``oredox query [STUDY_ID]``
-    List the studies in the store, or show one.
+    List the studies in the store, or show one (``--oxygen``: its O loss).
+``oredox oxygen STUDY_ID``
+    Relax the O vacancies of a study's configurations: which O leaves first.
 ``oredox template list|show|new``
     The shipped study templates.
 ``oredox structure o3|p2|rocksalt|layered|orderings|sqs|sro|seed``
@@ -36,7 +38,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from oredox.cli import query, structure, study
+from oredox.cli import oxygen, query, structure, study
 from oredox.cli.common import console, parse_fraction, parse_fractions, parse_states
 from oredox.errors import OredoxInputError, OredoxRunError
 
@@ -56,6 +58,7 @@ app.command()(study.demo)
 app.command()(query.query)
 app.command()(study.analyse)
 app.command()(study.run)
+app.command()(oxygen.oxygen)
 app.command()(study.submit)
 app.command()(study.status)
 app.command()(study.rerun)

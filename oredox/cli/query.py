@@ -38,6 +38,14 @@ def query(
             help="The statics' analysis along x (with --png: also <png>-path.png).",
         ),
     ] = False,
+    oxygen: Annotated[
+        bool,
+        typer.Option(
+            "--oxygen",
+            help="The O-loss table of this study or oxygen id (oredox oxygen); with "
+            "--png its figure: E_f(V_O) and release temperature vs x.",
+        ),
+    ] = False,
     chemsys: Annotated[
         str | None, typer.Option(help="Host elements, e.g. Li-Co-O (any order).")
     ] = None,
@@ -94,6 +102,16 @@ def query(
         )
     # an embedded store that was never made is empty: list nothing, create nothing
     missing = settings.store == "montydb" and not (settings.work_dir / "store").is_dir()
+    if study_id is None and oxygen:
+        from oredox.report_oxygen import oxygen_documents_table
+        from oredox.store_oxygen import list_oxygen_documents
+
+        found = [] if missing else list_oxygen_documents(get_job_store(settings))
+        if as_json:
+            print(json.dumps(found, indent=2))
+            return
+        console.print(oxygen_documents_table(found))
+        return
     if study_id is None:
         rows = (
             []
@@ -120,6 +138,9 @@ def query(
             f"no study {study_id!r}: there is no oredox store in {settings.work_dir} "
             "yet (nothing has run with it; check --work-dir or OREDOX_WORK_DIR)"
         )
+    if oxygen:
+        _show_oxygen(get_job_store(settings), study_id, png, as_json)
+        return
     study = get_study(get_job_store(settings), study_id)
     if formula_unit is not None:
         from oredox.analysis.formula_unit import restate
@@ -142,6 +163,22 @@ def query(
         print(study.model_dump_json(indent=2, exclude=exclude))
         return
     report.print_study(study, console)
+
+
+def _show_oxygen(store, id_or_study_id: str, png: Path | None, as_json: bool) -> None:
+    """The oxygen-loss document of a study (or by its own id): table, figure, JSON."""
+    from oredox.analysis.plots_oxygen import plot_oxygen_loss
+    from oredox.report_oxygen import print_oxygen
+    from oredox.store_oxygen import get_oxygen_document
+
+    document = get_oxygen_document(store, id_or_study_id)
+    if png is not None:
+        plot_oxygen_loss(document, png)
+    if as_json:
+        exclude = {"hosts": {"__all__": {"vacancies": {"__all__": {"structure"}}}}}
+        print(document.model_dump_json(indent=2, exclude=exclude))
+        return
+    print_oxygen(document, console)
 
 
 def _check_filters(x_min, x_max, chemsys, engine) -> None:

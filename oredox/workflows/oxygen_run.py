@@ -10,6 +10,7 @@ FireWorks or jobflow-remote, as ``oredox submit`` does a study's.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,7 +57,9 @@ def run_oxygen(
         study, engine, keep_per_class=keep_per_class, reference=reference
     )
     maker.engine.check_runnable()
-    flow = maker.make(study, config_ids, x_values)
+    with warnings.catch_warnings():  # a delithiated cell's charge, as stored
+        warnings.filterwarnings("ignore", "Structure charge", UserWarning)
+        flow = maker.make(study, config_ids, x_values)
     run_dir = new_run_dir(settings.work_dir, f"oxygen-{study.study_id[:12]}")
     identity = {"name": f"oxygen loss of {study.study_id}"}
     identity["engine"] = maker.engine.label
