@@ -33,8 +33,24 @@ def after_loss_text(vacancy: OxygenVacancyResult) -> str:
     parts = [f"{n} {name}" for name, n in sorted(pairs.items())]
     framework = after.get("framework") or {}
     if framework and not framework.get("intact", True):
-        parts += framework.get("reasons") or ["framework changed"]
+        parts.append("framework: " + ", ".join(framework_flags(framework)))
+    if framework.get("undercoordinated_before_relaxation"):
+        parts.append("small cell")
     return "; ".join(parts) or "-"
+
+
+def framework_flags(framework: dict) -> list[str]:
+    """Short names of what changed in the framework after the loss."""
+    flags = []
+    if framework.get("tetrahedral_metals"):
+        flags.append("tetrahedral TM")
+    if framework.get("metals_in_alkali_layer"):
+        flags.append("TM in alkali layer")
+    if framework.get("displaced_metals_A"):
+        flags.append("TM moved > 1 A")
+    if framework.get("collapsed_layers_fraction"):
+        flags.append("alkali layer collapsed")
+    return flags or ["changed"]
 
 
 def print_oxygen(document: OxygenLossDocument, console: Console) -> None:
@@ -113,7 +129,9 @@ def print_oxygen(document: OxygenLossDocument, console: Console) -> None:
     console.print(first)
     console.print(
         "dmu_O*: Delta mu_O (vs the O-rich limit) below which the O leaves; "
-        "T_release '> 3000': not below the O2 table's top; orbits: relaxed/found",
+        "T_release '> 3000': not below the O2 table's top; orbits: relaxed/found; "
+        "small cell: the vacancy leaves a TM with four O or fewer before any "
+        "relaxation (the cell is too small for an isolated vacancy)",
         style="dim",
         highlight=False,
     )

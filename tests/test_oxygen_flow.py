@@ -126,6 +126,18 @@ def test_refuses_a_host_without_oxygen_and_another_scheme():
         OxygenVacancyMaker(reference="janaf")
 
 
+def test_flow_serialises_for_fireworks_and_the_journal():
+    from jobflow import Flow
+    from jobflow.managers.fireworks import flow_to_workflow
+
+    study = recorded_study()
+    flow = OxygenVacancyMaker.for_study(study).make(study, x_values=[0.5])
+    again = Flow.from_dict(json.loads(json.dumps(flow.as_dict(), default=str)))
+    assert [j.name for j in again.jobs] == [j.name for j in flow.jobs]
+    workflow = flow_to_workflow(flow)
+    assert len(workflow.fws) == len(flow.jobs) == 3  # two orbits at x = 0.5
+
+
 def test_o2_molecule_is_a_triplet_in_a_box():
     o2 = o2_molecule()
     assert o2.lattice.abc == pytest.approx((10.0, 10.0, 10.0))

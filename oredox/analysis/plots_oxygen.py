@@ -95,8 +95,7 @@ def plot_oxygen_loss(document: OxygenLossDocument, path: str | Path) -> Path:
     ax_t.set_ylabel(f"release temperature at {document.pressure_bar:g} bar (K)")
     ax_t.set_ylim(-50, top_K + 150)
     if have_x:
-        alkali = "x"
-        ax_t.set_xlabel(f"{alkali} (alkali per formula unit)")
+        ax_t.set_xlabel(f"x (alkali per formula unit of {document.host_formula})")
     else:
         ax_t.set_xticks(xs, [host.config_id for host in hosts])
     return _save(fig, path)
