@@ -233,9 +233,7 @@ def test_static_writes_every_file_the_analysis_reads(statics):
     # low-spin Co3+ d6: no moment, a band gap
     assert abs(summary["total_magnetization_muB"]) < 0.05
     assert output.band_gap_eV > 1.0
-    assert output.structure.site_properties["magmom"][0] == pytest.approx(
-        0, abs=0.05
-    )
+    assert output.structure.site_properties["magmom"][0] == pytest.approx(0, abs=0.05)
     # every analysis ran: nothing skipped
     assert result["skipped"] == {}
     for key in ("environments", "o2p", "o2p_dos", "bader", "projections", "redox"):
