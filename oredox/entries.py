@@ -11,9 +11,14 @@ Energies are the study's own, uncorrected. The schemes whose energies
 MaterialsProject2020Compatibility can correct (:func:`mp2020_problems`):
 
 - VASP with MP's POTCARs, PBE and MP's U values: yes.
-- CHGNet (and other models trained on MPtrj): predicts raw MP GGA/GGA+U energies, so
-  the entries carry the GGA/GGA+U run type, U values and POTCARs of the MP calculation
-  they imitate, and MP2020 corrects them as it would MP's own.
+- CHGNet (trained on MPtrj): no, because its energies already include MP2020's
+  corrections. Its training energies were MP's GGA/GGA+U energies with
+  MaterialsProject2020Compatibility applied (CHGNet's README, "Notes for Training").
+  Measured with CHGNet 0.3.0 on MgO, CaO, SrO, BaO, Li2O, Na2O and K2O: 0.52-0.66 eV
+  per O below MP's uncorrected energies, close to the -0.687 eV oxide correction.
+  Correcting them again would count it twice. Compare them with MP's *corrected*
+  energies as they are. The entries say so (``energies_include_mp2020``) and carry
+  no POTCARs (none was used), so pymatgen's compatibility refuses them.
 - GPAW (its own PAW setups), engine pairs whose energies come from GPAW, VASP with U
   values or POTCARs other than MP's: no. Their ``potcar_symbols`` are empty (no POTCAR
   was used), so MP2020's POTCAR check refuses them; pymatgen also refuses a U that is
@@ -145,9 +150,10 @@ def entry_parameters(scheme: EnergyScheme, composition: Composition) -> dict[str
     ``"r2SCAN"``... with ``"+U"`` for other functionals), ``+U`` when an element of
     the entry has a non-zero U (U applies only with O or F present, as in MP).
     ``hubbards``: U (eV) per element of the entry, ``{}`` without U. ``potcar_symbols``
-    and ``potcar_spec`` (hash unknown: None): VASP's, MP's for an MPtrj-trained model,
-    empty for an engine that uses no POTCAR. Then ``engine``, ``functional``,
-    ``energy_scheme`` (the whole scheme), ``mp2020_compatible`` and ``mp2020_problems``.
+    and ``potcar_spec`` (hash unknown: None): VASP's, empty for an engine that used no
+    POTCAR (GPAW, CHGNet). Then ``engine``, ``functional``, ``energy_scheme`` (the whole
+    scheme), ``energies_include_mp2020`` (CHGNet's), ``mp2020_compatible`` and
+    ``mp2020_problems``.
     """
     elements = sorted(el.symbol for el in composition.elements)
     hubbards = _hubbards(scheme, elements)
@@ -163,6 +169,7 @@ def entry_parameters(scheme: EnergyScheme, composition: Composition) -> dict[str
         "engine": scheme.engine,
         "functional": scheme.functional,
         "energy_scheme": scheme.model_dump(mode="json"),
+        "energies_include_mp2020": _is_mptrj_model(scheme),
         "mp2020_compatible": not problems,
         "mp2020_problems": problems,
     }
@@ -175,7 +182,16 @@ def mp2020_problems(scheme: EnergyScheme, elements: list[str]) -> list[str]:
     values and 520 eV cutoff; a model trained on MPtrj predicts those energies.
     """
     if _is_mptrj_model(scheme):
-        return []
+        return [
+            f"{scheme.model} energies already include MP2020's corrections (its "
+            "training energies had them applied): compare them with MP's corrected "
+            "energies as they are, do not correct them again"
+        ]
+    if _is_model_only(scheme):
+        return [
+            f"energies from the machine-learned model {scheme.model}, not known to "
+            "imitate MP's GGA/GGA+U energies (oredox knows CHGNet's MPtrj training)"
+        ]
     if not scheme.potcars:
         setups = (scheme.parameters or {}).get("paw_setups", "its own PAW setups")
         return [
@@ -197,6 +213,12 @@ def mp2020_problems(scheme: EnergyScheme, elements: list[str]) -> list[str]:
         problems.append(f"POTCARs {', '.join(wrong)} are not MP's")
     if scheme.encut_eV is not None and abs(scheme.encut_eV - MP_ENCUT_EV) > 1e-6:
         problems.append(f"cutoff {scheme.encut_eV:g} eV, MP uses {MP_ENCUT_EV:g} eV")
+    parameters = scheme.parameters or {}
+    overrides = {**parameters.get("incar", {}), **parameters.get("relax_incar", {})}
+    overrides.pop("ENCUT", None)  # reported above
+    if overrides:
+        tags = ", ".join(f"{k} = {v}" for k, v in sorted(overrides.items()))
+        problems.append(f"INCAR overrides that change energies from MP's: {tags}")
     return problems
 
 
@@ -248,6 +270,11 @@ def _is_mptrj_model(scheme: EnergyScheme) -> bool:
     return "MPtrj" in model and scheme.hubbard_u_eV is None and not scheme.potcars
 
 
+def _is_model_only(scheme: EnergyScheme) -> bool:
+    """Energies from a machine-learned model alone (no DFT static: no cutoff, no U)."""
+    return bool(scheme.model) and not scheme.potcars and scheme.encut_eV is None
+
+
 def _functional_base(functional: str) -> str:
     """MP's run-type name of the functional: PBE is "GGA"; PBEsol, r2SCAN as written."""
     word = re.split(r"[\s+/]", functional.strip(), maxsplit=1)[0]
@@ -257,6 +284,8 @@ def _functional_base(functional: str) -> str:
 
 
 def _run_type(scheme: EnergyScheme, is_hubbard: bool) -> str:
+    if _is_model_only(scheme) and not _is_mptrj_model(scheme):
+        return "unknown"  # a machine-learned model of unknown training data
     base = "GGA" if _is_mptrj_model(scheme) else _functional_base(scheme.functional)
     return f"{base}+U" if is_hubbard else base
 
@@ -292,9 +321,40 @@ def _mp_potcar_symbols(elements: list[str]) -> list[str]:
 
 def _potcar_symbols(scheme: EnergyScheme, elements: list[str]) -> list[str]:
     """POTCAR titles of the elements (no date); [] when no POTCAR was used."""
-    if _is_mptrj_model(scheme):
-        return _mp_potcar_symbols(elements)
     if not scheme.potcars:
         return []
     by_element = {symbol.split("_")[0]: symbol for symbol in scheme.potcars}
     return [f"PAW_PBE {by_element[el]}" for el in elements if el in by_element]
+
+
+def study_phase_diagram(study: StudyDocument, hull_candidates_only: bool = True):
+    """The study's configurations and its alkali metal as a pymatgen ``PhaseDiagram``.
+
+    A study holds no entry of its framework's other elements (Co, O for Li_xCoO2):
+    they get placeholder terminals 10 eV/atom above the highest entry, as pymatgen's
+    ``InsertionElectrode.from_entries`` adds them, which close the diagram without
+    touching the stable set along the delithiation line. With
+    ``hull_candidates_only`` (default) the configurations the study kept off its hull
+    (unconverged, framework lost) are left out, so the stable set is the study's hull.
+    """
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+
+    entries = study_entries(study, hull_candidates_only=hull_candidates_only)
+    high_eV = max(entry.energy_per_atom for entry in entries) + 10.0
+    others = {el for entry in entries for el in entry.elements} - {
+        Element(study.alkali)
+    }
+    terminals = [PDEntry(Composition({el: 1}), high_eV) for el in sorted(others)]
+    return PhaseDiagram([*entries, alkali_entry(study), *terminals])
+
+
+def study_electrode(study: StudyDocument):
+    """Pymatgen's ``InsertionElectrode`` of the study: the study's own voltages.
+
+    Built from the configurations the study built its hull from
+    (``hull_candidates_only``) and its alkali metal reference.
+    """
+    from pymatgen.apps.battery.insertion_battery import InsertionElectrode
+
+    entries = study_entries(study, hull_candidates_only=True)
+    return InsertionElectrode.from_entries(entries, alkali_entry(study))

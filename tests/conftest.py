@@ -9,7 +9,6 @@ from pathlib import Path
 import mongomock_ng
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # real VASP runs of others, copied into the repository (PROVENANCE.md there)
 RECORDED_VASP = Path(__file__).parent / "data" / "vasp" / "recorded"
 

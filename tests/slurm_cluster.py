@@ -1,7 +1,7 @@
 """A real single-node SLURM cluster on this machine, for tests (root only).
 
 Installs Debian's slurm-wlm and munge when missing, writes a minimal slurm.conf
-(the settings of ../shared/DESIGN.md that work here: proctrack/linuxproc, task/none,
+(settings that work in containers: proctrack/linuxproc, task/none,
 select/cons_tres), starts munged, slurmctld and slurmd, and waits until the node is
 idle. ``ensure_slurm`` returns None when it can run, else the reason it cannot.
 """

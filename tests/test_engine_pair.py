@@ -283,3 +283,18 @@ def test_dry_run_of_a_pair_writes_both_steps_of_each_relaxation(tmp_path):
         (tmp_path / "inputs" / "k0-0" / "relax" / "POSCAR.json").read_text()
     )
     assert sorted(record["poscar_site_order"]) == list(range(12))
+
+
+def test_a_dft_relaxation_hands_its_moments_to_the_static():
+    from oredox.workflows.engines.pair import static_start
+
+    start = initial_magmoms(o3_layered("LiCoO2"))  # Co3+ low spin: 0.6 muB
+    relaxed = start.copy()
+    relaxed.add_site_property("magmom", [0.0, 0.0, 0.0, 0.02, 0.03, 0.01] + [0.0] * 6)
+    mlip = static_start.original(relaxed, start)
+    assert mlip.site_properties["magmom"] == start.site_properties["magmom"]
+    dft = static_start.original(relaxed, start, relaxed_moments=True)
+    assert dft.site_properties["magmom"] == relaxed.site_properties["magmom"]
+    # the pairs: CHGNet's moments are no start, a VASP relaxation's are
+    assert not get_engine("chgnet+vasp").relax_maker().relaxed_moments
+    assert get_engine("vasp+gpaw").relax_maker().relaxed_moments

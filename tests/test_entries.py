@@ -10,7 +10,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.apps.battery.insertion_battery import InsertionElectrode
 from pymatgen.core import Composition, Element
 from pymatgen.entries.compatibility import (
@@ -24,7 +23,9 @@ from oredox.entries import (
     apply_mp2020,
     entry_parameters,
     hull_candidate_ids,
+    study_electrode,
     study_entries,
+    study_phase_diagram,
 )
 from oredox.errors import OredoxInputError
 from oredox.schemas import StudyDocument
@@ -62,18 +63,17 @@ def test_insertion_electrode_reproduces_the_stored_voltages(study):
     )
     stable = [entry.data["config_id"] for entry in electrode.stable_entries]
     assert stable == study.hull_config_ids  # both by increasing alkali content
+    # the same from the helper, which keeps what the study kept off its hull out
+    helper = study_electrode(study)
+    assert [p.voltage for p in helper.voltage_pairs] == pytest.approx(
+        [p.voltage for p in electrode.voltage_pairs]
+    )
 
 
 def test_phase_diagram_has_the_study_hull_as_its_stable_set(study):
-    entries = study_entries(study)
+    entries = study_entries(study, hull_candidates_only=True)
     metal = alkali_entry(study)
-    # the framework's elements alone are not in the study: placeholders far above,
-    # as InsertionElectrode.from_entries does
-    high_eV = max(entry.energy_per_atom for entry in entries) + 10
-    alkali = Element(study.alkali)
-    others = {el for entry in entries for el in entry.elements} - {alkali}
-    terminals = [PDEntry(Composition({el: 1}), high_eV) for el in others]
-    diagram = PhaseDiagram([*entries, metal, *terminals])
+    diagram = study_phase_diagram(study)
     stable = {e.data["config_id"] for e in diagram.stable_entries if e in entries}
     assert stable == set(study.hull_config_ids)
     assert metal in diagram.stable_entries
@@ -103,24 +103,24 @@ def test_entries_are_elements_only_and_carry_their_identity():
     assert sorted(e.data["config_id"] for e in half) == ["k2-0", "k2-1"]
 
 
-def test_chgnet_entries_take_mp2020_which_leaves_the_voltages_alone():
+def test_chgnet_entries_already_carry_mp2020_and_are_not_corrected_twice():
     study = load_study(CHGNET_DEMO)
     entries, metal = study_entries(study), alkali_entry(study)
     params = entries[0].parameters  # LiCoO2: an oxide, with MP's U on Co
     assert params["run_type"] == "GGA+U" and params["is_hubbard"]
     assert params["hubbards"] == {"Co": 3.32, "Li": 0.0, "O": 0.0}
-    assert params["potcar_symbols"] == ["PAW_PBE Co", "PAW_PBE Li_sv", "PAW_PBE O"]
-    assert entries[-1].parameters["hubbards"] == {"Co": 3.32, "O": 0.0}  # CoO2
     assert metal.parameters["run_type"] == "GGA" and metal.parameters["hubbards"] == {}
-    corrected = apply_mp2020([*entries, metal])
-    assert len(corrected) == 7
-    # 4 f.u. per cell: 4 Co x -1.638 (GGA/GGA+U mixing) + 8 O x -0.687 (oxide) eV
-    for entry in corrected[:-1]:
-        assert entry.correction == pytest.approx(4 * -1.638 + 8 * -0.687)
-    assert corrected[-1].correction == 0.0
-    electrode = InsertionElectrode.from_entries(corrected[:-1], corrected[-1])
-    voltages = sorted(pair.voltage for pair in electrode.voltage_pairs)
-    assert voltages == pytest.approx(sorted(s.voltage_V for s in study.voltage_steps))
+    # CHGNet learned MP2020-corrected energies: no POTCAR, flagged, refused again
+    assert params["potcar_symbols"] == []
+    assert params["energies_include_mp2020"] is True
+    assert params["mp2020_compatible"] is False
+    assert "already include MP2020" in params["mp2020_problems"][0]
+    with pytest.raises(OredoxInputError, match="already include MP2020"):
+        apply_mp2020([*entries, metal])
+    with pytest.raises(CompatibilityError, match="Incompatible POTCAR"):
+        MaterialsProject2020Compatibility().process_entries(
+            entries[:1], inplace=False, on_error="raise"
+        )
 
 
 def test_gpaw_energies_are_refused_by_mp2020():

@@ -218,7 +218,9 @@ def test_a_template_sets_the_formula_unit_and_it_must_fit():
     host, _, _ = template_from_data(data).build_host()
     assert formula_units(host) == ("Li0.5Co0.5O", 12.0)
     data["host"]["formula_unit"] = "LiNiO2"
-    with pytest.raises(OredoxInputError, match="host.formula_unit: .*has the elements"):
+    with pytest.raises(
+        OredoxInputError, match=r"host\.formula_unit: .*has the elements"
+    ):
         template_from_data(data).build_host()
     data["host"]["formula_unit"] = "Li(CoO2)"
     with pytest.raises(OredoxInputError, match="element symbols and amounts"):

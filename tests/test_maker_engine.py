@@ -147,6 +147,8 @@ def test_a_vasp_user_maker_derives_an_r2scan_scheme_without_vasp():
     # energies: r2SCAN statics without U (MPScanStaticSet), PBE_54 POTCARs, 680 eV
     assert scheme.functional == "r2SCAN, geometry from PBE+U (Dudarev)"
     assert scheme.hubbard_u_eV is None
+    # the r2SCAN static starts from the PBE+U relaxation's converged moments
+    assert engine.relax_maker(0.03, 99).relaxed_moments
     assert scheme.potcars == ["Co", "Li_sv", "O"]
     assert scheme.encut_eV == 680.0
     assert scheme.parameters["potcar_functional"] == "PBE_54"

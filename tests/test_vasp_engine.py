@@ -173,9 +173,14 @@ def test_initial_moments_by_hand():
 
     # 3d: high spin from the d count
     assert initial_moment(Species("Ni", 2)) == 2.0  # d8
-    assert initial_moment(Species("Ni", 3)) == 3.0  # d7
-    assert initial_moment(Species("Co", 3)) == 4.0  # d6
+    assert initial_moment(Species("Mn", 3)) == 4.0  # d4, Jahn-Teller
+    assert initial_moment(Species("Fe", 3)) == 5.0  # d5
     assert initial_moment(Species("Mn", 4)) == 3.0  # d3
+    # ... except the late 3d ions that are low spin in oxides
+    assert initial_moment(Species("Co", 3)) == 0.6  # t2g6 (LiCoO2), MP's start
+    assert initial_moment(Species("Co", 4)) == 1.0  # t2g5 (CoO2)
+    assert initial_moment(Species("Ni", 3)) == 1.0  # t2g6 eg1 (LiNiO2)
+    assert initial_moment(Species("Ni", 4)) == 0.6  # t2g6 (NiO2)
     assert initial_moment(Species("Ti", 4)) == 0.0  # d0
     # 4d/5d: low spin, t2g first (octahedral)
     assert initial_moment(Species("Ru", 4)) == 2.0  # t2g4
@@ -206,7 +211,7 @@ def test_o_hole_search_is_an_explicit_override():
         strict=True,
     ):
         by_element[site.specie.symbol] = (a, b)
-    assert by_element == {"Li": (0.0, 0.0), "Ni": (3.0, 3.0), "O": (0.0, 0.6)}
+    assert by_element == {"Li": (0.0, 0.0), "Ni": (1.0, 1.0), "O": (0.0, 0.6)}
 
 
 def test_missing_vasp_command_is_a_clear_error(monkeypatch):

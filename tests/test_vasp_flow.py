@@ -61,7 +61,7 @@ def relax_incar(job_, structure):
     return generator.get_input_set(structure, potcar_spec=True).incar
 
 
-def test_flow_starts_with_the_host_relaxation_in_high_spin():
+def test_flow_starts_with_the_host_relaxation_from_the_spin_rule():
     host = o3_layered("LiNiO2")  # Li3Ni3O6, Ni3+ d7
     maker = vasp_maker()
     flow = maker.make(host, [[1, 0, 0], [0, 1, 0], [0, 0, 1]])
@@ -69,13 +69,13 @@ def test_flow_starts_with_the_host_relaxation_in_high_spin():
     assert host_job.name == "relax host"
     start = host_job.function_args[0]
     ni = [i for i, site in enumerate(start) if site.specie.symbol == "Ni"]
-    assert {start.site_properties["magmom"][i] for i in ni} == {3.0}  # high-spin d7
+    assert {start.site_properties["magmom"][i] for i in ni} == {1.0}  # low-spin d7
     incar = relax_incar(host_job, start)
     assert incar["LDAUU"] == [0, 6.2, 0]  # Li Ni O: the MP U table, written whole
     assert incar["LDAUL"] == [0, 2, 0]
     assert incar["ENCUT"] == 520 and incar["ISIF"] == 3
     assert (incar["ISMEAR"], incar["SIGMA"]) == (0, 0.05)  # Gaussian, an oxide
-    assert incar["MAGMOM"] == [0.0] * 3 + [3.0] * 3 + [0.0] * 6  # Li, Ni3+ d7, O
+    assert incar["MAGMOM"] == [0.0] * 3 + [1.0] * 3 + [0.0] * 6  # Li, Ni3+ d7 LS, O
     # the screening receives the host relaxation's outputs by reference
     relaxed = screen.function_kwargs["relaxed_host"]
     assert relaxed["structure"].uuid == host_job.uuid
@@ -111,7 +111,7 @@ def test_screening_fans_out_vasp_relaxations_reusing_the_host():
     assert len(k1) == len(host) - 1
     # the relaxed host's geometry with the host's starting moments (HS Ni3+: 3 muB;
     # Li+ and O2- closed shells: 0)
-    assert set(k1.site_properties["magmom"]) == {3.0, 0.0}
+    assert set(k1.site_properties["magmom"]) == {1.0, 0.0}
     assert k1.volume == pytest.approx(relaxed.volume)
     assert k1.composition["Li"] == host.composition["Li"] - 1
     reference = jobs[3].function_args[0]

@@ -23,6 +23,7 @@ from oredox.errors import OredoxInputError
 from oredox.schemas import scheme_id
 from oredox.settings import load_settings
 from oredox.store import get_job_store
+from oredox.structures.frameworks import o3_layered
 from oredox.workflows.dftu import initial_magmoms
 from oredox.workflows.engines import VaspEngine, get_engine
 from oredox.workflows.engines.vasp_sets import kpoint_mesh
@@ -144,6 +145,18 @@ def test_explicit_mesh_from_a_template(ltno):
         ({"kpoints": {"mesh": [3, 2, 6], "per_reciprocal_atom": 1000}}, "exactly one"),
         ({"kpoints": {"mesh": [3, 0, 6]}}, ">= 1"),
         ({"incar": {"NCORE": 4}, "potcar": "Ni"}, "potcar"),
+        # another functional is another engine: a user maker
+        ({"incar": {"METAGGA": "R2SCAN"}}, "METAGGA would change the functional"),
+        ({"relax_incar": {"GGA": "PS"}}, "GGA would change the functional"),
+        ({"incar": {"LHFCALC": True, "HFSCREEN": 0.2}}, "HFSCREEN, LHFCALC would"),
+        ({"incar": {"IVDW": 12}}, "IVDW would change the functional"),
+        # no second tag smuggled in a value, no k-mesh behind the kpoints section
+        ({"incar": {"SYSTEM": "x\nENCUT = 300"}}, "SYSTEM holds a newline"),
+        ({"incar": {"SYSTEM": "x; LDAUU = 0 9 0"}}, "SYSTEM holds a newline"),
+        ({"incar": {"KSPACING": 0.3}}, "KSPACING.*vasp.kpoints"),
+        # values VASP does not know
+        ({"incar": {"ISPIN": 3}}, "ISPIN: Cannot find 3"),
+        ({"relax_incar": {"ALGO": "Fastt"}}, "ALGO: Cannot find Fastt"),
     ],
 )
 def test_bad_vasp_sections_are_clear_errors(vasp, message):
@@ -229,3 +242,18 @@ def test_a_static_starts_from_the_moments_of_the_job_before(
     structure = responses[first.uuid][1].output.structure
     assert structure.site_properties["magmom"] == pytest.approx(recorded)
     assert recorded == pytest.approx([1.122, 0.903])  # the hand-written MAGMOM
+
+
+def test_mp_densities_are_rounded_up_too():
+    """MP's 64 (relax) and 100 (static) k-points per A^-3, met rather than missed."""
+    host = initial_magmoms(o3_layered("LiCoO2"))  # 12 atoms, hexagonal cell
+    engine = VaspEngine(preset="mp")
+    for maker, per_volume in ((engine.relax_maker(), 64), (engine.static_maker(), 100)):
+        inputs = maker.input_set_generator.get_input_set(host, potcar_spec=True)
+        n1, n2, n3 = inputs.kpoints.kpts[0]
+        needed = per_volume * host.lattice.reciprocal_lattice.volume * len(host)
+        assert n1 * n2 * n3 * len(host) >= needed
+    relax = engine.relax_maker().input_set_generator.get_input_set(
+        host, potcar_spec=True
+    )
+    assert tuple(relax.kpoints.kpts[0]) == (10, 10, 2)  # pymatgen's rounding: 9x9x1

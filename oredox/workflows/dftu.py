@@ -176,6 +176,16 @@ def hubbard_u(structure: Structure, preset: str | DftuPreset) -> dict[str, float
     return table
 
 
+# Late 3d ions low-spin in layered and rock-salt oxides (LiCoO2 Co3+ t2g6, CoO2 Co4+
+# t2g5, LiNiO2 Ni3+ t2g6 eg1, NiO2 Ni4+ t2g6): starting moments, muB.
+LOW_SPIN_3D: dict[tuple[str, int], float] = {
+    ("Co", 3): 0.6,
+    ("Co", 4): 1.0,
+    ("Ni", 3): 1.0,
+    ("Ni", 4): 0.6,
+}
+
+
 def initial_moment(species: Species | Element) -> float:
     """Initial moment (muB) of an ion from its d electron count and its row.
 
@@ -183,8 +193,13 @@ def initial_moment(species: Species | Element) -> float:
       ions (Ti4+, Nb5+, Zn2+). An O-hole search is a deliberate choice:
       ``initial_magmoms(structure, {"O": 0.6})``.
     - 3d ions start high-spin: d^n has n unpaired electrons up to n = 5 and 10 - n
-      above (Ni2+ d8: 2, Co3+ d6: 4, Mn4+ d3: 3); a high-spin start can still relax
-      to low spin, the reverse is rarely found.
+      above (Ni2+ d8: 2, Mn3+ d4: 4, Mn4+ d3: 3, Fe3+ d5: 5), except the late 3d ions
+      that are low-spin in oxides at high oxidation states (:data:`LOW_SPIN_3D`:
+      Co3+ d6 and Ni4+ d6 0.6, Co4+ d5 and Ni3+ d7 1 muB). A high-spin start for
+      these can stay stuck in a high- or intermediate-spin state in DFT+U. The d6
+      ions start at 0.6 rather than 0 (the Materials Project's start for Co), so
+      that an ion oxidised by delithiation, which starts from the host's moments,
+      can still polarise (Co3+ -> Co4+: 1 muB).
     - 4d and 5d ions start low-spin, t2g filled first as in an octahedron (their
       larger ligand-field splitting): t2g^n has n unpaired electrons up to n = 3 and
       6 - n up to 6, then eg^(n-6) adds them again (Ru4+ d4: 2, Ir4+ d5: 1, Ru5+ d3:
@@ -202,7 +217,10 @@ def initial_moment(species: Species | Element) -> float:
     n_d = element.group - oxi
     if not 0 <= n_d <= 10:
         return 0.6
-    if element.row <= 4:  # 3d: high spin
+    if element.row <= 4:  # 3d: high spin unless known low-spin in oxides
+        low_spin = LOW_SPIN_3D.get((element.symbol, round(oxi)))
+        if low_spin is not None and oxi == round(oxi):
+            return low_spin
         return float(n_d if n_d <= 5 else 10 - n_d)
     if n_d <= 6:  # 4d, 5d: low spin, t2g first
         return float(n_d if n_d <= 3 else 6 - n_d)

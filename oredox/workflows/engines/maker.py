@@ -225,6 +225,8 @@ class MakerEngine(Engine):
             relax_maker=self.relax,
             static_maker=self.static,
             relax_converged_value=relax_only.converged_value,
+            # a VASP relaxation's converged moments start the static (item 3)
+            relaxed_moments=maker_kind(self.relax) == "vasp",
         )
 
     def static_maker(self, projections: bool = False) -> Maker | None:

@@ -55,9 +55,20 @@ EngineField = Annotated[
 
 
 @job(name="relaxed geometry, starting moments")
-def static_start(relaxed: Structure, start: Structure) -> Structure:
-    """Job: ``start``'s species and starting moments in ``relaxed``'s geometry."""
-    return relaxed_geometry(start, relaxed)
+def static_start(
+    relaxed: Structure, start: Structure, relaxed_moments: bool = False
+) -> Structure:
+    """Job: ``start``'s species and starting moments in ``relaxed``'s geometry.
+
+    With ``relaxed_moments`` the static starts from the relaxation's own moments
+    (its ``magmom`` site property: a DFT relaxation's converged moments), where the
+    relaxation has them.
+    """
+    structure = relaxed_geometry(start, relaxed)
+    moments = relaxed.site_properties.get("magmom")
+    if relaxed_moments and moments is not None and None not in moments:
+        structure.add_site_property("magmom", [float(m) for m in moments])
+    return structure
 
 
 @dataclass
@@ -76,13 +87,16 @@ class PairRelaxMaker(Maker):
     relax_maker: Maker | None = None
     static_maker: Maker | None = None
     relax_converged_value: Any = True
+    #: start the static from the relaxation's moments (a DFT relaxation's); else
+    #: from the configuration's starting moments (an MLIP's moments are no start)
+    relaxed_moments: bool = False
 
     def make(self, structure: Structure) -> Flow:
         """Relax ``structure``, then run the static on the relaxed geometry."""
         relax = self.relax_maker.make(structure)
         relax.name = f"{self.name}: {relax.name}"
         relaxed = self.relax_engine.relax_outputs(relax)
-        start = static_start(relaxed["structure"], structure)
+        start = static_start(relaxed["structure"], structure, self.relaxed_moments)
         static = self.static_maker.make(start.output)
         outputs = self.static_engine.static_outputs(static)
         converged = same_value(relaxed["converged"], self.relax_converged_value)
@@ -143,6 +157,7 @@ class EnginePair(Engine):
             relax_maker=self.relax_engine.relax_maker(fmax, steps),
             static_maker=self.static_engine.static_maker(True),
             relax_converged_value=self.relax_engine.converged_value,
+            relaxed_moments=self.relax_engine.name == "vasp",
         )
 
     def static_maker(self, projections: bool = False) -> Maker | None:

@@ -50,6 +50,9 @@ METAL_SIGMA_EV = 0.2
 # MPMetalRelaxSet's k-density (per A^-3 of reciprocal volume) for metal cells when the
 # preset sets no density of its own.
 MP_METAL_RECIPROCAL_DENSITY = 200
+# MPRelaxSet's k-density of other cells (per A^-3); MPStaticSet's is its own field
+# (100), both rounded up here.
+MP_RELAX_RECIPROCAL_DENSITY = 64
 # DOS points of statics. VASP's DOS window runs from below the lowest eigenvalue to
 # above the highest band: with semicore POTCARs it spans 67 eV (Li_sv: -49.6 to
 # +17.6 eV about E_F, the recorded bcc Li run) to 97 eV (Ni_pv: -67.7 to +29.7 eV, the
@@ -68,7 +71,27 @@ OWNED_TAGS = {
     "LDAUJ": "hubbard_u: (U, L and J of every element together)",
     "NSW": "relax.max_steps",
     "EDIFFG": "relax.fmax_eV_per_A",
+    "KSPACING": "vasp.kpoints (mesh or per_reciprocal_atom)",
 }
+# Tags that change the functional: the presets are PBE(+U), and the energy scheme,
+# the entries' run type and MP2020 compatibility all read it so. Another functional
+# is another engine: a user maker (oredox.workflows.engines.MakerEngine).
+FUNCTIONAL_TAGS = frozenset(
+    {
+        "GGA",
+        "METAGGA",
+        "LHFCALC",
+        "HFSCREEN",
+        "AEXX",
+        "AGGAX",
+        "AGGAC",
+        "ALDAC",
+        "IVDW",
+        "LUSE_VDW",
+        "XC",
+        "LTBOUNDLIBXC",
+    }
+)
 # Tags that change how fast or with how much memory VASP runs, or what it writes,
 # but not the energy it converges to. Every other tag of an override changes energies
 # (or may) and is recorded in the energy scheme.
@@ -146,8 +169,15 @@ def _kpoints(
     structure: Structure,
     mesh: tuple[int, int, int] | list[int] | None,
     density: float | None,
-) -> Kpoints | None:
-    """An explicit mesh (not for metal cells), a density rounded up, or None."""
+    per_volume: float,
+) -> Kpoints:
+    """An explicit mesh (not for metal cells), else a density rounded up.
+
+    ``density`` in k-points per reciprocal atom; without it ``per_volume``, MP's
+    density in k-points per A^-3 of reciprocal volume (pymatgen's
+    ``automatic_density_by_vol``: k-points x atoms = per_volume x reciprocal volume x
+    atoms), met by the same rounding up.
+    """
     if mesh is not None and not is_metal_cell(structure):
         mesh = tuple(int(n) for n in mesh)
         comment = "oredox: mesh given by the user"
@@ -155,7 +185,9 @@ def _kpoints(
         mesh = kpoint_mesh(structure, density)
         comment = f"oredox: smallest mesh with k-points x atoms >= {density:g}"
     else:
-        return None
+        volume = structure.lattice.reciprocal_lattice.volume
+        mesh = kpoint_mesh(structure, per_volume * volume * len(structure))
+        comment = f"oredox: smallest mesh with >= {per_volume:g} k-points per A^-3"
     return Kpoints(
         comment=comment,
         num_kpts=0,
@@ -188,16 +220,19 @@ class OredoxRelaxSet(MPRelaxSet):
         return {"ISMEAR": 0, "SIGMA": GAUSSIAN_SIGMA_EV}
 
     @property
-    def kpoints_updates(self) -> dict | Kpoints:
-        """The explicit mesh, the density rounded up, or MP's densities."""
-        kpoints = _kpoints(
-            self.structure, self.kpoint_mesh, self.kpoints_per_reciprocal_atom
+    def kpoints_updates(self) -> Kpoints:
+        """The explicit mesh, else the density (MP's when none) rounded up."""
+        per_volume = (
+            MP_METAL_RECIPROCAL_DENSITY
+            if is_metal_cell(self.structure)
+            else MP_RELAX_RECIPROCAL_DENSITY
         )
-        if kpoints is not None:
-            return kpoints
-        if is_metal_cell(self.structure):
-            return {"reciprocal_density": MP_METAL_RECIPROCAL_DENSITY}
-        return {}
+        return _kpoints(
+            self.structure,
+            self.kpoint_mesh,
+            self.kpoints_per_reciprocal_atom,
+            per_volume,
+        )
 
 
 @dataclass
@@ -224,12 +259,14 @@ class OredoxStaticSet(MPStaticSet):
         return super().incar_updates | {"NEDOS": self.nedos}
 
     @property
-    def kpoints_updates(self) -> dict | Kpoints:
-        """The explicit mesh, the density rounded up, or MPStaticSet's."""
-        kpoints = _kpoints(
-            self.structure, self.kpoint_mesh, self.kpoints_per_reciprocal_atom
+    def kpoints_updates(self) -> Kpoints:
+        """The explicit mesh, else the density (MPStaticSet's when none) rounded up."""
+        return _kpoints(
+            self.structure,
+            self.kpoint_mesh,
+            self.kpoints_per_reciprocal_atom,
+            self.reciprocal_density,
         )
-        return kpoints if kpoints is not None else super().kpoints_updates
 
 
 def check_incar(settings: dict[str, Any], label: str = "") -> dict[str, Any]:
@@ -257,6 +294,23 @@ def check_incar(settings: dict[str, Any], label: str = "") -> dict[str, Any]:
             f"{prefix}unknown INCAR tag(s) {', '.join(hints)}; VASP would ignore "
             "them silently"
         )
+    functional = sorted(tag for tag in checked if tag in FUNCTIONAL_TAGS)
+    if functional:
+        raise OredoxInputError(
+            f"{prefix}{', '.join(functional)} would change the functional, which the "
+            "preset fixes (PBE+U); for r2SCAN, HSE, PBEsol or a vdW functional bring "
+            "your own atomate2 maker as the engine (MakerEngine, Python API)"
+        )
+    injected = sorted(
+        tag
+        for tag, value in checked.items()
+        if isinstance(value, str) and any(c in value for c in "\n\r;=!#")
+    )
+    if injected:
+        raise OredoxInputError(
+            f"{prefix}the value of {', '.join(injected)} holds a newline, ';', '=', "
+            "'!' or '#', which VASP would read as further tags or a comment"
+        )
     owned = [tag for tag in checked if tag in OWNED_TAGS]
     if owned:
         raise OredoxInputError(
@@ -266,7 +320,11 @@ def check_incar(settings: dict[str, Any], label: str = "") -> dict[str, Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         Incar(checked).check_params()
-    wrong_types = [str(w.message) for w in caught if " is not a " in str(w.message)]
+    wrong_types = [
+        str(w.message)
+        for w in caught
+        if " is not a " in str(w.message) or "Cannot find" in str(w.message)
+    ]
     if wrong_types:
         raise OredoxInputError(prefix + "; ".join(wrong_types))
     return checked
