@@ -173,6 +173,7 @@ INDEXED_FIELDS = (
     "name",
     "uuid",
     "output.study_id",
+    "output.oxygen_id",
     "output.chemsys",
     "output.host_formula",
     "output.framework",
@@ -349,6 +350,7 @@ def list_studies(
         criteria["output.energy_scheme.engine"] = engine
     properties = [
         "output.study_id",
+    "output.oxygen_id",
         "output.name",
         "output.host_formula",
         "output.chemsys",

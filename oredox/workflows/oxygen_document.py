@@ -135,7 +135,12 @@ def build_oxygen_document(
                 "says why; the mp2020 reference needs no O2 run)"
             )
         o2_energy = float(o2.energy_eV)
-    reference = oxygen_reference(o2_energy, reference_method, engine_label)
+    # energies of a model trained on MPtrj (CHGNet, also as a user's maker) already
+    # carry MP2020's corrections; a DFT static (a cutoff) never does
+    on_mp2020_scale = "MPtrj" in (scheme.model or "") and scheme.encut_eV is None
+    reference = oxygen_reference(
+        o2_energy, reference_method, engine_label, on_mp2020_scale
+    )
     pressure = float(settings["pressure_bar"])
 
     failed, results = [], []
