@@ -317,3 +317,15 @@ def test_bad_makers_are_refused_with_what_to_do():
 
     with pytest.raises(OredoxInputError, match="inside a function"):
         MakerEngine(relax=LocalMaker())
+
+
+def test_a_user_chgnet_maker_is_known_to_carry_mp2020():
+    from oredox.entries import entry_parameters
+
+    host = licoo2_primitive()
+    scheme = MakerEngine(relax=FixedCellChgnetRelaxMaker()).energy_scheme(0.1, host)
+    assert scheme.model.endswith("pretrained on MPtrj")
+    parameters = entry_parameters(scheme, host.composition)
+    # the same reading as the built-in chgnet engine's: MP2020 is in the energies
+    assert parameters["energies_include_mp2020"] is True
+    assert parameters["run_type"] == "GGA+U"

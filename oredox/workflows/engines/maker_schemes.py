@@ -215,6 +215,10 @@ def _ase_scheme(maker: Maker) -> EnergyScheme:
         package = _get_pkg_name(meta) or "unknown package"
         package_version = _get_pkg_version(meta) or "unknown version"
         model = f"{name} ({package} {package_version})"
+        if name.upper() == "CHGNET" and "model" not in kwargs:
+            # CHGNet's default weights: pretrained on MPtrj (MP2020-corrected
+            # GGA/GGA+U energies), which oredox.entries and the O reference read
+            model += ", pretrained on MPtrj"
         functional = f"as learned by {name} from its training data"
     else:
         package, package_version = "ase", version("ase")
