@@ -253,3 +253,47 @@ def test_chgnet_oxygen_loss_end_to_end(stored, monkeypatch, capsys, tmp_path):
         )
         shown = json.loads(capsys.readouterr().out)
         assert code == 0 and shown["oxygen_id"] == document.oxygen_id
+
+
+@pytest.mark.parametrize("preset", ["mp", "ltno-2022"])
+def test_vasp_vacancy_inputs_keep_the_study_scheme_and_moments(preset):
+    """A VASP study's vacancy relaxations: its preset, ISPIN 2, moments by the rule.
+
+    No VASP here and no recorded run of a vacancy cell: the inputs each relaxation
+    would run are generated (POTCAR.spec) and checked, as the dry run does.
+    """
+    import warnings
+
+    from oredox.schemas import scheme_id
+    from oredox.workflows.engines import VaspEngine
+
+    study = recorded_study()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ltno-2022 gives Co no U: said elsewhere
+        scheme = VaspEngine(preset=preset).energy_scheme(0.02, study.host_structure)
+    study = study.model_copy(
+        update={"energy_scheme": scheme, "energy_scheme_id": scheme_id(scheme)}
+    )
+    maker = OxygenVacancyMaker.for_study(study)  # the preset read from the scheme
+    assert maker.engine.preset.name == preset
+    flow = maker.make(study, x_values=[0.5])
+    relax = next(j for j in flow.jobs if j.name.startswith("relax k"))
+    start = relax.function_args[0]
+    (entry,) = select_configurations(study, x_values=[0.5])
+    assert len(start) == len(entry.structure) - 1  # one O removed
+    inputs = relax.maker.input_set_generator.get_input_set(start, potcar_spec=True)
+    incar = inputs.incar
+    assert incar["ISPIN"] == 2 and incar["ISMEAR"] == 0  # Gaussian: an oxide
+    assert incar["EDIFFG"] == -0.02 and incar["ENCUT"] == scheme.encut_eV
+    by_element = {}
+    written = inputs.poscar.structure  # sorted by element, as MAGMOM
+    for site, moment in zip(written, incar["MAGMOM"], strict=True):
+        by_element.setdefault(site.specie.symbol, set()).add(moment)
+    assert by_element["Li"] == {0.0} and by_element["O"] == {0.0}
+    assert by_element["Co"] == {0.6}  # low-spin Co3+ start, as the host's
+    symbols = inputs.poscar.site_symbols
+    u_values = incar.get("LDAUU") or [0.0] * len(symbols)  # no U at all: no tags
+    u_co = dict(zip(symbols, u_values, strict=True))["Co"]
+    assert u_co == (3.32 if preset == "mp" else 0.0)
+    # the study's POTCARs (its scheme's), one per element of the sorted POSCAR
+    assert sorted(str(inputs["POTCAR.spec"]).split()) == scheme.potcars

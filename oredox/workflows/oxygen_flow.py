@@ -35,6 +35,7 @@ bottom, :meth:`~OxygenVacancyMaker.make` is the procedure:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -154,7 +155,12 @@ class OxygenVacancyMaker(Maker):
             the study's (the message names the fields that differ).
         """
         check_has_oxygen(study)
-        engine_obj = get_engine(engine or study.energy_scheme.engine)
+        if isinstance(engine, Engine):
+            engine_obj = engine
+        else:
+            engine_obj = get_engine(
+                engine or study.energy_scheme.engine, study_preset(study)
+            )
         fmax = study.energy_scheme.relax_fmax_eV_per_A
         check_same_scheme(study, engine_obj, fmax)
         return cls(engine=engine_obj, fmax_eV_per_A=fmax, **kwargs)
@@ -341,6 +347,14 @@ def check_has_oxygen(study: StudyDocument) -> None:
             f"study {study.study_id} ({study.host_formula}) has no oxygen: no O "
             "vacancy to compute"
         )
+
+
+def study_preset(study: StudyDocument) -> str | None:
+    """The shipped DFT+U preset a study's scheme names ("..., preset ltno-2022")."""
+    from oredox.workflows.dftu import PRESETS
+
+    match = re.search(r"preset (\S+?)(?:,|$)", study.energy_scheme.functional)
+    return match.group(1) if match and match.group(1) in PRESETS else None
 
 
 def check_same_scheme(study: StudyDocument, engine: Engine, fmax: float) -> None:
