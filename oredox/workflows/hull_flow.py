@@ -281,19 +281,7 @@ class DelithiationHullMaker(Maker):
 
     def relaxation(self, relax_job, label, initial, scheme, config=None) -> Relaxation:
         """A :class:`Relaxation` holding references to ``relax_job``'s outputs."""
-        outputs = self.engine.relax_outputs(relax_job)
-        return Relaxation(
-            label=label,
-            initial=initial,
-            energy_eV=outputs["energy_eV"],
-            structure=outputs["structure"],
-            converged=outputs["converged"],
-            energy_scheme=scheme,
-            converged_value=self.engine.converged_value,
-            configuration=config,
-            static=outputs.get("static"),
-            job_uuid=relax_job_uuid(relax_job),
-        )
+        return engine_relaxation(self.engine, relax_job, label, initial, scheme, config)
 
 
 @job
@@ -437,3 +425,26 @@ def relax_job_uuid(relax_job) -> str:
     geometry relaxation.
     """
     return relax_job.jobs[0].uuid if isinstance(relax_job, Flow) else relax_job.uuid
+
+
+def engine_relaxation(
+    engine, relax_job, label: str, initial: Structure, scheme, config=None
+) -> Relaxation:
+    """A :class:`Relaxation` holding references to ``relax_job``'s outputs.
+
+    The engine's :meth:`~oredox.workflows.engines.base.Engine.relax_outputs` and
+    convergence value, the job's uuid (its task document), the configuration.
+    """
+    outputs = engine.relax_outputs(relax_job)
+    return Relaxation(
+        label=label,
+        initial=initial,
+        energy_eV=outputs["energy_eV"],
+        structure=outputs["structure"],
+        converged=outputs["converged"],
+        energy_scheme=scheme,
+        converged_value=engine.converged_value,
+        configuration=config,
+        static=outputs.get("static"),
+        job_uuid=relax_job_uuid(relax_job),
+    )

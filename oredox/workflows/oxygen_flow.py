@@ -52,7 +52,7 @@ from oredox.errors import OredoxInputError
 from oredox.schemas import ConfigurationEntry, StudyDocument, check_single_scheme
 from oredox.workflows.dftu import initial_magmoms
 from oredox.workflows.engines import ChgnetEngine, Engine, get_engine
-from oredox.workflows.hull_flow import relax_job_uuid
+from oredox.workflows.hull_flow import engine_relaxation
 from oredox.workflows.oxygen_document import (
     OxygenHost,
     VacancyRelaxation,
@@ -296,17 +296,7 @@ class OxygenVacancyMaker(Maker):
 
     def relaxation(self, relax_job, label, initial, scheme) -> Relaxation:
         """A :class:`Relaxation` holding references to ``relax_job``'s outputs."""
-        outputs = self.engine.relax_outputs(relax_job)
-        return Relaxation(
-            label=label,
-            initial=initial,
-            energy_eV=outputs["energy_eV"],
-            structure=outputs["structure"],
-            converged=outputs["converged"],
-            energy_scheme=scheme,
-            converged_value=self.engine.converged_value,
-            job_uuid=relax_job_uuid(relax_job),
-        )
+        return engine_relaxation(self.engine, relax_job, label, initial, scheme)
 
 
 def with_oxidation_states(
