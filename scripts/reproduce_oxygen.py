@@ -117,6 +117,7 @@ def rows_of(document: dict) -> list[dict]:
                     "x": host["x"],
                     "config_id": host["config_id"],
                     "label": vacancy["label"],
+                    "vacancy_neighbours": vacancy["cations"].get("Vac", 0),
                     "multiplicity": vacancy["multiplicity"],
                     "e_f_eV": vacancy["formation_energy_O_rich_eV"],
                     "release_K": vacancy["release_temperature_1bar_K"],
@@ -124,6 +125,25 @@ def rows_of(document: dict) -> list[dict]:
                 }
             )
     return rows
+
+
+def by_neighbours(rows: list[dict], x: float) -> dict[int, float]:
+    """Lowest E_f (eV) at ``x`` per number of empty alkali sites around the O."""
+    lowest: dict[int, float] = {}
+    for row in rows:
+        if row["x"] == x:
+            n = row["vacancy_neighbours"]
+            lowest[n] = min(lowest.get(n, float("inf")), row["e_f_eV"])
+    return lowest
+
+
+def more_vacancies_lower(rows: list[dict]) -> bool:
+    """Whether, at every x, the lowest E_f falls as the O's empty neighbours grow."""
+    for x in {row["x"] for row in rows}:
+        values = [e for _, e in sorted(by_neighbours(rows, x).items())]
+        if any(b > a + 1e-9 for a, b in pairwise(values)):
+            return False
+    return True
 
 
 def report(work: Path, out: Path, times: dict) -> None:
@@ -141,6 +161,14 @@ def report(work: Path, out: Path, times: dict) -> None:
         "Physical expectation: an O with more alkali vacancies around it (fewer "
         "cations to bind it), and any O at lower x (deeper charge, holes on O), "
         "leaves more easily: lower E_f, lower release temperature.",
+        "",
+        "Caveats, as measured: (1) these are small cells, so one O out of 6 "
+        "(Li2MnO3, 12-atom cell) or of 12 (LiCoO2, 24-atom cell) is a high "
+        "vacancy concentration, not the dilute limit; 'small cell' marks vacancy "
+        "cells where one O bound periodic images of the same metal (the LiCoO2 cell "
+        "is one metal wide along b). (2) The energies are CHGNet's, a model of MP's "
+        "GGA+U: trends, not DFT+U numbers. (3) The solids' vibrational free energy "
+        "is left out; only the gas has a temperature.",
         "",
         "Command: `.venv/bin/python scripts/reproduce_oxygen.py`; wall times on this "
         "2-core machine: "
@@ -169,7 +197,8 @@ def report(work: Path, out: Path, times: dict) -> None:
                 "> 3000" if row["release_K"] is None else f"{row['release_K']:.0f}"
             )
             lines.append(
-                f"| {row['x']:.4g} | {row['config_id']} | {row['label']} | "
+                f"| {row['x']:.4g} | {row['config_id']} | "
+                f"{row['label'].replace('|', '/')} | "
                 f"{row['multiplicity']} | {row['e_f_eV']:.3f} | {release} | "
                 f"{row['notes']} |"
             )
@@ -187,6 +216,18 @@ def report(work: Path, out: Path, times: dict) -> None:
                 for x in sorted(lowest, reverse=True)
             )
             + f". Falls with x as expected: **{'yes' if falls else 'no'}**.",
+            "",
+            "Lowest E_f per x by the number of empty alkali sites around the O: "
+            + "; ".join(
+                f"x = {x:.4g}: "
+                + ", ".join(
+                    f"{n} empty {e_f:.3f} eV"
+                    for n, e_f in sorted(by_neighbours(rows, x).items())
+                )
+                for x in sorted(lowest, reverse=True)
+            )
+            + ". More empty neighbours, lower E_f at every x: "
+            + f"**{'yes' if more_vacancies_lower(rows) else 'no'}**.",
             "",
             f"![E_f(V_O) and release temperature vs x]({out.stem}/{name}.png)",
             "",
