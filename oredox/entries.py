@@ -264,6 +264,11 @@ def _element_only(structure: Structure) -> Structure:
     return plain
 
 
+def energies_include_mp2020(scheme: EnergyScheme) -> bool:
+    """Whether the scheme's energies already carry MP2020's corrections (CHGNet's)."""
+    return _is_mptrj_model(scheme)
+
+
 def _is_mptrj_model(scheme: EnergyScheme) -> bool:
     """Energies from a model trained on MPtrj (raw MP GGA/GGA+U), not from DFT."""
     model = scheme.model or ""

@@ -62,7 +62,8 @@ class OxygenVacancyResult(BaseModel):
         "host loses this O even in pure O2 at 0 K"
     )
     release_temperature_1bar_K: float | None = Field(
-        description="Temperature at which E_f(V_O) turns negative in O2 at 1 bar "
+        description="Temperature at which E_f(V_O) turns negative in O2 at the "
+        "document's pressure_bar (1 bar unless set; the name says the default) "
         "(mu_O(T) from O2 thermochemistry), K; 0.0: already negative at the "
         "O-rich limit; None: not below the table's highest temperature"
     )

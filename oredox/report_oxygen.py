@@ -73,8 +73,12 @@ def print_oxygen(document: OxygenLossDocument, console: Console) -> None:
         f"study {document.study_id or '(explicit structures)'}, host "
         f"{document.host_formula}, engine {scheme.engine} {scheme.engine_version} "
         f"({scheme.model or scheme.functional}), scheme {document.energy_scheme_id}; "
-        "vacancy cells relaxed with the study's settings (cell and ions)\n"
-        f"O reference: {reference.method}, mu_O = {reference.mu_o_eV:.4f} eV/O, "
+        + (
+            "vacancy cells relaxed with the study's settings (cell and ions)\n"
+            if document.study_id
+            else "hosts and vacancy cells relaxed here (cell and ions)\n"
+        )
+        + f"O reference: {reference.method}, mu_O = {reference.mu_o_eV:.4f} eV/O, "
         f"correction {reference.correction_eV_per_O:+.3f} eV/O",
         highlight=False,
     )

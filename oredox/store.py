@@ -350,7 +350,6 @@ def list_studies(
         criteria["output.energy_scheme.engine"] = engine
     properties = [
         "output.study_id",
-    "output.oxygen_id",
         "output.name",
         "output.host_formula",
         "output.chemsys",

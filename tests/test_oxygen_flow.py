@@ -132,8 +132,13 @@ def test_flow_serialises_for_fireworks_and_the_journal():
 
     study = recorded_study()
     flow = OxygenVacancyMaker.for_study(study).make(study, x_values=[0.5])
-    again = Flow.from_dict(json.loads(json.dumps(flow.as_dict(), default=str)))
+    from monty.json import MontyDecoder, MontyEncoder
+
+    # through JSON as FireWorks and jobflow-remote store it: every object typed
+    again = MontyDecoder().decode(json.dumps(flow, cls=MontyEncoder))
+    assert isinstance(again, Flow)
     assert [j.name for j in again.jobs] == [j.name for j in flow.jobs]
+    assert type(again.jobs[0].maker) is type(flow.jobs[0].maker)
     workflow = flow_to_workflow(flow)
     assert len(workflow.fws) == len(flow.jobs) == 3  # two orbits at x = 0.5
 
@@ -274,8 +279,13 @@ def test_vasp_vacancy_inputs_keep_the_study_scheme_and_moments(preset):
     study = study.model_copy(
         update={"energy_scheme": scheme, "energy_scheme_id": scheme_id(scheme)}
     )
-    maker = OxygenVacancyMaker.for_study(study)  # the preset read from the scheme
-    assert maker.engine.preset.name == preset
+    # MP's fitted O2 holds for MP's settings only: U(Ni) 6.4 at 600 eV needs its own
+    reference = "mp2020" if preset == "mp" else "engine-o2"
+    maker = OxygenVacancyMaker.for_study(study, reference=reference)
+    assert maker.engine.preset.name == preset  # read from the study's scheme
+    if preset != "mp":
+        with pytest.raises(OredoxInputError, match=r"mp2020 O reference .* does not"):
+            OxygenVacancyMaker.for_study(study).make(study, x_values=[0.5])
     flow = maker.make(study, x_values=[0.5])
     relax = next(j for j in flow.jobs if j.name.startswith("relax k"))
     start = relax.function_args[0]
@@ -297,3 +307,28 @@ def test_vasp_vacancy_inputs_keep_the_study_scheme_and_moments(preset):
     assert u_co == (3.32 if preset == "mp" else 0.0)
     # the study's POTCARs (its scheme's), one per element of the sorted POSCAR
     assert sorted(str(inputs["POTCAR.spec"]).split()) == scheme.potcars
+
+
+def test_the_mp2020_reference_is_refused_before_any_gpaw_job():
+    from oredox.workflows.engines import GpawEngine
+
+    study = recorded_study()
+    scheme = GpawEngine().energy_scheme(0.05, study.host_structure)
+    study = study.model_copy(update={"energy_scheme": scheme})
+    with pytest.raises(OredoxInputError, match="use --reference engine-o2"):
+        OxygenVacancyMaker.for_study(study).make(study)
+    flow = OxygenVacancyMaker.for_study(study, reference="engine-o2").make(study)
+    assert "relax O2" in [j.name for j in flow.jobs]
+
+
+def test_a_relaxed_o2_must_still_be_a_molecule():
+    from oredox.errors import OredoxRunError
+    from oredox.workflows.oxygen_document import check_o2_molecule
+
+    check_o2_molecule(o2_molecule())  # 1.21 A in a 10 A box
+    apart = o2_molecule(bond_A=2.5)
+    with pytest.raises(OredoxRunError, match=r"O-O bond of 2\.500 A"):
+        check_o2_molecule(apart)
+    squeezed = o2_molecule(box_A=3.0)
+    with pytest.raises(OredoxRunError, match=r"box of 3\.00 A"):
+        check_o2_molecule(squeezed)

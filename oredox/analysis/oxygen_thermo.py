@@ -149,8 +149,9 @@ def oxygen_reference(
 
     ``'engine O2'``: ``mu_O = E(O2)/2`` from the engine's own O2 molecule (triplet, in
     a box, 0 K, no ZPE) and no correction. With a GGA or GGA+U engine this keeps
-    GGA's overbinding of O2 (about 1 eV per O2 in PBE), which makes the O2 gas too
-    stable and so E_f(V_O) too low, by about 0.7 eV per O (what MP2020 fits).
+    GGA's error on O2 and oxides: O2 overbound by about 1 eV per O2 in PBE (0.5 eV
+    per O), together with the oxides' own GGA error, which MP2020's fitted oxide
+    correction (0.687 eV per O) absorbs; E_f(V_O) comes out too low by about that.
 
     ``'MP2020 fitted'``: the Materials Project scheme, for energies on MP's scale
     (VASP PBE/PBE+U with ``MPRelaxSet`` settings, or CHGNet). ``mu_O`` is MP's own O
@@ -265,9 +266,9 @@ def _engine_o2_reference(
         )
     else:
         text += (
-            "; GGA overbinds O2 (about 1 eV per O2 in PBE), so E_f(V_O) is too low "
-            "by about 0.7 eV per O ('MP2020 fitted' corrects it for MP-compatible "
-            "energies)"
+            "; GGA overbinds O2 (about 1 eV per O2 in PBE) and errs on oxides too "
+            "(MP2020 fits both together as 0.687 eV per O), so E_f(V_O) is too low "
+            "by about that ('MP2020 fitted' corrects it for MP-compatible energies)"
         )
     return OxygenReference(
         method="engine O2",

@@ -318,8 +318,8 @@ def screen_orbits(
     """The ``keep_per_class`` lowest-energy orbits of each label, by an Ewald screen.
 
     For cells where relaxing every orbit costs too much. Energies are those of
-    :func:`vacancy_ewald_energies`; ties are broken by the lower index. MLIP screening
-    is done by the flow, not here.
+    :func:`vacancy_ewald_energies`; ties are broken by the lower index. There is no
+    MLIP screen: with the CHGNet engine the flow's relaxations are that step.
 
     Returns
     -------

@@ -77,6 +77,8 @@ def oxygen(
     config_ids = (
         [c.strip() for c in configs.split(",") if c.strip()] if configs else None
     )
+    if configs is not None and not config_ids:
+        raise OredoxInputError(f"--configs {configs!r} names no configuration")
     x_values = parse_list(x, "--x") if x else None
     if keep_per_class is not None and keep_per_class < 1:
         raise OredoxInputError(

@@ -34,6 +34,7 @@ from oredox.analysis.oxygen_thermo import (
     release_temperature,
 )
 from oredox.analysis.oxygen_vacancies import after_oxygen_loss
+from oredox.entries import energies_include_mp2020
 from oredox.errors import OredoxRunError
 from oredox.oxygen_schemas import (
     OxygenHostResult,
@@ -135,9 +136,10 @@ def build_oxygen_document(
                 "says why; the mp2020 reference needs no O2 run)"
             )
         o2_energy = float(o2.energy_eV)
+        check_o2_molecule(o2.structure)
     # energies of a model trained on MPtrj (CHGNet, also as a user's maker) already
     # carry MP2020's corrections; a DFT static (a cutoff) never does
-    on_mp2020_scale = "MPtrj" in (scheme.model or "") and scheme.encut_eV is None
+    on_mp2020_scale = energies_include_mp2020(scheme)
     reference = oxygen_reference(
         o2_energy, reference_method, engine_label, on_mp2020_scale
     )
@@ -236,3 +238,27 @@ def host_result(
             None if lowest is None else lowest.release_temperature_1bar_K
         ),
     )
+
+
+#: O-O bond lengths (A) of a relaxed O2 molecule that count as O2: the triplet's
+#: 1.21 A (experiment), GGA's 1.22-1.24 A, with room for an engine's own
+O2_BOND_RANGE_A = (1.15, 1.35)
+
+
+def check_o2_molecule(structure) -> None:
+    """Raise :class:`OredoxRunError` unless the relaxed O2 is still one O2 molecule.
+
+    An engine-O2 reference from a molecule that dissociated, or whose box collapsed
+    onto its images, would shift every E_f(V_O) silently.
+    """
+    if structure is None or len(structure) != 2:
+        raise OredoxRunError("the relaxed O2 is not a two-atom cell")
+    bond_A = float(structure.get_distance(0, 1))
+    images_A = min(structure.lattice.abc)
+    low, high = O2_BOND_RANGE_A
+    if not low <= bond_A <= high or images_A < 3 * bond_A:
+        raise OredoxRunError(
+            f"the relaxed O2 has an O-O bond of {bond_A:.3f} A (O2: {low}-{high} A) "
+            f"in a box of {images_A:.2f} A: not a usable engine-O2 reference; use "
+            "--reference mp2020 where the energies allow it"
+        )

@@ -197,7 +197,7 @@ class OxygenVacancyMaker(Maker):
             "name": f"{study.name}: oxygen loss",
             "host_formula": study.host_formula,
         }
-        return self.flow_for(hosts, source, [])
+        return self.flow_for(hosts, source, [], study.host_structure)
 
     def make_for_structures(
         self, structures: Mapping[str, Structure], name: str = "oxygen loss"
@@ -229,7 +229,7 @@ class OxygenVacancyMaker(Maker):
             "name": name,
             "host_formula": first.composition.reduced_formula,
         }
-        return self.flow_for(hosts, source, jobs)
+        return self.flow_for(hosts, source, jobs, hosts[0].structure)
 
     def host(
         self, label, structure, energy_eV, vacancies, x=None, states_from=None
@@ -254,9 +254,17 @@ class OxygenVacancyMaker(Maker):
             orbits=[orbit.model_dump(mode="json") for orbit in kept],
         )
 
-    def flow_for(self, hosts: list[OxygenHost], source: dict, jobs: list) -> Flow:
-        """Relax every kept orbit of ``hosts`` (and the O2 if needed); the document."""
-        scheme = self.engine.energy_scheme(self.fmax_eV_per_A, hosts[0].structure)
+    def flow_for(
+        self, hosts: list[OxygenHost], source: dict, jobs: list, scheme_host: Structure
+    ) -> Flow:
+        """Relax every kept orbit of ``hosts`` (and the O2 if needed); the document.
+
+        The energy scheme is the engine's for ``scheme_host`` (the study's host: its
+        POTCARs and U table, whichever contents are chosen); the O reference is
+        checked against it before any job exists (:func:`check_reference`).
+        """
+        scheme = self.engine.energy_scheme(self.fmax_eV_per_A, scheme_host)
+        check_reference(scheme, self.reference, scheme_host)
         jobs, vacancies = list(jobs), []
         for host in hosts:
             for orbit in host.orbits:
@@ -336,6 +344,29 @@ def check_has_oxygen(study: StudyDocument) -> None:
         raise OredoxInputError(
             f"study {study.study_id} ({study.host_formula}) has no oxygen: no O "
             "vacancy to compute"
+        )
+
+
+def check_reference(scheme, reference: str, host: Structure) -> None:
+    """Refuse the ``mp2020`` O reference for energies not on MP's scale, up front.
+
+    MP's fitted O2 and its oxide correction hold for CHGNet (its energies carry
+    MP2020 already) and for VASP with MP's settings (``oredox.entries.
+    mp2020_problems`` empty); not for GPAW, other force fields, other U values or
+    functionals. Checked when the flow is made, so nothing runs to fail at the end.
+    """
+    from oredox.entries import energies_include_mp2020, mp2020_problems
+
+    if reference != "mp2020" or energies_include_mp2020(scheme):
+        return
+    elements = sorted(el.symbol for el in host.composition.elements)
+    problems = mp2020_problems(scheme, elements)
+    if problems:
+        raise OredoxInputError(
+            f"the mp2020 O reference (Materials Project's fitted O2 and oxide "
+            f"correction) does not hold for {scheme.engine} energies here: "
+            f"{'; '.join(problems)}; use --reference engine-o2 (the engine's own O2 "
+            "molecule, whose GGA overbinding is stated on every result)"
         )
 
 

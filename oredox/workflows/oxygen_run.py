@@ -20,7 +20,7 @@ from oredox.settings import OredoxSettings, load_settings
 from oredox.store import describe_store, get_job_store, get_study
 from oredox.workflows.engines import Engine, get_engine
 from oredox.workflows.execution import new_run_dir, run_flow
-from oredox.workflows.oxygen_flow import OxygenVacancyMaker
+from oredox.workflows.oxygen_flow import OxygenVacancyMaker, study_preset
 
 
 def run_oxygen(
@@ -83,6 +83,8 @@ def submit_oxygen(
     worker: str | None = None,
     queue: bool = True,
     launch_dir: str | Path | None = None,
+    config_ids: list[str] | None = None,
+    x_values: list[float] | None = None,
     **maker_kwargs,
 ) -> dict:
     """Put a study's oxygen-loss flow on a SLURM queue, as ``oredox submit`` does.
@@ -99,10 +101,12 @@ def submit_oxygen(
     study = get_study(get_job_store(settings), study_id)
     # VASP stops cleanly before the cluster's walltime (custodian)
     engine_obj = get_engine(
-        engine or study.energy_scheme.engine, walltime_s=profile.walltime_s
+        engine or study.energy_scheme.engine,
+        study_preset(study),
+        walltime_s=profile.walltime_s,
     )
     maker = OxygenVacancyMaker.for_study(study, engine_obj, **maker_kwargs)
-    flow = maker.make(study)
+    flow = maker.make(study, config_ids, x_values)
     if via == "jobflow-remote":
         ids = submit_jobflow_remote(flow, worker, profile)
         return {"via": via, "n_jobs": len(flow), "job_ids": ids}
