@@ -9,8 +9,9 @@ Runs exactly what a user types (each step is an ``oredox`` command in a fresh pr
 in ``--work-dir`` (default ``reproductions-work/oxygen``):
 
 1. ``oredox run li2mno3-honeycomb --engine chgnet`` (the 12-atom C2/m cell, every
-   distinct Li/vacancy configuration) and ``oredox demo`` (LiCoO2, hexagonal cell
-   doubled along a, 24 atoms);
+   distinct Li/vacancy configuration) and ``oredox demo --primitive --supercell 2 2 1``
+   (LiCoO2, rhombohedral cell doubled along both in-plane axes, 16 atoms: two metals
+   wide, so no O binds two images of one Co);
 2. ``oredox oxygen ID --x 2,1,0.5`` (Li2MnO3) and ``oredox oxygen ID --x 1,0.5,0``
    (LiCoO2): every symmetry-distinct O vacancy of the hull vertex at those contents,
    relaxed with the study's engine, O-rich limit from Materials Project's fitted O2
@@ -43,10 +44,10 @@ HOSTS = {
         "title": "Li2MnO3 (C2/m honeycomb, 12-atom cell), CHGNet",
     },
     "licoo2": {
-        "run": ["demo"],
+        "run": ["demo", "--primitive", "--supercell", "2", "2", "1"],
         "chemsys": "Co-Li-O",
         "x": "1,0.5,0",
-        "title": "LiCoO2 (O3, hexagonal cell doubled along a, 24 atoms), CHGNet",
+        "title": "LiCoO2 (O3, rhombohedral cell 2x2x1, 16 atoms), CHGNet",
     },
 }
 
@@ -163,10 +164,11 @@ def report(work: Path, out: Path, times: dict) -> None:
         "leaves more easily: lower E_f, lower release temperature.",
         "",
         "Caveats, as measured: (1) these are small cells, so one O out of 6 "
-        "(Li2MnO3, 12-atom cell) or of 12 (LiCoO2, 24-atom cell) is a high "
+        "(Li2MnO3, 12-atom cell) or of 8 (LiCoO2, 16-atom cell) is a high "
         "vacancy concentration, not the dilute limit; 'small cell' marks vacancy "
-        "cells where one O bound periodic images of the same metal (the LiCoO2 cell "
-        "is one metal wide along b). (2) The energies are CHGNet's, a model of MP's "
+        "cells where one O bound periodic images of the same metal (counted per "
+        "host below). (2) The energies are "
+        "CHGNet's, a model of MP's "
         "GGA+U: trends, not DFT+U numbers. (3) The solids' vibrational free energy "
         "is left out; only the gas has a temperature.",
         "",
@@ -215,7 +217,9 @@ def report(work: Path, out: Path, times: dict) -> None:
                 f"{x:.4g}: {lowest[x]['e_f_eV']:.3f} eV"
                 for x in sorted(lowest, reverse=True)
             )
-            + f". Falls with x as expected: **{'yes' if falls else 'no'}**.",
+            + f". Falls with x as expected: **{'yes' if falls else 'no'}**. Vacancy "
+            f"cells flagged 'small cell': "
+            f"{sum('small cell' in row['notes'] for row in rows)} of {len(rows)}.",
             "",
             "Lowest E_f per x by the number of empty alkali sites around the O: "
             + "; ".join(
