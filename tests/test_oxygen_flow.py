@@ -332,3 +332,22 @@ def test_a_relaxed_o2_must_still_be_a_molecule():
     squeezed = o2_molecule(box_A=3.0)
     with pytest.raises(OredoxRunError, match=r"box of 3\.00 A"):
         check_o2_molecule(squeezed)
+
+
+def test_submitting_oxygen_loss_is_checked_like_a_study(tmp_path):
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    from oredox.workflows.cluster import ClusterProfile
+    from oredox.workflows.oxygen_run import submit_oxygen
+
+    profile = ClusterProfile(name="test", partition="debug", walltime="00:10:00")
+    given = JobStore(MemoryStore("mine"), additional_stores={"data": MemoryStore("b")})
+    python_store = load_settings(store=given, work_dir=tmp_path)
+    with pytest.raises(OredoxInputError, match="given in Python cannot reach a batch"):
+        submit_oxygen("any", profile, python_store, queue=False)
+    settings = load_settings(work_dir=tmp_path)
+    with pytest.raises(OredoxInputError, match="needs --worker"):
+        submit_oxygen("any", profile, settings, via="jobflow-remote")
+    with pytest.raises(OredoxInputError, match="fireworks or jobflow-remote"):
+        submit_oxygen("any", profile, settings, via="slurm")

@@ -17,7 +17,7 @@ from pathlib import Path
 from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.oxygen_schemas import OxygenLossDocument
 from oredox.settings import OredoxSettings, load_settings
-from oredox.store import describe_store, get_job_store, get_study
+from oredox.store import get_job_store, get_study
 from oredox.workflows.engines import Engine, get_engine
 from oredox.workflows.execution import new_run_dir, run_flow
 from oredox.workflows.oxygen_flow import OxygenVacancyMaker, study_preset
@@ -92,12 +92,9 @@ def submit_oxygen(
     The study is read from the store of ``settings`` and the flow made here (the
     orbits are known before submission); FireWorks or jobflow-remote run it.
     """
-    from oredox.workflows.submit import VIAS, submit_fireworks, submit_jobflow_remote
+    from oredox.workflows.submit import check_submission, submit_flow
 
-    if via not in VIAS:
-        raise OredoxInputError(f"via must be one of {', '.join(VIAS)}, not {via!r}")
-    if via == "jobflow-remote" and not worker:
-        raise OredoxInputError("jobflow-remote needs a worker name")
+    check_submission(settings, via, worker)  # before the study is read
     study = get_study(get_job_store(settings), study_id)
     # VASP stops cleanly before the cluster's walltime (custodian)
     engine_obj = get_engine(
@@ -107,14 +104,4 @@ def submit_oxygen(
     )
     maker = OxygenVacancyMaker.for_study(study, engine_obj, **maker_kwargs)
     flow = maker.make(study, config_ids, x_values)
-    if via == "jobflow-remote":
-        ids = submit_jobflow_remote(flow, worker, profile)
-        return {"via": via, "n_jobs": len(flow), "job_ids": ids}
-    out = launch_dir or settings.work_dir / "launches"
-    result = submit_fireworks(flow, profile, settings, out, queue=queue)
-    return {
-        "via": via,
-        "n_jobs": len(flow),
-        **result,
-        "store": describe_store(settings),
-    }
+    return submit_flow(flow, profile, settings, via, worker, queue, launch_dir)

@@ -297,8 +297,22 @@ def submit_study(
     OredoxRunError
         The queue refused the batch job, or no ``sbatch`` with ``queue``.
     """
-    from oredox.store import describe_store, get_job_store
+    check_submission(settings, via, worker)
+    # the engine is built once, with the profile's walltime (custodian stops VASP
+    # before the queue does); unknown engines fail here, before the host is built
+    flow = template.flow(engine=template.engine_for(engine, profile), cluster=profile)
+    return submit_flow(flow, profile, settings, via, worker, queue, launch_dir)
 
+
+def check_submission(settings: OredoxSettings, via: str, worker: str | None) -> None:
+    """Refuse what cannot be submitted, before any flow is built.
+
+    Raises
+    ------
+    OredoxInputError
+        An unknown ``via``, jobflow-remote without a worker, a store given in
+        Python (a batch worker builds its store again from its settings).
+    """
     if via not in VIAS:
         raise OredoxInputError(
             f"--via must be fireworks or jobflow-remote, not {via!r}"
@@ -311,9 +325,26 @@ def submit_study(
             "OREDOX_STORE (a MongoDB URI) or store: jobflow, which the worker builds "
             "again from its settings"
         )
-    # the engine is built once, with the profile's walltime (custodian stops VASP
-    # before the queue does); unknown engines fail here, before the host is built
-    flow = template.flow(engine=template.engine_for(engine, profile), cluster=profile)
+
+
+def submit_flow(
+    flow,
+    profile: ClusterProfile,
+    settings: OredoxSettings,
+    via: str = "fireworks",
+    worker: str | None = None,
+    queue: bool = True,
+    launch_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Put a built flow on the queue: jobflow-remote's, or one FireWorks batch job.
+
+    The checks of :func:`check_submission` run first; with FireWorks the store must
+    answer now, not first on the compute node. Returns what :func:`submit_study`
+    returns.
+    """
+    from oredox.store import describe_store, get_job_store
+
+    check_submission(settings, via, worker)
     if via == "jobflow-remote":
         ids = submit_jobflow_remote(flow, worker, profile)
         return {"via": via, "n_jobs": len(flow), "job_ids": ids}
