@@ -73,9 +73,7 @@ class OccupationPolynomial(MSONable):
         if len(values) != len(triplets) or np.any(
             (triplets < 0) | (triplets >= n) | (np.diff(triplets, append=n) <= 0)
         ):
-            raise OredoxInputError(
-                f"give one value per triplet a < b < c in 0..{n - 1}"
-            )
+            raise OredoxInputError(f"need one value per triplet a < b < c < {n}")
         linear = np.asarray(self.linear, dtype=float)
         converted = (float(self.constant), linear, pairs, triplets, values)
         for name, value in zip(self.__dataclass_fields__, converted, strict=True):
@@ -120,7 +118,8 @@ class OccupationPolynomial(MSONable):
         ----------
         energies
             Batched: bool (M, n_sites), True = alkali present, to (M,) eV per
-            supercell. Each call gets at most 65536 rows with 0, 1, 2 or 3 alkali.
+            supercell. Each call gets at most 65536 rows, all with the same number
+            (0, 1, 2 or 3) of alkali, as e.g. ``DelithiationEwald.energies`` needs.
         n_sites
             Number of variable sites.
         pair_candidates, triplet_candidates
