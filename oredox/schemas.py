@@ -57,6 +57,8 @@ TRACKED_PACKAGES = (
     "atomate2",
     "ase",
     "maggma",
+    "icet",
+    "trainstation",
     "chgnet",
     "torch",
 )
@@ -318,6 +320,13 @@ class StudyDocument(BaseModel):
         description="Per delithiation step between statics: the share of the "
         "removed charge taken from O vs the TMs, by moments and by Bader charges "
         "(oredox.analysis.path.redox_summary)",
+    )
+    convergence: dict | None = Field(
+        None,
+        description="The cluster-expansion loop (template converge:), if it ran: "
+        "its settings, every iteration (CV error in meV per site, candidates, hull "
+        "vertices, new vertices, hull change), the last fit's ECIs, the stop reason "
+        "and the relaxations it needed (oredox.workflows.converge_flow)",
     )
     software: dict[str, str] = Field(
         default_factory=software_versions,

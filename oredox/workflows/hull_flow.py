@@ -66,6 +66,8 @@ from oredox.workflows.study_document import (
     Relaxation,
     StudyHost,
     build_study_document,
+    engine_relaxation,
+    relax_job_uuid,
 )
 
 logger = logging.getLogger(__name__)
@@ -270,14 +272,31 @@ class DelithiationHullMaker(Maker):
         and ``oredox run --dry-run`` both call this.
         """
         result = screen_configurations(host.structure, host.symmetry, self.screening)
+        return result, self.starts(host, result.selected, relaxed_structure)
+
+    def starts(self, host: StudyHost, configs, relaxed_structure=None) -> list:
+        """Starting structures of ``configs`` (see :meth:`configurations`)."""
         parent = initial_magmoms(host.structure, self.magmoms)
         if relaxed_structure is not None:
             parent = relaxed_geometry(parent, relaxed_structure)
-        structures = [
-            apply_configuration(parent, host.symmetry, config)
-            for config in result.selected
-        ]
-        return result, structures
+        return [apply_configuration(parent, host.symmetry, c) for c in configs]
+
+    def after_relaxations(self, host, relaxations, reference, screening, parent):
+        """The job after the screened relaxations: statics, then the document.
+
+        :class:`~oredox.workflows.converge_flow.ConvergedHullMaker` puts its
+        cluster-expansion loop here first.
+        """
+        del parent  # where a loop would cut new configurations from
+        statics = statics_and_study(
+            host=host,
+            relaxations=relaxations,
+            alkali_reference=reference,
+            screening=screening,
+            hull_maker=self,
+        )
+        statics.name = STATICS_JOB_NAME
+        return statics
 
     def relaxation(self, relax_job, label, initial, scheme, config=None) -> Relaxation:
         """A :class:`Relaxation` holding references to ``relax_job``'s outputs."""
@@ -327,18 +346,13 @@ def screen_and_relax(
     reference = hull_maker.relaxation(
         reference_job, f"{host.alkali} metal", metal, energy_scheme
     )
-    statics_job = statics_and_study(
-        host=host,
-        relaxations=relaxations,
-        alkali_reference=reference,
-        screening=_plain(result.record),
-        hull_maker=hull_maker,
+    next_job = hull_maker.after_relaxations(
+        host, relaxations, reference, _plain(result.record), parent
     )
-    statics_job.name = STATICS_JOB_NAME
     # a configuration that fails for good must not stop the study
-    statics_job.config.on_missing_references = OnMissing.NONE
-    jobs = [*relax_jobs, reference_job, statics_job]
-    replace = Flow(jobs, statics_job.output, "relax and assemble")
+    next_job.config.on_missing_references = OnMissing.NONE
+    jobs = [*relax_jobs, reference_job, next_job]
+    replace = Flow(jobs, next_job.output, "relax and assemble")
     # + 1: jobflow stores the replacing flow's output with one more job
     logger.info(FAN_OUT_MESSAGE.format(len(replace.job_uuids) + 1))
     return Response(replace=replace)
@@ -351,6 +365,7 @@ def statics_and_study(
     alkali_reference: Relaxation,
     screening: dict,
     hull_maker: DelithiationHullMaker,
+    convergence: dict | None = None,
 ) -> Response:
     """Statics of the hull vertices and near-hull entries, then the study document.
 
@@ -358,7 +373,8 @@ def statics_and_study(
     2p DOS, Bader, local-frame projections, redox;
     :func:`oredox.analysis.electronic.analyse_outputs`). The hull of the relaxation
     energies decides which entries get a static; the document job that follows is
-    the same whatever the engine.
+    the same whatever the engine. ``convergence`` is a cluster-expansion loop's
+    record (:mod:`oredox.workflows.converge_flow`), stored on the document.
     """
     jobs, statics = [], []
     if hull_maker.static_maker is not None:
@@ -399,6 +415,7 @@ def statics_and_study(
         alkali_reference=alkali_reference,
         screening=screening,
         statics=statics,
+        convergence=convergence,
     )
     study_job.config.on_missing_references = OnMissing.NONE
     jobs.append(study_job)
@@ -416,35 +433,3 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def relax_job_uuid(relax_job) -> str:
-    """The uuid of the job whose output is the relaxation's task document.
-
-    A relax maker makes a job; an engine pair's makes a flow whose first job is the
-    geometry relaxation.
-    """
-    return relax_job.jobs[0].uuid if isinstance(relax_job, Flow) else relax_job.uuid
-
-
-def engine_relaxation(
-    engine, relax_job, label: str, initial: Structure, scheme, config=None
-) -> Relaxation:
-    """A :class:`Relaxation` holding references to ``relax_job``'s outputs.
-
-    The engine's :meth:`~oredox.workflows.engines.base.Engine.relax_outputs` and
-    convergence value, the job's uuid (its task document), the configuration.
-    """
-    outputs = engine.relax_outputs(relax_job)
-    return Relaxation(
-        label=label,
-        initial=initial,
-        energy_eV=outputs["energy_eV"],
-        structure=outputs["structure"],
-        converged=outputs["converged"],
-        energy_scheme=scheme,
-        converged_value=engine.converged_value,
-        configuration=config,
-        static=outputs.get("static"),
-        job_uuid=relax_job_uuid(relax_job),
-    )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from jobflow import job
+from jobflow import Flow, job
 from monty.json import MSONable
 from pymatgen.core import Structure
 
@@ -143,6 +143,7 @@ def build_study_document(
     alkali_reference: Relaxation,
     screening: dict | None = None,
     statics: list[dict] | None = None,
+    convergence: dict | None = None,
 ) -> StudyDocument:
     """Assemble the study: formation energies, hull and voltages from relaxed energies.
 
@@ -154,7 +155,8 @@ def build_study_document(
     relaxation did not converge are measured against the hull but do not build it
     (listed in ``failed`` with the reason), unless that would drop an end member.
     ``statics`` are the static records (config_id, job_uuid, energy_eV, structure,
-    ...); their energies never enter the hull.
+    ...); their energies never enter the hull. ``convergence`` (a cluster-expansion
+    loop's record) is stored as it is.
 
     A configuration whose relaxation failed for good arrives with ``None`` outputs
     (the job runs with missing references allowed): it is left out of the hull and
@@ -286,6 +288,7 @@ def build_study_document(
         screening=screening or {},
         failed=failed,
         statics=[static_record(static) for static in usable_statics],
+        convergence=convergence,
     )
     study.redox_summary = redox_summary(study)
     return study
@@ -329,4 +332,36 @@ def static_record(static: dict[str, Any]) -> StaticRecord:
         **fields,
         magmoms_muB=moments,
         total_magnetization_muB=None if moments is None else float(np.sum(moments)),
+    )
+
+
+def relax_job_uuid(relax_job) -> str:
+    """The uuid of the job whose output is the relaxation's task document.
+
+    A relax maker makes a job; an engine pair's makes a flow whose first job is the
+    geometry relaxation.
+    """
+    return relax_job.jobs[0].uuid if isinstance(relax_job, Flow) else relax_job.uuid
+
+
+def engine_relaxation(
+    engine, relax_job, label: str, initial: Structure, scheme, config=None
+) -> Relaxation:
+    """A :class:`Relaxation` holding references to ``relax_job``'s outputs.
+
+    The engine's :meth:`~oredox.workflows.engines.base.Engine.relax_outputs` and
+    convergence value, the job's uuid (its task document), the configuration.
+    """
+    outputs = engine.relax_outputs(relax_job)
+    return Relaxation(
+        label=label,
+        initial=initial,
+        energy_eV=outputs["energy_eV"],
+        structure=outputs["structure"],
+        converged=outputs["converged"],
+        energy_scheme=scheme,
+        converged_value=engine.converged_value,
+        configuration=config,
+        static=outputs.get("static"),
+        job_uuid=relax_job_uuid(relax_job),
     )

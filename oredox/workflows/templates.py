@@ -35,9 +35,11 @@ from pydantic import (
 )
 from pymatgen.core import Element, Structure
 
+from oredox.analysis.ce_loop import ConvergeSettings
 from oredox.errors import OredoxInputError, validation_problems
 from oredox.files import read_yaml_mapping, shown
 from oredox.structures.seeds import SEEDS
+from oredox.workflows.converge_flow import ConvergedHullMaker
 from oredox.workflows.dftu import PRESETS, DftuPreset, custom_preset
 from oredox.workflows.engines import ENGINE_OPTIONS, ENGINES, Engine, get_engine
 from oredox.workflows.engines.vasp import KpointsSpec
@@ -213,6 +215,11 @@ class StudyTemplate(_Strict):
         description="INCAR tags and k-mesh of the vasp engine, applied last "
         "(docs/vasp-inputs.md)",
     )
+    converge: ConvergeSettings | None = Field(
+        None,
+        description="Run the cluster-expansion loop after the screened relaxations "
+        "until the hull converges (docs/converged-hulls.md)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -343,7 +350,10 @@ class StudyTemplate(_Strict):
         self, engine: str | Engine | None = None, cluster: ClusterProfile | None = None
     ) -> DelithiationHullMaker:
         """The hull maker of this study: engine and makers built once, here."""
-        return DelithiationHullMaker(
+        extra = {} if self.converge is None else {"converge": self.converge}
+        maker_class = DelithiationHullMaker if not extra else ConvergedHullMaker
+        return maker_class(
+            **extra,
             name=self.name,
             engine=self.engine_for(engine, cluster),
             relax=self.relax,

@@ -1,0 +1,310 @@
+"""Converged hulls: the cluster-expansion loop as jobflow jobs.
+
+:class:`ConvergedHullMaker` is the hull maker with a template's ``converge:`` section
+(:class:`~oredox.analysis.ce_loop.ConvergeSettings`). Its flow is the hull flow's up to
+the relaxations of the screened configurations; then, instead of the statics,
+``converge 0`` runs:
+
+1. fit a cluster expansion on the host's lattice model to every relaxation that
+   converged and kept its framework (energy per site of the host supercell, eV);
+2. turn the fit into the exact cubic polynomial of the host cell's alkali occupations
+   (:class:`~oredox.structures.ce_search.OccupationPolynomial`; checked against the
+   cluster expansion itself) and search it at every content of the screening: every
+   symmetry-distinct arrangement where there are at most
+   ``converge.exhaustive_limit`` of them, compiled Monte Carlo annealing where there
+   are more;
+3. send the uncomputed arrangements predicted within the window of the hull to the
+   study's own relax maker (same engine, same energy scheme), then replace itself
+   with those relaxations and ``converge 1``, and so on (jobflow ``Response(replace)``:
+   the same flow runs locally, on FireWorks and on jobflow-remote);
+4. once :func:`~oredox.analysis.ce_loop.stop_reason` says stop (converged, budget or
+   iterations), hand every relaxation to the hull flow's statics and study document,
+   with the loop's history on the document (``convergence``).
+
+A killed local run resumes like any other: finished relaxations and iterations are
+not run again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from jobflow import Flow, OnMissing, Response, job
+from pymatgen.core import Structure
+
+from oredox.analysis.ce_loop import ConvergeSettings, iterate
+from oredox.analysis.cluster_expansion import CellFeatures, lattice_model
+from oredox.analysis.framework import check_framework
+from oredox.errors import OredoxRunError
+from oredox.schemas import EnergyScheme
+from oredox.structures.ce_search import (
+    OccupationPolynomial,
+    anneal,
+    lowest_exhaustive,
+    triplet_candidates,
+)
+from oredox.structures.delithiation import (
+    Configuration,
+    count_configurations,
+    masks_to_configurations,
+)
+from oredox.workflows.hull_flow import (
+    FAN_OUT_MESSAGE,
+    STATICS_JOB_NAME,
+    DelithiationHullMaker,
+    statics_and_study,
+)
+from oredox.workflows.study_document import Relaxation, StudyHost
+
+logger = logging.getLogger(__name__)
+CONVERGE_JOB_NAME = "converge {}"
+POLYNOMIAL_TOLERANCE_EV = 1e-6  # per cell: the polynomial must equal the CE
+
+
+@dataclass
+class ConvergedHullMaker(DelithiationHullMaker):
+    """The hull maker with a cluster-expansion loop after the screened relaxations.
+
+    Parameters
+    ----------
+    converge
+        The loop's settings (a template's ``converge:``).
+    """
+
+    name: str = "converged delithiation hull"
+    converge: ConvergeSettings = field(default_factory=ConvergeSettings)
+
+    def after_relaxations(self, host, relaxations, reference, screening, parent):
+        """The first iteration of the loop (it replaces itself with the next)."""
+        step = converge_step(
+            host=host,
+            relaxations=relaxations,
+            alkali_reference=reference,
+            screening=screening,
+            hull_maker=self,
+            energy_scheme=relaxations[0].energy_scheme,
+            parent=parent,
+            history=[],
+        )
+        step.name = CONVERGE_JOB_NAME.format(0)
+        return step
+
+
+def host_features(hull_maker: ConvergedHullMaker, host: StudyHost) -> CellFeatures:
+    """Features of the host cell's occupations on its lattice model."""
+    settings = hull_maker.converge
+    model = lattice_model(
+        host.structure,
+        host.alkali,
+        settings.cutoffs_A,
+        settings.sublattice,
+        hull_maker.symprec,
+    )
+    return CellFeatures(
+        model, host.structure, host.symmetry.alkali_indices, settings.ewald
+    )
+
+
+def vacancy_mask(config: Configuration) -> int:
+    """Bit mask of the vacant alkali sites (the orbit's smallest, as enumerated)."""
+    return sum(1 << int(v) for v in config.vacancies)
+
+
+def occupations(configs: list[Configuration], n_sites: int) -> np.ndarray:
+    """Alkali occupations (1 = present) of configurations, (n, n_sites) bool."""
+    occupied = np.ones((len(configs), n_sites), dtype=bool)
+    for row, config in zip(occupied, configs, strict=True):
+        row[list(config.vacancies)] = False
+    return occupied
+
+
+def usable(relaxation: Relaxation) -> bool:
+    """A relaxation the fit may use: it ran, converged and kept its framework."""
+    if relaxation.failed or not relaxation.is_converged:
+        return False
+    return check_framework(relaxation.initial, relaxation.structure).intact
+
+
+def cell_polynomial(cell: CellFeatures, fit, cutoffs_A) -> OccupationPolynomial:
+    """The fit as a polynomial of the cell's occupations, checked against the CE.
+
+    Raises
+    ------
+    OredoxRunError
+        If the polynomial differs from the cluster expansion (clusters beyond
+        triplets).
+    """
+    n = len(cell.alkali_indices)
+    triplets = None
+    if len(cutoffs_A) > 1:
+        triplets = triplet_candidates(cell.host, cell.alkali_indices, cutoffs_A[1])
+    polynomial = OccupationPolynomial.from_function(
+        lambda occ: cell.cell_energies(fit, occ), n, triplet_candidates=triplets
+    )
+    rng = np.random.default_rng(0)
+    sample = rng.random((16, n)) < rng.random((16, 1))
+    error = np.abs(polynomial.energies(sample) - cell.cell_energies(fit, sample))
+    if error.max() > POLYNOMIAL_TOLERANCE_EV:
+        raise OredoxRunError(
+            f"the cluster expansion is not a cubic polynomial of the occupations "
+            f"(error {error.max():.2e} eV per cell): give at most two cutoffs "
+            "(pairs, triplets)"
+        )
+    return polynomial
+
+
+def search_host(
+    hull_maker: ConvergedHullMaker,
+    host: StudyHost,
+    polynomial: OccupationPolynomial,
+    contents: list[int],
+) -> tuple[list[Configuration], np.ndarray, str]:
+    """Lowest predicted configurations per content, their energies (eV per cell)."""
+    settings = hull_maker.converge
+    symmetry = host.symmetry
+    n = symmetry.n_sites
+    configs, energies, methods = [], [], set()
+    for k in contents:
+        if count_configurations(symmetry, k) <= settings.exhaustive_limit:
+            occupied, values = lowest_exhaustive(
+                polynomial, symmetry, n - k, settings.keep_per_content
+            )
+            methods.add("enumeration")
+        else:
+            occupied, values = anneal(
+                polynomial,
+                n - k,
+                sweeps_per_temperature=settings.mc_sweeps,
+                seed=settings.seed + k,
+                keep=settings.keep_per_content,
+                restarts=settings.mc_restarts,
+            )
+            methods.add("monte carlo")
+        weights = 1 << np.arange(n, dtype=np.int64)
+        masks = symmetry.canonical((~occupied).astype(np.int64) @ weights)
+        first = np.sort(np.unique(masks, return_index=True)[1])  # lowest first
+        configs += masks_to_configurations(symmetry, masks[first])
+        energies += [float(values[i]) for i in first]
+    return configs, np.array(energies), " + ".join(sorted(methods))
+
+
+@job
+def converge_step(
+    host: StudyHost,
+    relaxations: list[Relaxation],
+    alkali_reference: Relaxation,
+    screening: dict,
+    hull_maker: ConvergedHullMaker,
+    energy_scheme: EnergyScheme,
+    parent: Structure | None,
+    history: list[dict],
+) -> Response:
+    """One iteration of the loop; replaces itself with the next, or the statics."""
+    from oredox.analysis.ce_loop import CeIteration
+
+    settings = hull_maker.converge
+    cell = host_features(hull_maker, host)
+    n, n_cell = host.symmetry.n_sites, cell.n_sites
+    kept = [r for r in relaxations if r.configuration is not None and usable(r)]
+    rows = cell.features(occupations([r.configuration for r in kept], n))
+    features = {r.label: row for r, row in zip(kept, rows, strict=True)}
+    computed = {
+        r.label: ((n - r.configuration.n_vacancies) / n, float(r.energy_eV) / n_cell)
+        for r in kept
+    }
+    attempted = [r for r in relaxations if r.configuration is not None]
+    masks = host.symmetry.canonical(
+        np.array([vacancy_mask(r.configuration) for r in attempted], dtype=np.int64)
+    )
+    label_of = {int(m): r.label for m, r in zip(masks, attempted, strict=True)}
+    unusable = {r.label for r in attempted} - set(computed)
+    searched: dict[str, Configuration] = {}
+    method = []
+
+    def predict(fit):
+        polynomial = cell_polynomial(cell, fit, settings.cutoffs_A)
+        contents = hull_maker.screening.contents(n)
+        configs, energies, how = search_host(hull_maker, host, polynomial, contents)
+        method.append(how)
+        ids = []
+        for config in configs:
+            mask = vacancy_mask(config)
+            ids.append(label_of.get(mask, f"k{config.n_vacancies}-c{mask:x}"))
+            searched[ids[-1]] = config
+        c = np.array([(n - cfg.n_vacancies) / n for cfg in configs])
+        # attempted but unusable (failed, unconverged, framework lost): not again
+        energies = energies / n_cell
+        for i, key in enumerate(ids):
+            if key in unusable:
+                energies[i] = np.inf
+        keep = np.isfinite(energies)
+        return (
+            [k for k, ok in zip(ids, keep, strict=True) if ok],
+            c[keep],
+            energies[keep],
+        )
+
+    past = [CeIteration.model_validate(h) for h in history]
+    record, fit = iterate(
+        cell.model, features, computed, past, settings, predict, "enumeration"
+    )
+    record.search = method[0] if method else record.search
+    history = [*history, record.model_dump()]
+    logger.info(
+        "converge %d: %d computed, CV %.2f meV/site, %d candidates%s",
+        record.iteration,
+        record.n_computed,
+        record.cv_rmse_meV_per_atom,
+        len(record.candidates),
+        f"; stop: {record.stop}" if record.stop else "",
+    )
+    if record.stop:
+        convergence = {
+            "settings": settings.model_dump(mode="json"),
+            "lattice_model": {
+                "sublattice": cell.model.sublattice,
+                "primitive_formula": cell.model.primitive.composition.formula,
+                "species": cell.model.species,
+            },
+            "iterations": history,
+            "fit": fit.record(),
+            "stop": record.stop,
+            "n_relaxations": sum(r.configuration is not None for r in relaxations),
+            "n_from_loop": sum(len(h["candidates"]) for h in history),
+        }
+        statics = statics_and_study(
+            host=host,
+            relaxations=relaxations,
+            alkali_reference=alkali_reference,
+            screening=screening,
+            hull_maker=hull_maker,
+            convergence=convergence,
+        )
+        statics.name = STATICS_JOB_NAME
+        statics.config.on_missing_references = OnMissing.NONE
+        return Response(replace=Flow([statics], statics.output, "statics and study"))
+    configs = [searched[key] for key in record.candidates]
+    starts = hull_maker.starts(host, configs, parent)
+    jobs, new = [], []
+    for key, config, start in zip(record.candidates, configs, starts, strict=True):
+        relax_job = hull_maker.relax_maker.make(start)
+        relax_job.name = f"relax {key}"
+        jobs.append(relax_job)
+        new.append(hull_maker.relaxation(relax_job, key, start, energy_scheme, config))
+    step = converge_step(
+        host=host,
+        relaxations=[*relaxations, *new],
+        alkali_reference=alkali_reference,
+        screening=screening,
+        hull_maker=hull_maker,
+        energy_scheme=energy_scheme,
+        parent=parent,
+        history=history,
+    )
+    step.name = CONVERGE_JOB_NAME.format(record.iteration + 1)
+    step.config.on_missing_references = OnMissing.NONE
+    replace = Flow([*jobs, step], step.output, f"converge iteration {record.iteration}")
+    logger.info(FAN_OUT_MESSAGE.format(len(replace.job_uuids) + 1))
+    return Response(replace=replace)
