@@ -46,6 +46,13 @@ def query(
             "--png its figure: E_f(V_O) and release temperature vs x.",
         ),
     ] = False,
+    convergence: Annotated[
+        bool,
+        typer.Option(
+            "--convergence",
+            help="The cluster-expansion loop's history; with --png its figure.",
+        ),
+    ] = False,
     chemsys: Annotated[
         str | None, typer.Option(help="Host elements, e.g. Li-Co-O (any order).")
     ] = None,
@@ -94,6 +101,12 @@ def query(
         raise OredoxInputError(
             "--structures goes with --json and a study id (oredox query ID --json "
             "--structures): only one study's JSON carries structures"
+        )
+    if convergence and (study_id is None or electronic or oxygen or structures):
+        raise OredoxInputError(
+            "--convergence goes with a study id alone (oredox query ID "
+            "--convergence [--png FILE] [--json] [--csv FILE]), not with --electronic, "
+            "--oxygen or --structures"
         )
     if formula_unit is not None and study_id is None:
         raise OredoxInputError(
@@ -146,10 +159,20 @@ def query(
         from oredox.analysis.formula_unit import restate
 
         study = restate(study, formula_unit)
+    if convergence:
+        _show_convergence(study, png, csv, as_json)
+        return
     if csv is not None:
         _write_csv(csv, report.entry_rows(study, x_min, x_max))
     if png is not None:
         plot_hull_and_voltage(study, png)
+        if study.convergence:
+            from oredox.analysis.plots_convergence import plot_convergence
+
+            extra = plot_convergence(
+                study, png.with_name(f"{png.stem}-convergence.png")
+            )
+            typer.echo(f"wrote {extra}", err=True)
     if electronic:
         report.print_path(study, png, console)
         return
@@ -163,6 +186,26 @@ def query(
         print(study.model_dump_json(indent=2, exclude=exclude))
         return
     report.print_study(study, console)
+    if study.convergence:
+        from oredox.report_convergence import print_convergence
+
+        print_convergence(study, console)
+
+
+def _show_convergence(study, png: Path | None, csv: Path | None, as_json: bool) -> None:
+    """The cluster-expansion loop of a study: table, figure (``png``), CSV, JSON."""
+    from oredox.analysis.plots_convergence import convergence_record, plot_convergence
+    from oredox.report_convergence import convergence_rows, print_convergence
+
+    record = convergence_record(study)
+    if csv is not None:
+        _write_csv(csv, convergence_rows(study))
+    if png is not None:
+        typer.echo(f"wrote {plot_convergence(study, png)}", err=True)
+    if as_json:
+        print(json.dumps(record, indent=2))
+        return
+    print_convergence(study, console)
 
 
 def _show_oxygen(store, id_or_study_id: str, png: Path | None, as_json: bool) -> None:
