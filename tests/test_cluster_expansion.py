@@ -28,6 +28,7 @@ from oredox.analysis.cluster_expansion import (
     fit_cluster_expansion,
     lattice_model,
 )
+from oredox.analysis.hull import lower_hull
 from oredox.errors import OredoxInputError
 from oredox.structures.ewald import DelithiationEwald
 from oredox.structures.frameworks import o3_layered
@@ -152,6 +153,11 @@ def test_choose_candidates_takes_the_uncomputed_near_the_hull_lowest_first():
         "quarter",
     ]
     assert choose_candidates(ids, c, predicted, computed, 0.5, 10)[0] == ["half-a"]
+    # nothing within the window: an untrusted fit explores the lowest per content
+    high = np.array([9.0, 9.0, 0.050, 0.060, 0.080, 0.070])
+    assert choose_candidates(ids, c, high, computed, 5.0, 10)[0] == []
+    explored = choose_candidates(ids, c, high, computed, 5.0, 10, explore=True)[0]
+    assert explored == ["half-a", "far", "quarter"]
 
 
 def test_hull_change_and_stop_reasons():
@@ -185,7 +191,9 @@ def test_hull_change_and_stop_reasons():
     assert stop_reason([it(0, 1.0, []), it(1, 1.0, ["b"])], settings, 3, 5) is None
     assert stop_reason([it(0, 9.0, []), it(1, 9.0, [])], settings, 3, 5) is None
     assert stop_reason([it(0, 1.0, ["a"])], settings, 0, 5).startswith("converged")
-    assert stop_reason([it(0, 9.0, ["a"])], settings, 0, 5).startswith("exhausted")
+    assert stop_reason([it(0, 9.0, ["a"])], settings, 0, 5).startswith(
+        "exhausted: every searched arrangement is computed"
+    )
     assert stop_reason([it(0, 9.0, ["a"])], settings, 3, 10).startswith("budget")
     history = [it(0, 9.0, ["a"]), it(1, 9.0, ["b"]), it(2, 9.0, ["c"])]
     assert stop_reason(history, settings, 3, 8).startswith("iterations")
@@ -252,3 +260,40 @@ def test_loop_finds_every_true_vertex_of_a_known_expansion(synthetic_universe):
     assert len(computed) < len(ids)
     assert fit.train_rmse_meV_per_site < 1e-6  # the expansion is exact
     assert [h.iteration for h in history] == list(range(len(history)))
+
+
+def test_other_supercells_lists_predicted_ground_states_the_study_cell_misses():
+    from oredox.analysis.ce_supercells import (
+        mean_oxidation_states,
+        other_supercells,
+        supercell_universe,
+        universe_features,
+    )
+
+    primitive = o3_layered("LiCoO2").get_primitive_structure()
+    model = lattice_model(primitive, "Li")
+    universe = supercell_universe(model, 4, mean_oxidation_states(primitive))
+    # icet's counts for this lattice: 2, 3, 10 and 33 arrangements of 1..4 cells
+    assert [sum(u.size == s for u in universe) for s in range(1, 5)] == [2, 3, 10, 33]
+    assert all(round(abs(np.linalg.det(u.matrix))) == u.size for u in universe)
+    features = universe_features(model, universe)
+    rng = np.random.default_rng(2)
+    fit = fit_cluster_expansion(
+        model,
+        features,
+        features @ np.concatenate([rng.normal(0, 0.01, model.n_parameters), [0.05]]),
+        fit_method="least-squares",
+    )
+    predicted = fit.predict(features)
+    c = np.array([u.c for u in universe])
+    # a "study" holding only the cells of 1 and 2 primitive cells
+    small = np.array([u.size <= 2 for u in universe])
+    found = other_supercells(fit, universe, features, c[small], predicted[small], 0.0)
+    vertices = {universe[i].label for i in lower_hull(c, predicted)}
+    small_hull = {universe[i].label for i in np.flatnonzero(small)}
+    assert {row["label"] for row in found} <= vertices - small_hull
+    assert all(row["below_study_hull_meV_per_atom"] > 0 for row in found)
+    # a study that holds every arrangement misses nothing
+    assert other_supercells(fit, universe, features, c, predicted, 0.0) == []
+    with pytest.raises(OredoxInputError, match="ordered hosts"):
+        supercell_universe(lattice_model(seed_cell("ltno-spread")[0], "Li"), 2, {})

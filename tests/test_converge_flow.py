@@ -110,7 +110,9 @@ def test_the_search_finds_the_lowest_arrangement_of_each_content(hex221, limit):
         for row, vacant in zip(brute, combinations(range(n), k), strict=True):
             row[list(vacant)] = False
         lowest = cell.cell_energies(fit, brute).min()
-        found = [e for cfg, e in zip(configs, energies, strict=True) if cfg.n_vacancies == k]
+        found = [
+            e for cfg, e in zip(configs, energies, strict=True) if cfg.n_vacancies == k
+        ]
         assert min(found) == pytest.approx(lowest, abs=1e-8)
         assert found == sorted(found)
 

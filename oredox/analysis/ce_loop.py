@@ -14,7 +14,9 @@ Each iteration (:func:`iterate`):
    (:func:`stop_reason`): converged when the computed hull gained no vertex in the
    last iteration and the CV error is below the threshold, or when no candidate is
    left in the window (never narrower than the CV error) and the CV error is below
-   the threshold; exhausted when no candidate is left but the CV error is not;
+   the threshold; while the CV error is above it, the lowest predicted arrangement
+   of each content is sent when none lies in the window, so the loop is exhausted
+   only when every searched arrangement is computed;
    otherwise when the budget of calculations is spent or the iteration limit is
    reached.
 
@@ -76,6 +78,11 @@ class ConvergeSettings(SettingsModel):
     exhaustive_limit
         Contents with more symmetry-distinct arrangements than this are searched by
         Monte Carlo annealing instead of enumeration.
+    max_primitive_cells
+        When set (ordered hosts), the last fit is also searched over every supercell
+        of the lattice model's primitive cell up to this many primitive cells, and
+        the predicted ground states that the study's cell cannot hold are reported
+        (:func:`~oredox.analysis.ce_supercells.other_supercells`).
     mc_restarts, mc_sweeps
         Annealing restarts per content, and sweeps (n trial swaps) per temperature.
     seed
@@ -95,6 +102,7 @@ class ConvergeSettings(SettingsModel):
     cv_threshold_meV_per_atom: float = Field(5.0, gt=0, allow_inf_nan=False)
     keep_per_content: int = Field(20, ge=1)
     exhaustive_limit: int = Field(50_000, ge=1)
+    max_primitive_cells: int | None = Field(None, ge=1, le=12)
     mc_restarts: int = Field(4, ge=1)
     mc_sweeps: int = Field(200, ge=1)
     seed: int = 0
@@ -185,11 +193,15 @@ def choose_candidates(
     computed: Mapping[str, tuple[float, float]],
     window_meV: float,
     limit: int,
+    explore: bool = False,
 ) -> tuple[list[str], list[str]]:
     """Uncomputed configurations near the hull of computed + predicted energies.
 
     Returns the candidates (closest to the hull first, at most ``limit``) and the
-    vertices of that hull.
+    vertices of that hull. With ``explore`` (the fit is not yet trusted), when none
+    lies within the window, the lowest predicted uncomputed arrangement of each
+    content is taken instead, closest to the hull first: the fit learns where it
+    is most wrong.
     """
     new = [i for i, key in enumerate(searched_ids) if key not in computed]
     ids = [*computed, *(searched_ids[i] for i in new)]
@@ -203,6 +215,13 @@ def choose_candidates(
     chosen = [
         searched_ids[new[j]] for j in order if above[j] <= window_meV / 1000 + 1e-12
     ]
+    if not chosen and explore:
+        lowest: dict[float, int] = {}
+        for j in order:
+            lowest.setdefault(round(float(c[len(computed) + j]), 10), int(j))
+        chosen = [
+            searched_ids[new[j]] for j in sorted(lowest.values(), key=above.__getitem__)
+        ]
     return chosen[:limit], vertices
 
 
@@ -239,9 +258,9 @@ def stop_reason(
         return "converged: no uncomputed configuration predicted within the window"
     if n_candidates == 0:
         return (
-            "exhausted: no uncomputed configuration within the CV error of the hull, "
-            f"but the CV error ({last.cv_rmse_meV_per_atom:.2f} meV/site) is above "
-            f"the threshold ({settings.cv_threshold_meV_per_atom} meV/site)"
+            "exhausted: every searched arrangement is computed, but the CV error "
+            f"({last.cv_rmse_meV_per_atom:.2f} meV/site) is above the threshold "
+            f"({settings.cv_threshold_meV_per_atom} meV/site)"
         )
     if n_computed >= settings.max_calculations:
         return f"budget: {n_computed} calculations of {settings.max_calculations}"
@@ -284,6 +303,7 @@ def iterate(
         computed,
         window,
         min(settings.candidates_per_iteration, budget_left),
+        explore=fit.cv_rmse_meV_per_site > settings.cv_threshold_meV_per_atom,
     )
     keys = list(computed)
     vertices = hull_of(

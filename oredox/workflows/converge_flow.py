@@ -19,7 +19,10 @@ the relaxations of the screened configurations; then, instead of the statics,
    the same flow runs locally, on FireWorks and on jobflow-remote);
 4. once :func:`~oredox.analysis.ce_loop.stop_reason` says stop (converged, budget or
    iterations), hand every relaxation to the hull flow's statics and study document,
-   with the loop's history on the document (``convergence``).
+   with the loop's history on the document (``convergence``); with
+   ``converge.max_primitive_cells`` (ordered hosts), the last fit is also searched
+   over every supercell up to that size and the predicted ground states the study's
+   cell cannot hold are listed (``convergence["other_supercells"]``).
 
 A killed local run resumes like any other: finished relaxations and iterations are
 not run again.
@@ -35,6 +38,12 @@ from jobflow import Flow, OnMissing, Response, job
 from pymatgen.core import Structure
 
 from oredox.analysis.ce_loop import ConvergeSettings, iterate
+from oredox.analysis.ce_supercells import (
+    mean_oxidation_states,
+    other_supercells,
+    supercell_universe,
+    universe_features,
+)
 from oredox.analysis.cluster_expansion import CellFeatures, lattice_model
 from oredox.analysis.framework import check_framework
 from oredox.errors import OredoxRunError
@@ -190,6 +199,24 @@ def search_host(
     return configs, np.array(energies), " + ".join(sorted(methods))
 
 
+def search_supercells(cell: CellFeatures, fit, computed, predicted, settings) -> dict:
+    """The last fit over every supercell up to ``settings.max_primitive_cells``."""
+    universe = supercell_universe(
+        cell.model, settings.max_primitive_cells, mean_oxidation_states(cell.host)
+    )
+    features = universe_features(cell.model, universe, settings.ewald)
+    study_c = np.concatenate([[v[0] for v in computed.values()], predicted[0]])
+    study_e = np.concatenate([[v[1] for v in computed.values()], predicted[1]])
+    below = other_supercells(
+        fit, universe, features, study_c, study_e, settings.window_meV_per_atom
+    )
+    return {
+        "max_primitive_cells": settings.max_primitive_cells,
+        "n_arrangements": len(universe),
+        "below_study_hull": below,
+    }
+
+
 @job
 def converge_step(
     host: StudyHost,
@@ -221,7 +248,7 @@ def converge_step(
     label_of = {int(m): r.label for m, r in zip(masks, attempted, strict=True)}
     unusable = {r.label for r in attempted} - set(computed)
     searched: dict[str, Configuration] = {}
-    method = []
+    method, points = [], []
 
     def predict(fit):
         polynomial = cell_polynomial(cell, fit, settings.cutoffs_A)
@@ -240,6 +267,7 @@ def converge_step(
             if key in unusable:
                 energies[i] = np.inf
         keep = np.isfinite(energies)
+        points.append((c[keep], energies[keep]))
         return (
             [k for k, ok in zip(ids, keep, strict=True) if ok],
             c[keep],
@@ -274,6 +302,10 @@ def converge_step(
             "n_relaxations": sum(r.configuration is not None for r in relaxations),
             "n_from_loop": sum(len(h["candidates"]) for h in history),
         }
+        if settings.max_primitive_cells and cell.model.sublattice == "alkali":
+            convergence["other_supercells"] = search_supercells(
+                cell, fit, computed, points[-1], settings
+            )
         statics = statics_and_study(
             host=host,
             relaxations=relaxations,
