@@ -351,7 +351,9 @@ class OredoxSettings(BaseSettings):
         except RuntimeError:
             raise ValueError("work_dir names an unknown home folder (~user)") from None
         _check_work_dir(path)
-        return path
+        # absolute: jobs run in their own folders, and a relative store path would
+        # then name a store inside each job's folder
+        return path.absolute()
 
     @field_validator("database")
     @classmethod

@@ -578,3 +578,11 @@ def test_a_store_given_in_python_is_not_submitted_to_a_batch_queue(tmp_path):
     profile = ClusterProfile(name="test", partition="debug", walltime="00:10:00")
     with pytest.raises(OredoxInputError, match="given in Python cannot reach a batch"):
         submit_study(load_template("demo-chgnet"), profile, settings, queue=False)
+
+
+def test_a_relative_work_dir_is_made_absolute(tmp_path, monkeypatch):
+    # jobs run in their own folders: a relative store path would follow them there
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(work_dir="runs-here")
+    assert settings.work_dir == tmp_path / "runs-here"
+    assert settings.work_dir.is_absolute()
