@@ -181,3 +181,15 @@ def test_the_loop_runs_killed_and_resumed_to_its_own_stop(tmp_path):
     assert len(labels) == loop["n_relaxations"] <= 10
     assert loop["fit"]["n_structures"] >= 7
     assert ConvergeSettings.model_validate(loop["settings"]).max_calculations == 10
+
+
+def test_a_dry_run_writes_the_screened_inputs_and_says_the_loop_decides_later(
+    tmp_path,
+):
+    from oredox.workflows.study import dry_run
+
+    folders = dry_run(template_from_data(TEMPLATE), tmp_path / "inputs")
+    record = json.loads((tmp_path / "inputs" / "screening.json").read_text())
+    assert len(folders) == 8  # one configuration per content (7) and the Li metal
+    assert record["converge"]["settings"]["max_calculations"] == 10
+    assert "up to 3 more relaxations" in record["converge"]["note"]

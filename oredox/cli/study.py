@@ -152,6 +152,13 @@ def run(
             f"{out / 'screening.json'}); nothing ran, nothing was stored",
             soft_wrap=True,
         )
+        if study_template.converge is not None:
+            console.print(
+                "converge: the cluster-expansion loop chooses its further "
+                "relaxations at run time (at most "
+                f"{study_template.converge.max_calculations} configurations in all)",
+                soft_wrap=True,
+            )
         return
     settings = load_settings(work_dir=work_dir)
     png = figure_path(output or Path(f"{Path(template).stem}_hull.png"))

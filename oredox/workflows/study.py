@@ -185,7 +185,8 @@ def dry_run(
     alkali-metal reference, and the statics of the end members, which are hull
     vertices whatever the energies (:func:`~oredox.analysis.selection.end_member_ids`;
     the statics of other vertices and near-hull configurations depend on the relaxed
-    energies, and use the same static maker).
+    energies, and use the same static maker). A ``converge:`` loop's relaxations
+    are chosen at run time; ``screening.json`` says how many at most.
 
     Returns
     -------
@@ -226,6 +227,14 @@ def dry_run(
         "screening": result.record,
         "folders": [f.name for f in folders],
     }
+    converge = getattr(maker, "converge", None)
+    if converge is not None:  # its candidates exist only once relaxations have run
+        record["converge"] = {
+            "settings": converge.model_dump(mode="json"),
+            "note": "the cluster-expansion loop chooses its configurations at run "
+            f"time: up to {max(converge.max_calculations - len(ids), 0)} more "
+            "relaxations with the same relax maker, not written here",
+        }
     (out / "screening.json").write_text(json.dumps(record, indent=2, default=str))
     return folders
 
