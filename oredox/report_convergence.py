@@ -89,6 +89,9 @@ def print_convergence(study: StudyDocument, console: Console) -> None:
         fit (sublattice, cutoffs in A, method, nonzero ECIs, Ewald coefficient) and
         its largest ECIs (meV).
     """
+    if study.convergence and not study.convergence.get("iterations"):
+        console.print(f"cluster-expansion loop: {study.convergence.get('stop')}")
+        return
     record = convergence_record(study)
     settings = record.get("settings", {})
     rows = convergence_rows(study)

@@ -168,7 +168,7 @@ def test_hull_change_and_stop_reasons():
     assert hull_change_mev(before, before, ["a"], ["a", "c"]) is None
     settings = ConvergeSettings(max_calculations=10, max_iterations=3)
 
-    def it(i, cv, new, n=5):
+    def it(i, cv, new, n=5, predicted=("a", "c")):
         return CeIteration(
             iteration=i,
             n_computed=n,
@@ -179,22 +179,28 @@ def test_hull_change_and_stop_reasons():
             hull_vertices=["a", "c"],
             new_vertices=new,
             hull_change_meV_per_atom=None,
-            predicted_vertices=[],
+            predicted_vertices=list(predicted),
             candidates=[],
         )
 
     assert stop_reason([it(0, 1.0, ["a", "c"])], settings, 3, 5) is None
-    assert stop_reason([it(0, 1.0, ["a"]), it(1, 1.0, [])], settings, 3, 5).startswith(
-        "converged"
-    )
-    # a new vertex, or too large an error: not converged
-    assert stop_reason([it(0, 1.0, []), it(1, 1.0, ["b"])], settings, 3, 5) is None
-    assert stop_reason([it(0, 9.0, []), it(1, 9.0, [])], settings, 3, 5) is None
+    done = [it(0, 1.0, ["a"]), it(1, 1.0, [], n=7)]
+    assert stop_reason(done, settings, 3, 7).startswith("converged: no new hull vertex")
+    # a new vertex, too large an error, no usable new energy (every relaxation of
+    # the last batch failed), or a predicted vertex not computed: not converged
+    assert stop_reason([it(0, 1.0, []), it(1, 1.0, ["b"], n=7)], settings, 3, 7) is None
+    assert stop_reason([it(0, 9.0, []), it(1, 9.0, [], n=7)], settings, 3, 7) is None
+    assert stop_reason([it(0, 1.0, []), it(1, 1.0, [])], settings, 3, 7) is None
+    ahead = [it(0, 1.0, []), it(1, 1.0, [], n=7, predicted=("a", "x", "c"))]
+    assert stop_reason(ahead, settings, 3, 7) is None
     assert stop_reason([it(0, 1.0, ["a"])], settings, 0, 5).startswith("converged")
     assert stop_reason([it(0, 9.0, ["a"])], settings, 0, 5).startswith(
         "exhausted: every searched arrangement is computed"
     )
-    assert stop_reason([it(0, 9.0, ["a"])], settings, 3, 10).startswith("budget")
+    # the budget counts attempts (failed relaxations too), candidates or not
+    assert stop_reason([it(0, 9.0, ["a"])], settings, 3, 10) == (
+        "budget: 10 calculations of 10"
+    )
     history = [it(0, 9.0, ["a"]), it(1, 9.0, ["b"]), it(2, 9.0, ["c"])]
     assert stop_reason(history, settings, 3, 8).startswith("iterations")
 

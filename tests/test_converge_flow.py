@@ -193,3 +193,43 @@ def test_a_dry_run_writes_the_screened_inputs_and_says_the_loop_decides_later(
     assert len(folders) == 8  # one configuration per content (7) and the Li metal
     assert record["converge"]["settings"]["max_calculations"] == 10
     assert "up to 3 more relaxations" in record["converge"]["note"]
+
+
+def test_a_loop_that_cannot_fit_stops_with_the_reason_and_the_study_goes_on(hex221):
+    from oredox.workflows.converge_flow import converge_step
+    from oredox.workflows.hull_flow import STATICS_JOB_NAME
+    from oredox.workflows.study_document import Relaxation
+
+    maker, host, _cell, _fit = hex221
+    scheme = maker.engine.energy_scheme()
+    from oredox.structures.delithiation import enumerate_configurations
+
+    picked = [enumerate_configurations(host.symmetry, k)[0] for k in (0, 6, 12)]
+    starts = maker.starts(host, picked)
+    relaxations = [
+        Relaxation(
+            label=f"k{c.n_vacancies}-0",
+            initial=start,
+            energy_eV=-100.0 - c.n_vacancies,
+            structure=start,
+            converged=True,
+            energy_scheme=scheme,
+            configuration=c,
+        )
+        for c, start in zip(picked, starts, strict=True)
+    ]
+    response = converge_step.original(
+        host=host,
+        relaxations=relaxations,
+        alkali_reference=relaxations[0],
+        screening={},
+        hull_maker=maker,
+        energy_scheme=scheme,
+        parent=None,
+        history=[],
+    )
+    (statics,) = response.replace.jobs
+    assert statics.name == STATICS_JOB_NAME
+    record = statics.function_kwargs["convergence"]
+    assert record["stop"].startswith("error: the cluster expansion needs 4")
+    assert record["n_relaxations"] == 3 and record["iterations"] == []

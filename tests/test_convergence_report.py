@@ -227,12 +227,11 @@ def test_short_stop():
     assert len(short_stop("x" * 100, 30)) == 30
     assert short_stop(STOP) == "converged: no new vertex, CV below threshold"
     exhausted = (
-        "exhausted: no uncomputed configuration within the CV error of the hull, "
-        "but the CV error (170.61 meV/site) is above the threshold (5.0 meV/site)"
+        "exhausted: every searched arrangement is computed, but the CV error "
+        "(17.61 meV/site) is above the threshold (5.0 meV/site)"
     )
-    assert short_stop(exhausted) == (
-        "exhausted: nothing left to compute, CV above threshold"
-    )
+    assert short_stop(exhausted) == "exhausted: all computed, CV above threshold"
+    assert short_stop("error: too few").startswith("stopped by an error:")
     empty = "converged: no uncomputed configuration predicted within the window"
     assert short_stop(empty) == "converged: nothing left in the window"
 

@@ -124,7 +124,14 @@ class CeIteration(BaseModel):
     """One iteration of the loop, as stored on the study document."""
 
     iteration: int = Field(description="0 for the first fit")
-    n_computed: int = Field(description="Configurations computed before this fit")
+    n_computed: int = Field(
+        description="Configurations with usable energies before this fit"
+    )
+    n_attempted: int | None = Field(
+        None,
+        description="Configurations sent to the engine before this fit (the budget "
+        "counts these; failed ones included)",
+    )
     cv_rmse_meV_per_atom: float = Field(
         description="Cross-validation RMSE of the fit, meV per site"
     )
@@ -152,6 +159,10 @@ class CeIteration(BaseModel):
         description="Vertices of the hull of computed and predicted energies"
     )
     candidates: list[str] = Field(description="Sent to the engine after this fit")
+    unsent: list[str] = Field(
+        default_factory=list,
+        description="Chosen but not sent: the loop stopped, or the budget was short",
+    )
     stop: str | None = Field(None, description="Why the loop stopped here, if it did")
 
 
@@ -247,12 +258,20 @@ def stop_reason(
     history: Sequence[CeIteration],
     settings: ConvergeSettings,
     n_candidates: int,
-    n_computed: int,
+    n_attempted: int,
 ) -> str | None:
-    """Why the loop stops after the last iteration of ``history``, or None."""
+    """Why the loop stops after the last iteration of ``history``, or None.
+
+    ``n_attempted`` counts every configuration sent to the engine (failed ones
+    too): the budget. "No new vertex" counts only after an iteration whose
+    relaxations added usable energies, and while the fit predicts no uncomputed
+    vertex.
+    """
     last = history[-1]
     cv_ok = last.cv_rmse_meV_per_atom <= settings.cv_threshold_meV_per_atom
-    if len(history) > 1 and not last.new_vertices and cv_ok:
+    gained = len(history) > 1 and last.n_computed > history[-2].n_computed
+    predicted_new = set(last.predicted_vertices) - set(last.hull_vertices)
+    if gained and not last.new_vertices and cv_ok and not predicted_new:
         return "converged: no new hull vertex and the CV error below the threshold"
     if n_candidates == 0 and cv_ok:
         return "converged: no uncomputed configuration predicted within the window"
@@ -262,8 +281,8 @@ def stop_reason(
             f"({last.cv_rmse_meV_per_atom:.2f} meV/site) is above the threshold "
             f"({settings.cv_threshold_meV_per_atom} meV/site)"
         )
-    if n_computed >= settings.max_calculations:
-        return f"budget: {n_computed} calculations of {settings.max_calculations}"
+    if n_attempted >= settings.max_calculations:
+        return f"budget: {n_attempted} calculations of {settings.max_calculations}"
     if len(history) >= settings.max_iterations:
         return f"iterations: {len(history)} of {settings.max_iterations}"
     return None
@@ -277,23 +296,27 @@ def iterate(
     settings: ConvergeSettings,
     predict: Callable[[CeFit], tuple[Sequence[str], np.ndarray, np.ndarray]],
     search: str = "table",
+    n_attempted: int | None = None,
 ) -> tuple[CeIteration, CeFit]:
     """One iteration (see the module docstring).
 
     ``features`` holds the feature row of every computed id; ``computed`` maps id to
-    (c, energy per site in eV); ``history`` holds the earlier iterations. ``predict``
-    takes the new fit and returns the searched configurations: ids, c and predicted
-    energies per site (eV); ids already computed are measured by their computed
-    energy.
+    (c, energy per site in eV) of every usable relaxation; ``history`` holds the
+    earlier iterations. ``predict`` takes the new fit and returns the searched
+    configurations: ids, c and predicted energies per site (eV); ids already
+    computed are measured by their computed energy, and ids the caller wants never
+    sent again (failed relaxations) are left out by it. ``n_attempted`` (default
+    ``len(computed)``) is what the budget counts: every configuration sent to the
+    engine. The candidates of an iteration that stops are recorded as ``unsent``.
     """
     if len(computed) < MIN_FIT_STRUCTURES:
         raise OredoxInputError(
             f"the cluster expansion needs {MIN_FIT_STRUCTURES} computed energies to "
             f"start, got {len(computed)}: select more configurations in screening"
         )
+    attempted = len(computed) if n_attempted is None else n_attempted
     fit = fit_computed(model, features, computed, settings)
     searched_ids, searched_c, predicted = predict(fit)
-    budget_left = max(settings.max_calculations - len(computed), 0)
     # a prediction is uncertain by about the CV error: the window is never narrower
     window = max(settings.window_meV_per_atom, fit.cv_rmse_meV_per_site)
     candidates, predicted_vertices = choose_candidates(
@@ -302,7 +325,7 @@ def iterate(
         np.asarray(predicted, float),
         computed,
         window,
-        min(settings.candidates_per_iteration, budget_left),
+        settings.candidates_per_iteration,
         explore=fit.cv_rmse_meV_per_site > settings.cv_threshold_meV_per_atom,
     )
     keys = list(computed)
@@ -316,6 +339,7 @@ def iterate(
     record = CeIteration(
         iteration=len(history),
         n_computed=len(computed),
+        n_attempted=attempted,
         cv_rmse_meV_per_atom=round(fit.cv_rmse_meV_per_site, 4),
         train_rmse_meV_per_atom=round(fit.train_rmse_meV_per_site, 4),
         n_searched=len(searched_ids),
@@ -329,10 +353,13 @@ def iterate(
         predicted_vertices=predicted_vertices,
         candidates=candidates,
     )
-    reason = stop_reason([*history, record], settings, len(candidates), len(computed))
-    if reason is None and budget_left == 0:
-        reason = f"budget: {len(computed)} calculations of {settings.max_calculations}"
-    record.stop = reason
+    record.stop = stop_reason([*history, record], settings, len(candidates), attempted)
+    budget_left = max(settings.max_calculations - attempted, 0)
+    if record.stop:
+        record.unsent, record.candidates = candidates, []
+    elif len(candidates) > budget_left:
+        record.candidates = candidates[:budget_left]
+        record.unsent = candidates[budget_left:]
     return record, fit
 
 

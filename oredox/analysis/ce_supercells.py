@@ -85,7 +85,7 @@ def supercell_universe(
         )
     if not 1 <= max_size <= MAX_SUPERCELL_SIZE:
         raise OredoxInputError(
-            f"max_formula_units must be 1..{MAX_SUPERCELL_SIZE}, got {max_size}"
+            f"max_primitive_cells must be 1..{MAX_SUPERCELL_SIZE}, got {max_size}"
         )
     primitive = AseAtomsAdaptor.get_atoms(model.primitive)
     inverse = np.linalg.inv(primitive.cell.array)

@@ -274,7 +274,7 @@ class CeFit(MSONable):
         table = self.model.orbit_table()
         ecis = [
             row | {"eci_meV": round(1000 * value, 4)}
-            for row, value in zip(table, self.parameters, strict=False)
+            for row, value in zip(table, self.parameters[: len(table)], strict=True)
         ]
         return {
             "sublattice": self.model.sublattice,

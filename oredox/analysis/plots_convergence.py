@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 SHORT_STOPS = (
     ("converged: no new hull vertex", "converged: no new vertex, CV below threshold"),
     ("converged: no uncomputed", "converged: nothing left in the window"),
-    ("exhausted: no uncomputed", "exhausted: nothing left to compute"),
+    ("exhausted: every searched", "exhausted: all computed, CV above threshold"),
+    ("error:", "stopped by an error:"),
     ("iterations:", "iteration limit:"),
 )
 
@@ -29,10 +30,15 @@ SHORT_STOPS = (
 def convergence_record(study: StudyDocument) -> dict:
     """The study's loop record; OredoxInputError when the loop did not run."""
     record = study.convergence
-    if not record or not record.get("iterations"):
+    if not record:
         raise OredoxInputError(
             f"study {study.study_id[:8]} ({study.name}) has no cluster-expansion "
             "loop record: it ran without converge: in its template"
+        )
+    if not record.get("iterations"):
+        raise OredoxInputError(
+            f"the cluster-expansion loop of study {study.study_id[:8]} stopped "
+            f"before its first fit: {record.get('stop', 'no reason recorded')}"
         )
     return record
 

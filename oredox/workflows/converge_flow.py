@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from math import comb
 
 import numpy as np
 from jobflow import Flow, OnMissing, Response, job
@@ -46,9 +47,10 @@ from oredox.analysis.ce_supercells import (
 )
 from oredox.analysis.cluster_expansion import CellFeatures, lattice_model
 from oredox.analysis.framework import check_framework
-from oredox.errors import OredoxRunError
+from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.schemas import EnergyScheme
 from oredox.structures.ce_search import (
+    MAX_ARRANGEMENTS,
     OccupationPolynomial,
     anneal,
     lowest_exhaustive,
@@ -85,7 +87,9 @@ class ConvergedHullMaker(DelithiationHullMaker):
     name: str = "converged delithiation hull"
     converge: ConvergeSettings = field(default_factory=ConvergeSettings)
 
-    def after_relaxations(self, host, relaxations, reference, screening, parent):
+    def after_relaxations(
+        self, host, relaxations, reference, screening, parent, energy_scheme=None
+    ):
         """The first iteration of the loop (it replaces itself with the next)."""
         step = converge_step(
             host=host,
@@ -93,7 +97,7 @@ class ConvergedHullMaker(DelithiationHullMaker):
             alkali_reference=reference,
             screening=screening,
             hull_maker=self,
-            energy_scheme=relaxations[0].energy_scheme,
+            energy_scheme=energy_scheme or relaxations[0].energy_scheme,
             parent=parent,
             history=[],
         )
@@ -176,7 +180,9 @@ def search_host(
     n = symmetry.n_sites
     configs, energies, methods = [], [], set()
     for k in contents:
-        if count_configurations(symmetry, k) <= settings.exhaustive_limit:
+        # enumeration scans every raw arrangement: its own cap applies too
+        small = comb(n, k) <= MAX_ARRANGEMENTS
+        if small and count_configurations(symmetry, k) <= settings.exhaustive_limit:
             occupied, values = lowest_exhaustive(
                 polynomial, symmetry, n - k, settings.keep_per_content
             )
@@ -200,21 +206,87 @@ def search_host(
 
 
 def search_supercells(cell: CellFeatures, fit, computed, predicted, settings) -> dict:
-    """The last fit over every supercell up to ``settings.max_primitive_cells``."""
+    """The last fit over every supercell up to ``settings.max_primitive_cells``.
+
+    ``predicted`` holds (c, energy per site) of the study cell's uncomputed
+    arrangements; with the computed ones they make the study's hull.
+    """
     universe = supercell_universe(
         cell.model, settings.max_primitive_cells, mean_oxidation_states(cell.host)
     )
     features = universe_features(cell.model, universe, settings.ewald)
     study_c = np.concatenate([[v[0] for v in computed.values()], predicted[0]])
     study_e = np.concatenate([[v[1] for v in computed.values()], predicted[1]])
-    below = other_supercells(
-        fit, universe, features, study_c, study_e, settings.window_meV_per_atom
-    )
+    tolerance = max(settings.window_meV_per_atom, fit.cv_rmse_meV_per_site)
+    below = other_supercells(fit, universe, features, study_c, study_e, tolerance)
     return {
         "max_primitive_cells": settings.max_primitive_cells,
         "n_arrangements": len(universe),
+        "tolerance_meV_per_atom": round(tolerance, 4),
         "below_study_hull": below,
     }
+
+
+def fit_and_search(hull_maker, host, relaxations, history):
+    """Fit, search the host cell and choose: the iteration record and what it needs.
+
+    Returns the record, the fit, the host's features, the searched configurations
+    by id, and (c, energy per site) of the uncomputed ones.
+    """
+    from oredox.analysis.ce_loop import CeIteration
+
+    settings = hull_maker.converge
+    cell = host_features(hull_maker, host)
+    n, n_cell = host.symmetry.n_sites, cell.n_sites
+    attempted = [r for r in relaxations if r.configuration is not None]
+    kept = [r for r in attempted if usable(r)]
+    rows = cell.features(occupations([r.configuration for r in kept], n))
+    features = {r.label: row for r, row in zip(kept, rows, strict=True)}
+    computed = {
+        r.label: ((n - r.configuration.n_vacancies) / n, float(r.energy_eV) / n_cell)
+        for r in kept
+    }
+    masks = host.symmetry.canonical(
+        np.array([vacancy_mask(r.configuration) for r in attempted], dtype=np.int64)
+    )
+    label_of = {int(m): r.label for m, r in zip(masks, attempted, strict=True)}
+    # attempted but unusable (failed, unconverged, framework lost): never again
+    unusable = {r.label for r in attempted} - set(computed)
+    searched: dict[str, Configuration] = {}
+    method, uncomputed = [], []
+
+    def predict(fit):
+        polynomial = cell_polynomial(cell, fit, settings.cutoffs_A)
+        contents = hull_maker.screening.contents(n)
+        configs, energies, how = search_host(hull_maker, host, polynomial, contents)
+        method.append(how)
+        ids, c, e = [], [], []
+        for config, energy in zip(configs, energies, strict=True):
+            mask = vacancy_mask(config)
+            key = label_of.get(mask, f"k{config.n_vacancies}-c{mask:x}")
+            if key in unusable:
+                continue
+            searched[key] = config
+            ids.append(key)
+            c.append((n - config.n_vacancies) / n)
+            e.append(energy / n_cell)
+        new = [i for i, key in enumerate(ids) if key not in computed]
+        uncomputed.append((np.array(c)[new], np.array(e)[new]))
+        return ids, np.array(c), np.array(e)
+
+    past = [CeIteration.model_validate(h) for h in history]
+    record, fit = iterate(
+        cell.model,
+        features,
+        computed,
+        past,
+        settings,
+        predict,
+        "enumeration",
+        n_attempted=len(attempted),
+    )
+    record.search = method[0] if method else record.search
+    return record, fit, cell, computed, searched, uncomputed[-1]
 
 
 @job
@@ -228,57 +300,30 @@ def converge_step(
     parent: Structure | None,
     history: list[dict],
 ) -> Response:
-    """One iteration of the loop; replaces itself with the next, or the statics."""
-    from oredox.analysis.ce_loop import CeIteration
+    """One iteration of the loop; replaces itself with the next, or the statics.
 
+    A fit or search that cannot be done (too few usable relaxations, a host the
+    lattice model cannot map) stops the loop with the reason, and the study is
+    still assembled from every relaxation so far.
+    """
     settings = hull_maker.converge
-    cell = host_features(hull_maker, host)
-    n, n_cell = host.symmetry.n_sites, cell.n_sites
-    kept = [r for r in relaxations if r.configuration is not None and usable(r)]
-    rows = cell.features(occupations([r.configuration for r in kept], n))
-    features = {r.label: row for r, row in zip(kept, rows, strict=True)}
-    computed = {
-        r.label: ((n - r.configuration.n_vacancies) / n, float(r.energy_eV) / n_cell)
-        for r in kept
-    }
-    attempted = [r for r in relaxations if r.configuration is not None]
-    masks = host.symmetry.canonical(
-        np.array([vacancy_mask(r.configuration) for r in attempted], dtype=np.int64)
-    )
-    label_of = {int(m): r.label for m, r in zip(masks, attempted, strict=True)}
-    unusable = {r.label for r in attempted} - set(computed)
-    searched: dict[str, Configuration] = {}
-    method, points = [], []
-
-    def predict(fit):
-        polynomial = cell_polynomial(cell, fit, settings.cutoffs_A)
-        contents = hull_maker.screening.contents(n)
-        configs, energies, how = search_host(hull_maker, host, polynomial, contents)
-        method.append(how)
-        ids = []
-        for config in configs:
-            mask = vacancy_mask(config)
-            ids.append(label_of.get(mask, f"k{config.n_vacancies}-c{mask:x}"))
-            searched[ids[-1]] = config
-        c = np.array([(n - cfg.n_vacancies) / n for cfg in configs])
-        # attempted but unusable (failed, unconverged, framework lost): not again
-        energies = energies / n_cell
-        for i, key in enumerate(ids):
-            if key in unusable:
-                energies[i] = np.inf
-        keep = np.isfinite(energies)
-        points.append((c[keep], energies[keep]))
-        return (
-            [k for k, ok in zip(ids, keep, strict=True) if ok],
-            c[keep],
-            energies[keep],
+    n_relaxations = sum(r.configuration is not None for r in relaxations)
+    try:
+        record, fit, cell, computed, searched, uncomputed = fit_and_search(
+            hull_maker, host, relaxations, history
         )
-
-    past = [CeIteration.model_validate(h) for h in history]
-    record, fit = iterate(
-        cell.model, features, computed, past, settings, predict, "enumeration"
-    )
-    record.search = method[0] if method else record.search
+    except (OredoxInputError, OredoxRunError) as exc:
+        logger.warning("converge %d stopped: %s", len(history), exc)
+        convergence = {
+            "settings": settings.model_dump(mode="json"),
+            "iterations": history,
+            "stop": f"error: {exc}",
+            "n_relaxations": n_relaxations,
+            "n_from_loop": sum(len(h["candidates"]) for h in history),
+        }
+        return finish(
+            host, relaxations, alkali_reference, screening, hull_maker, convergence
+        )
     history = [*history, record.model_dump()]
     logger.info(
         "converge %d: %d computed, CV %.2f meV/site, %d candidates%s",
@@ -299,24 +344,16 @@ def converge_step(
             "iterations": history,
             "fit": fit.record(),
             "stop": record.stop,
-            "n_relaxations": sum(r.configuration is not None for r in relaxations),
+            "n_relaxations": n_relaxations,
             "n_from_loop": sum(len(h["candidates"]) for h in history),
         }
         if settings.max_primitive_cells and cell.model.sublattice == "alkali":
             convergence["other_supercells"] = search_supercells(
-                cell, fit, computed, points[-1], settings
+                cell, fit, computed, uncomputed, settings
             )
-        statics = statics_and_study(
-            host=host,
-            relaxations=relaxations,
-            alkali_reference=alkali_reference,
-            screening=screening,
-            hull_maker=hull_maker,
-            convergence=convergence,
+        return finish(
+            host, relaxations, alkali_reference, screening, hull_maker, convergence
         )
-        statics.name = STATICS_JOB_NAME
-        statics.config.on_missing_references = OnMissing.NONE
-        return Response(replace=Flow([statics], statics.output, "statics and study"))
     configs = [searched[key] for key in record.candidates]
     starts = hull_maker.starts(host, configs, parent)
     jobs, new = [], []
@@ -340,3 +377,18 @@ def converge_step(
     replace = Flow([*jobs, step], step.output, f"converge iteration {record.iteration}")
     logger.info(FAN_OUT_MESSAGE.format(len(replace.job_uuids) + 1))
     return Response(replace=replace)
+
+
+def finish(host, relaxations, alkali_reference, screening, hull_maker, convergence):
+    """Replace the loop with the statics and the study document."""
+    statics = statics_and_study(
+        host=host,
+        relaxations=relaxations,
+        alkali_reference=alkali_reference,
+        screening=screening,
+        hull_maker=hull_maker,
+        convergence=convergence,
+    )
+    statics.name = STATICS_JOB_NAME
+    statics.config.on_missing_references = OnMissing.NONE
+    return Response(replace=Flow([statics], statics.output, "statics and study"))

@@ -281,13 +281,15 @@ class DelithiationHullMaker(Maker):
             parent = relaxed_geometry(parent, relaxed_structure)
         return [apply_configuration(parent, host.symmetry, c) for c in configs]
 
-    def after_relaxations(self, host, relaxations, reference, screening, parent):
+    def after_relaxations(
+        self, host, relaxations, reference, screening, parent, energy_scheme=None
+    ):
         """The job after the screened relaxations: statics, then the document.
 
         :class:`~oredox.workflows.converge_flow.ConvergedHullMaker` puts its
         cluster-expansion loop here first.
         """
-        del parent  # where a loop would cut new configurations from
+        del parent, energy_scheme  # what a loop would cut and compute new ones with
         statics = statics_and_study(
             host=host,
             relaxations=relaxations,
@@ -347,7 +349,7 @@ def screen_and_relax(
         reference_job, f"{host.alkali} metal", metal, energy_scheme
     )
     next_job = hull_maker.after_relaxations(
-        host, relaxations, reference, _plain(result.record), parent
+        host, relaxations, reference, _plain(result.record), parent, energy_scheme
     )
     # a configuration that fails for good must not stop the study
     next_job.config.on_missing_references = OnMissing.NONE
