@@ -60,7 +60,9 @@ class ConvergeSettings(SettingsModel):
     ewald
         Add the point-charge Ewald energy as a feature of the fit.
     fit_method
-        trainstation fit method.
+        trainstation fit method, or ``"auto"``: ARDR and least squares both fitted,
+        the lower CV error kept (:func:`~oredox.analysis.cluster_expansion.
+        fit_cluster_expansion`).
     window_meV_per_atom
         Uncomputed configurations predicted this close to the hull (meV per site,
         i.e. per atom of the fully lithiated host) become candidates.
@@ -92,9 +94,10 @@ class ConvergeSettings(SettingsModel):
     cutoffs_A: list[float] = Field(default_factory=lambda: list(DEFAULT_CUTOFFS_A))
     sublattice: Literal["auto", "alkali", "cations"] = "auto"
     ewald: bool = True
-    fit_method: Literal["ardr", "lasso", "least-squares", "ridge", "bayesian-ridge"] = (
-        "ardr"
+    fit_method: Literal["auto", "ardr", "least-squares", "ridge", "bayesian-ridge"] = (
+        "auto"
     )
+
     window_meV_per_atom: float = Field(5.0, ge=0, allow_inf_nan=False)
     candidates_per_iteration: int = Field(8, ge=1)
     max_iterations: int = Field(10, ge=1)

@@ -41,6 +41,7 @@ VACANCY = "X"  # icet's (and ase's) symbol of an empty site
 DEFAULT_CUTOFFS_A = (6.0, 4.5)  # pairs to 6 A, triplets to 4.5 A
 MAX_ALKALI_PER_PRIMITIVE = 8  # "auto": beyond this the host cell is disordered
 DUMMY_CATION = "Cs"  # stands for every cation while the parent lattice is found
+AUTO_METHODS = ("ardr", "least-squares")  # fit_method="auto" keeps the lower CV
 
 
 @dataclass
@@ -297,7 +298,7 @@ def fit_cluster_expansion(
     features: np.ndarray,
     energies_eV_per_site: np.ndarray,
     ewald: bool = True,
-    fit_method: str = "ardr",
+    fit_method: str = "auto",
     n_splits: int = 10,
     seed: int = 42,
 ) -> CeFit:
@@ -313,7 +314,10 @@ def fit_cluster_expansion(
     energies_eV_per_site
         Energy per lattice site of each configuration, eV, all from one scheme.
     fit_method
-        trainstation's fit method ("ardr", "lasso", "least-squares", ...).
+        trainstation's fit method ("ardr", "least-squares", "ridge", ...), or
+        ``"auto"``: each of :data:`AUTO_METHODS`, keeping the one with the lower CV
+        error (sparse ARDR while the data are few, least squares once they
+        determine every parameter).
     n_splits
         Folds of the cross-validation (at most one per structure).
 
@@ -322,6 +326,14 @@ def fit_cluster_expansion(
     OredoxInputError
         If there are fewer than 4 structures, or the shapes or values are wrong.
     """
+    if fit_method == "auto":
+        fits = [
+            fit_cluster_expansion(
+                model, features, energies_eV_per_site, ewald, method, n_splits, seed
+            )
+            for method in AUTO_METHODS
+        ]
+        return min(fits, key=lambda fit: fit.cv_rmse_meV_per_site)
     from trainstation import CrossValidationEstimator
 
     A = np.atleast_2d(np.asarray(features, dtype=float))
