@@ -25,6 +25,7 @@ fully lithiated host), eV, errors in meV per site.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -316,8 +317,8 @@ def fit_cluster_expansion(
     fit_method
         trainstation's fit method ("ardr", "least-squares", "ridge", ...), or
         ``"auto"``: each of :data:`AUTO_METHODS`, keeping the one with the lower CV
-        error (sparse ARDR while the data are few, least squares once they
-        determine every parameter).
+        error (sparse ARDR while the data are few; least squares only once the
+        features have full rank, so that its solution is unique).
     n_splits
         Folds of the cross-validation (at most one per structure).
 
@@ -327,11 +328,16 @@ def fit_cluster_expansion(
         If there are fewer than 4 structures, or the shapes or values are wrong.
     """
     if fit_method == "auto":
+        # least squares only where the data determine every parameter (a single
+        # small cell makes cluster functions collinear: its solution is arbitrary)
+        rank = np.linalg.matrix_rank(np.atleast_2d(np.asarray(features, float)))
+        full = rank == np.shape(features)[-1]
         fits = [
             fit_cluster_expansion(
                 model, features, energies_eV_per_site, ewald, method, n_splits, seed
             )
             for method in AUTO_METHODS
+            if method != "least-squares" or full
         ]
         return min(fits, key=lambda fit: fit.cv_rmse_meV_per_site)
     from trainstation import CrossValidationEstimator
@@ -354,8 +360,16 @@ def fit_cluster_expansion(
         seed=seed,
         check_condition=False,
     )
-    estimator.validate()
-    estimator.train()
+    # an underdetermined early fit is expected (its CV error says how good it is):
+    # trainstation's warning about it for every fold would only fill the log
+    quiet = logging.getLogger("trainstation")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        estimator.validate()
+        estimator.train()
+    finally:
+        quiet.setLevel(level)
     parameters = np.asarray(estimator.parameters, dtype=float)
     train_rmse = float(np.sqrt(np.mean((A @ parameters - y) ** 2)))
     return CeFit(

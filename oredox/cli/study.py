@@ -172,6 +172,10 @@ def _print_stored(study: StudyDocument, png: Path, settings: OredoxSettings) -> 
 
     report.print_study(study, console)
     report.print_statics(study, png, console)
+    if study.convergence:
+        from oredox.report_convergence import print_convergence
+
+        print_convergence(study, console)
     console.print(
         f"stored study [bold]{study.study_id}[/] in {escape(describe_store(settings))}"
     )
