@@ -42,11 +42,17 @@ TRUTH = HERE / "data" / "ce_licoo2_truth.jsonl"
 OXIDATION = {"Li": 1, "Co": 3, "O": -2}
 
 
-def load_universe(path: Path):
-    """ids, c, energy per site (eV), host structures and occupations of the table."""
+def load_universe(path: Path, max_size: int | None = None):
+    """ids, c, energy per site (eV), host structures and occupations of the table.
+
+    ``max_size``: only the cells of up to that many formula units (a table still
+    being computed holds its largest size in part).
+    """
     from pymatgen.core import Lattice, Structure
 
     records = [json.loads(line) for line in path.read_text().splitlines()]
+    if max_size is not None:
+        records = [r for r in records if r["size"] <= max_size]
     ids, c, energy, hosts, occupations = [], [], [], [], []
     for r in records:
         symbols = r["symbols"]
@@ -213,6 +219,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ce_loop.json")
     parser.add_argument("--skip-one-shot", action="store_true")
     parser.add_argument(
+        "--max-size", type=int, help="use the cells of up to this many f.u. only"
+    )
+    parser.add_argument(
         "--windows",
         type=lambda text: [float(v) for v in text.split(",")],
         default=[5.0, 2.0, 0.0],
@@ -222,7 +231,9 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     from oredox.structures.frameworks import o3_layered
 
-    ids, c, energy, hosts, occupations, records = load_universe(args.truth)
+    ids, c, energy, hosts, occupations, records = load_universe(
+        args.truth, args.max_size
+    )
     sizes = np.array([r["size"] for r in records])
     true_vertices = hull_of(ids, c, energy)
     depths = vertex_depths(ids, c, energy, true_vertices)
