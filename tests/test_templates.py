@@ -18,6 +18,8 @@ SHIPPED = [
     "demo-gpaw",
     "li2mno3-chgnet-gpaw",
     "li2mno3-honeycomb",
+    "ltno-chgnet-beam",
+    "ltno-chgnet-converge",
     "ltno-chgnet-gpaw",
     "ltno-drx",
     "p2-nlmo-ribbon",
