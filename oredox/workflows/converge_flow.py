@@ -63,9 +63,8 @@ from oredox.structures.delithiation import (
 )
 from oredox.workflows.hull_flow import (
     FAN_OUT_MESSAGE,
-    STATICS_JOB_NAME,
     DelithiationHullMaker,
-    statics_and_study,
+    statics_job,
 )
 from oredox.workflows.study_document import Relaxation, StudyHost
 
@@ -91,18 +90,10 @@ class ConvergedHullMaker(DelithiationHullMaker):
         self, host, relaxations, reference, screening, parent, energy_scheme=None
     ):
         """The first iteration of the loop (it replaces itself with the next)."""
-        step = converge_step(
-            host=host,
-            relaxations=relaxations,
-            alkali_reference=reference,
-            screening=screening,
-            hull_maker=self,
-            energy_scheme=energy_scheme or relaxations[0].energy_scheme,
-            parent=parent,
-            history=[],
+        scheme = energy_scheme or relaxations[0].energy_scheme
+        return next_step(
+            host, relaxations, reference, screening, self, scheme, parent, []
         )
-        step.name = CONVERGE_JOB_NAME.format(0)
-        return step
 
 
 def host_features(hull_maker: ConvergedHullMaker, host: StudyHost) -> CellFeatures:
@@ -362,33 +353,44 @@ def converge_step(
         relax_job.name = f"relax {key}"
         jobs.append(relax_job)
         new.append(hull_maker.relaxation(relax_job, key, start, energy_scheme, config))
-    step = converge_step(
-        host=host,
-        relaxations=[*relaxations, *new],
-        alkali_reference=alkali_reference,
-        screening=screening,
-        hull_maker=hull_maker,
-        energy_scheme=energy_scheme,
-        parent=parent,
-        history=history,
+    step = next_step(
+        host,
+        [*relaxations, *new],
+        alkali_reference,
+        screening,
+        hull_maker,
+        energy_scheme,
+        parent,
+        history,
     )
-    step.name = CONVERGE_JOB_NAME.format(record.iteration + 1)
-    step.config.on_missing_references = OnMissing.NONE
     replace = Flow([*jobs, step], step.output, f"converge iteration {record.iteration}")
     logger.info(FAN_OUT_MESSAGE.format(len(replace.job_uuids) + 1))
     return Response(replace=replace)
 
 
-def finish(host, relaxations, alkali_reference, screening, hull_maker, convergence):
-    """Replace the loop with the statics and the study document."""
-    statics = statics_and_study(
+def next_step(
+    host, relaxations, reference, screening, hull_maker, scheme, parent, history
+):
+    """The loop's next iteration job, named ``converge N``."""
+    step = converge_step(
         host=host,
         relaxations=relaxations,
-        alkali_reference=alkali_reference,
+        alkali_reference=reference,
         screening=screening,
         hull_maker=hull_maker,
-        convergence=convergence,
+        energy_scheme=scheme,
+        parent=parent,
+        history=history,
     )
-    statics.name = STATICS_JOB_NAME
-    statics.config.on_missing_references = OnMissing.NONE
+    step.name = CONVERGE_JOB_NAME.format(len(history))
+    # a relaxation that fails for good is left out, not a reason to stop
+    step.config.on_missing_references = OnMissing.NONE
+    return step
+
+
+def finish(host, relaxations, alkali_reference, screening, hull_maker, convergence):
+    """Replace the loop with the statics and the study document."""
+    statics = statics_job(
+        host, relaxations, alkali_reference, screening, hull_maker, convergence
+    )
     return Response(replace=Flow([statics], statics.output, "statics and study"))

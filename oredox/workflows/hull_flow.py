@@ -290,15 +290,7 @@ class DelithiationHullMaker(Maker):
         cluster-expansion loop here first.
         """
         del parent, energy_scheme  # what a loop would cut and compute new ones with
-        statics = statics_and_study(
-            host=host,
-            relaxations=relaxations,
-            alkali_reference=reference,
-            screening=screening,
-            hull_maker=self,
-        )
-        statics.name = STATICS_JOB_NAME
-        return statics
+        return statics_job(host, relaxations, reference, screening, self)
 
     def relaxation(self, relax_job, label, initial, scheme, config=None) -> Relaxation:
         """A :class:`Relaxation` holding references to ``relax_job``'s outputs."""
@@ -358,6 +350,22 @@ def screen_and_relax(
     # + 1: jobflow stores the replacing flow's output with one more job
     logger.info(FAN_OUT_MESSAGE.format(len(replace.job_uuids) + 1))
     return Response(replace=replace)
+
+
+def statics_job(host, relaxations, reference, screening, hull_maker, convergence=None):
+    """The statics-and-study job, named, running whatever relaxations failed."""
+    statics = statics_and_study(
+        host=host,
+        relaxations=relaxations,
+        alkali_reference=reference,
+        screening=screening,
+        hull_maker=hull_maker,
+        convergence=convergence,
+    )
+    statics.name = STATICS_JOB_NAME
+    # a configuration that fails for good must not stop the study
+    statics.config.on_missing_references = OnMissing.NONE
+    return statics
 
 
 @job
