@@ -233,3 +233,65 @@ def test_a_loop_that_cannot_fit_stops_with_the_reason_and_the_study_goes_on(hex2
     record = statics.function_kwargs["convergence"]
     assert record["stop"].startswith("error: the cluster expansion needs 4")
     assert record["n_relaxations"] == 3 and record["iterations"] == []
+
+
+FIREWORKS_SCRIPT = """
+import json, sys
+from fireworks import LaunchPad
+from fireworks.core.rocket_launcher import rapidfire
+from jobflow.managers.fireworks import flow_to_workflow
+from oredox.settings import load_settings
+from oredox.store import get_job_store
+from oredox.workflows.templates import template_from_data
+
+template = template_from_data(json.loads(sys.argv[1]))
+store = get_job_store(load_settings(work_dir=sys.argv[2], store="montydb"))
+launchpad = LaunchPad(name="oredox_fw_test")
+launchpad.reset("", require_password=False)
+launchpad.add_wf(flow_to_workflow(template.flow(), store=store))
+rapidfire(launchpad, nlaunches=0, sleep_time=0, strm_lvl="ERROR")
+fws = [launchpad.get_fw_by_id(i) for i in launchpad.get_fw_ids()]
+print(json.dumps({"fireworks": [[fw.name, fw.state] for fw in fws]}))
+"""
+
+
+@pytest.mark.slow
+def test_the_loop_runs_on_fireworks_unchanged(tmp_path):
+    """The same flow through FireWorks: each iteration's replace adds Fireworks.
+
+    FireWorks reads its mongomock setting when it is imported: a fresh process.
+    """
+    (tmp_path / "launchpad.json").write_text("{}")
+    data = TEMPLATE | {"converge": TEMPLATE["converge"] | {"max_calculations": 9}}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FIREWORKS_SCRIPT,
+            json.dumps(data),
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(
+            os.environ,
+            MONGOMOCK_SERVERSTORE_FILE=str(tmp_path / "launchpad.json"),
+            OMP_NUM_THREADS="1",
+        ),
+        check=False,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    fireworks = json.loads(done.stdout.splitlines()[-1])["fireworks"]
+    names = {name for name, _ in fireworks}
+    assert {"converge 0", "converge 1"} <= names
+    assert all(state == "COMPLETED" for _, state in fireworks), fireworks
+    store = get_job_store(load_settings(work_dir=tmp_path / "work", store="montydb"))
+    store.connect()
+    (doc,) = list(store.query({"name": STUDY_JOB_NAME}))
+    loop = doc["output"]["convergence"]
+    iterations = loop["iterations"]
+    assert [it["iteration"] for it in iterations] == list(range(len(iterations)))
+    assert len(iterations) >= 2 and loop["n_relaxations"] <= 9
+    assert loop["stop"].split(":")[0] in ("budget", "converged")
