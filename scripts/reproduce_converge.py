@@ -64,7 +64,28 @@ def lowest_per_x(study) -> dict[str, dict]:
     return best
 
 
-def write_report(beam, loop, timings: dict, out: Path) -> None:
+def iteration_table(study) -> list[str]:
+    """Markdown table of a loop's iterations."""
+    from oredox.report_convergence import convergence_rows
+
+    lines = [
+        "| iteration | computed (attempted) | CV (meV/site) | window (meV/site) | "
+        "hull vertices | new | hull change (meV/site) | sent |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    iterations = study.convergence["iterations"]
+    for row, it in zip(convergence_rows(study), iterations, strict=True):
+        change = row.get("hull_change_meV_per_site")
+        lines.append(
+            f"| {row['iteration']} | {row['n_computed']} ({it.get('n_attempted')}) | "
+            f"{row['cv_rmse_meV_per_site']:.2f} | {row['window_meV_per_site']:.2f} | "
+            f"{row['n_hull_vertices']} | {len(row['new_vertices'])} | "
+            f"{'' if change is None else f'{change:.2f}'} | {row['n_candidates']} |"
+        )
+    return lines
+
+
+def write_report(beam, loop, timings: dict, out: Path, earlier=None) -> None:
     from oredox.analysis.plots import plot_hull_and_voltage
     from oredox.analysis.plots_convergence import plot_convergence
     from oredox.report_convergence import convergence_rows
@@ -109,18 +130,8 @@ def write_report(beam, loop, timings: dict, out: Path) -> None:
         "",
         "![convergence](ltno-converge/convergence.png)",
         "",
-        "| iteration | computed | CV (meV/site) | window (meV/site) | hull vertices | "
-        "new | hull change (meV/site) | sent |",
-        "|---|---|---|---|---|---|---|---|",
+        *iteration_table(loop),
     ]
-    for row in rows:
-        change = row.get("hull_change_meV_per_site")
-        lines.append(
-            f"| {row['iteration']} | {row['n_computed']} | "
-            f"{row['cv_rmse_meV_per_site']:.2f} | {row['window_meV_per_site']:.2f} | "
-            f"{row['n_hull_vertices']} | {len(row['new_vertices'])} | "
-            f"{'' if change is None else f'{change:.2f}'} | {row['n_candidates']} |"
-        )
     fit = record["fit"]
     lines += [
         "",
@@ -171,6 +182,30 @@ def write_report(beam, loop, timings: dict, out: Path) -> None:
         "is between two search strategies with one engine and one energy scheme.",
         "",
     ]
+    if earlier is not None:
+        first = earlier.convergence
+        settings = first["settings"]
+        best_first = lowest_per_x(earlier)
+        lines += [
+            "## The first run: the default cluster space",
+            "",
+            f"Study `{earlier.study_id}`: the same template with the default "
+            f"cutoffs {settings['cutoffs_A']} A "
+            f"({first['fit']['n_parameters']} parameters with the Ewald term). "
+            f"It stopped: **{first['stop']}**, after {first['n_relaxations']} "
+            f"relaxations ({first['n_from_loop']} from the loop).",
+            "",
+            *iteration_table(earlier),
+            "",
+            "Lowest E_f per content (meV/f.u.): "
+            + ", ".join(
+                f"x = {key}: {1000 * best_first[key]['e_f']:.1f} "
+                f"({best_first[key]['config']})"
+                for key in sorted(best_first, key=float, reverse=True)
+            )
+            + ".",
+            "",
+        ]
     (out / "ltno-converge.md").write_text("\n".join(lines))
     summary = {
         "beam": {"study_id": beam.study_id, "relaxations": len(beam.entries)},
@@ -203,6 +238,7 @@ def main() -> None:
     parser.add_argument(
         "--timings", type=Path, help="JSON of wall times (s) by template name"
     )
+    parser.add_argument("--earlier", help="study id of an earlier loop run to report")
     args = parser.parse_args()
     from oredox.settings import load_settings
 
@@ -210,7 +246,14 @@ def main() -> None:
     timings = json.loads(args.timings.read_text()) if args.timings else {}
     beam = run_or_find(TEMPLATES["beam"], settings, args.report_only, timings)
     loop = run_or_find(TEMPLATES["loop"], settings, args.report_only, timings)
-    write_report(beam, loop, timings, args.out)
+    earlier = None
+    if args.earlier:
+        from oredox.store import get_job_store, get_study
+
+        store = get_job_store(settings)
+        store.connect()
+        earlier = get_study(store, args.earlier)
+    write_report(beam, loop, timings, args.out, earlier)
     print(f"wrote {args.out / 'ltno-converge.md'}")
 
 
