@@ -103,3 +103,23 @@ def test_group_duplicates_by_symmetry_and_composition(half_delithiated):
     equivalent.translate_sites(list(range(len(equivalent))), [0, 0, 1 / 3])
     other = apply_configuration(host, sym, enumerate_configurations(sym, 2)[0])
     assert group_duplicates([structure, other, equivalent]) == [[0, 2], [1]]
+
+
+def test_a_drx_cell_has_no_alkali_layers_to_collapse():
+    """Rock salt along [001]: cations share the O planes and a plane mixes Li and TMs.
+
+    The layered check once read every gap between O planes as an alkali gap and
+    flagged delithiated LTNO cells as collapsed (O-O spacing -20% to -98%).
+    """
+    from oredox.structures.seeds import seed_cell
+
+    host, _ = seed_cell("ltno-spread")
+    relaxed = host.copy()
+    relaxed.remove_sites([i for i, s in enumerate(host) if s.specie.symbol == "Li"][:6])
+    start = host.copy()
+    start.remove_sites([i for i, s in enumerate(host) if s.specie.symbol == "Li"][:6])
+    relaxed.scale_lattice(start.volume * 0.93)
+    relaxed.perturb(0.05, min_distance=0.01)
+    report = check_framework(start, relaxed)
+    assert report.alkali_layer_spacing_change == []
+    assert report.intact, report.reasons()

@@ -143,7 +143,7 @@ def _check_layers(initial, relaxed, metals, report: FrameworkReport) -> None:
     before = _fractional_heights(initial)
     after = _fractional_heights(relaxed)
     o_planes = _group_planes(before[anions], anions)
-    if len(o_planes) < 2:
+    if len(o_planes) < 2 or not _layered(initial, before, o_planes, metals):
         return
     metal_heights = before[metals]
     period_before = _period(initial)
@@ -163,6 +163,26 @@ def _check_layers(initial, relaxed, metals, report: FrameworkReport) -> None:
         report.alkali_layer_spacing_change.append(round(float(change), 4))
         if change < -COLLAPSE_FRACTION:
             report.collapsed_layers.append(round(float(change), 4))
+
+
+def _layered(initial, heights, o_planes, metals, tol: float = 0.02) -> bool:
+    """Whether the cations sit in planes between the O planes, each plane one kind.
+
+    A rock salt viewed along [001] (a DRX cell) has its cations in the O planes,
+    and a disordered cell mixes alkali and metals in one plane: neither has alkali
+    layers to check.
+    """
+    alkali = [i for i, s in enumerate(initial) if s.specie.symbol in ALKALI_ELEMENTS]
+    o_heights = np.array([h for h, _ in o_planes])
+    for i in [*alkali, *metals]:
+        offset = np.abs(heights[i] - o_heights)
+        if np.min(np.minimum(offset, 1 - offset)) < tol:
+            return False  # a cation in an O plane
+    for _, members in _group_planes(heights[[*alkali, *metals]], [*alkali, *metals]):
+        kinds = {initial[i].specie.symbol in ALKALI_ELEMENTS for i in members}
+        if len(kinds) > 1:
+            return False  # alkali and metals share a plane
+    return True
 
 
 def _normal(structure: Structure) -> np.ndarray:
