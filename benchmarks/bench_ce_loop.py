@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import os
 import time
 import warnings
@@ -38,7 +39,7 @@ from oredox.analysis.cluster_expansion import lattice_model
 from oredox.analysis.hull import energy_above_hull, lower_hull
 
 HERE = Path(__file__).parent
-TRUTH = HERE / "data" / "ce_licoo2_truth.jsonl"
+TRUTH = HERE / "data" / "ce_licoo2_truth.jsonl.xz"
 OXIDATION = {"Li": 1, "Co": 3, "O": -2}
 
 
@@ -50,7 +51,12 @@ def load_universe(path: Path, max_size: int | None = None):
     """
     from pymatgen.core import Lattice, Structure
 
-    records = [json.loads(line) for line in path.read_text().splitlines()]
+    text = (
+        lzma.decompress(path.read_bytes()).decode()
+        if path.suffix == ".xz"
+        else path.read_text()
+    )
+    records = [json.loads(line) for line in text.splitlines()]
     if max_size is not None:
         records = [r for r in records if r["size"] <= max_size]
     ids, c, energy, hosts, occupations = [], [], [], [], []
@@ -219,6 +225,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "ce_loop.json")
     parser.add_argument("--skip-one-shot", action="store_true")
     parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also run the loop without its 'no new vertex' stop, at each window",
+    )
+    parser.add_argument(
         "--max-size", type=int, help="use the cells of up to this many f.u. only"
     )
     parser.add_argument(
@@ -288,6 +299,48 @@ def main() -> None:
                 "missed": sorted(set(true_vertices) - set(computed)),
             }
         )
+    if args.ablation:
+        # the same loop without its "no new vertex" stop: it runs until nothing
+        # uncomputed is predicted within the window (budget: the whole table)
+        import oredox.analysis.ce_loop as loop_module
+
+        stop = loop_module.stop_reason
+
+        def window_only(history, settings, n_candidates, n_attempted):
+            reason = stop(history, settings, n_candidates, n_attempted)
+            no_vertex = reason and reason.startswith("converged: no new hull vertex")
+            return None if no_vertex else reason
+
+        loop_module.stop_reason = window_only
+        for window in args.windows:
+            run = ConvergeSettings(
+                window_meV_per_atom=window,
+                max_iterations=len(ids),
+                max_calculations=len(ids),
+            )
+            label = f"ablation: no 'no new vertex' stop, window {window:g} meV/site"
+            print(label)
+            history, computed = run_loop(
+                ids, c, energy, features, sizes, ewald_per_site, model, run
+            )
+            recall, deep, error = score(
+                list(computed), ids, c, energy, true_vertices, depths
+            )
+            histories[label] = [h.model_dump() for h in history]
+            rows.append(
+                {
+                    "strategy": label,
+                    "calculations": len(computed),
+                    "fraction": len(computed) / len(ids),
+                    "recall": recall,
+                    "recall_deeper_than_1meV": deep,
+                    "hull_error_meV_per_site": error,
+                    "iterations": len(history),
+                    "stop": history[-1].stop,
+                    "missed": sorted(set(true_vertices) - set(computed)),
+                }
+            )
+        loop_module.stop_reason = stop
     if not args.skip_one_shot:
         chosen, n_single = one_shot(
             ids, c, energy, ewald_per_site, hosts, occupations, records
