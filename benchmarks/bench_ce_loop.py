@@ -269,13 +269,9 @@ def main() -> None:
         f"arrangements, features in {time.perf_counter() - start:.1f} s"
     )
     rows, histories = [], {}
-    for window in args.windows:
-        run = ConvergeSettings(window_meV_per_atom=window)
-        label = (
-            "CE loop (converge: defaults)"
-            if run == ConvergeSettings()
-            else f"CE loop, window {window:g} meV/site (the CV error when larger)"
-        )
+
+    def measure(label: str, run: ConvergeSettings) -> None:
+        """Run the loop with ``run`` over the table; add its row and history."""
         print(label)
         start = time.perf_counter()
         history, computed = run_loop(
@@ -299,6 +295,15 @@ def main() -> None:
                 "missed": sorted(set(true_vertices) - set(computed)),
             }
         )
+
+    for window in args.windows:
+        run = ConvergeSettings(window_meV_per_atom=window)
+        measure(
+            "CE loop (converge: defaults)"
+            if run == ConvergeSettings()
+            else f"CE loop, window {window:g} meV/site (the CV error when larger)",
+            run,
+        )
     if args.ablation:
         # the same loop without its "no new vertex" stop: it runs until nothing
         # uncomputed is predicted within the window (budget: the whole table)
@@ -313,32 +318,13 @@ def main() -> None:
 
         loop_module.stop_reason = window_only
         for window in args.windows:
-            run = ConvergeSettings(
-                window_meV_per_atom=window,
-                max_iterations=len(ids),
-                max_calculations=len(ids),
-            )
-            label = f"ablation: no 'no new vertex' stop, window {window:g} meV/site"
-            print(label)
-            history, computed = run_loop(
-                ids, c, energy, features, sizes, ewald_per_site, model, run
-            )
-            recall, deep, error = score(
-                list(computed), ids, c, energy, true_vertices, depths
-            )
-            histories[label] = [h.model_dump() for h in history]
-            rows.append(
-                {
-                    "strategy": label,
-                    "calculations": len(computed),
-                    "fraction": len(computed) / len(ids),
-                    "recall": recall,
-                    "recall_deeper_than_1meV": deep,
-                    "hull_error_meV_per_site": error,
-                    "iterations": len(history),
-                    "stop": history[-1].stop,
-                    "missed": sorted(set(true_vertices) - set(computed)),
-                }
+            measure(
+                f"ablation: no 'no new vertex' stop, window {window:g} meV/site",
+                ConvergeSettings(
+                    window_meV_per_atom=window,
+                    max_iterations=len(ids),
+                    max_calculations=len(ids),
+                ),
             )
         loop_module.stop_reason = stop
     if not args.skip_one_shot:
