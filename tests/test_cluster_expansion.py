@@ -162,10 +162,10 @@ def test_choose_candidates_takes_the_uncomputed_near_the_hull_lowest_first():
 
 def test_hull_change_and_stop_reasons():
     before = {"a": (0.0, 0.0), "b": (0.5, -0.010), "c": (1.0, 0.0), "d": (0.5, -0.013)}
-    assert hull_change_mev(before, before, ["a", "b", "c"], ["a", "d", "c"]) == (
+    assert hull_change_mev(before, ["a", "b", "c"], ["a", "d", "c"]) == (
         pytest.approx(3.0)
     )
-    assert hull_change_mev(before, before, ["a"], ["a", "c"]) is None
+    assert hull_change_mev(before, ["a"], ["a", "c"]) is None
     settings = ConvergeSettings(max_calculations=10, max_iterations=3)
 
     def it(i, cv, new, n=5, predicted=("a", "c")):

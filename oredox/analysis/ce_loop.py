@@ -179,18 +179,21 @@ def hull_of(
 
 
 def hull_change_mev(
-    before: Mapping[str, tuple[float, float]],
-    after: Mapping[str, tuple[float, float]],
+    points: Mapping[str, tuple[float, float]],
     vertices_before: Sequence[str],
     vertices_after: Sequence[str],
 ) -> float | None:
-    """Largest |E_hull_after(c) - E_hull_before(c)| over both vertex sets, meV/site."""
+    """Largest |E_hull_after(c) - E_hull_before(c)| over both vertex sets, meV/site.
+
+    ``points`` maps id to (c, energy per site): a computed energy never changes,
+    so one map serves both hulls.
+    """
     if len(vertices_before) < 2 or len(vertices_after) < 2:
         return None
-    cb = np.array([before[v][0] for v in vertices_before])
-    eb = np.array([before[v][1] for v in vertices_before])
-    ca = np.array([after[v][0] for v in vertices_after])
-    ea = np.array([after[v][1] for v in vertices_after])
+    cb = np.array([points[v][0] for v in vertices_before])
+    eb = np.array([points[v][1] for v in vertices_before])
+    ca = np.array([points[v][0] for v in vertices_after])
+    ea = np.array([points[v][1] for v in vertices_after])
     grid = np.union1d(cb, ca)
     grid = grid[(grid >= max(cb.min(), ca.min())) & (grid <= min(cb.max(), ca.max()))]
     if not len(grid):
@@ -336,9 +339,7 @@ def iterate(
         keys, [computed[k][0] for k in keys], [computed[k][1] for k in keys]
     )
     previous = history[-1].hull_vertices if history else []
-    change = (
-        hull_change_mev(computed, computed, previous, vertices) if history else None
-    )
+    change = hull_change_mev(computed, previous, vertices) if history else None
     record = CeIteration(
         iteration=len(history),
         n_computed=len(computed),
