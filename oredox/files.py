@@ -7,6 +7,8 @@
   structure, a template), checked before the first expensive step: its folder can
   be created and written, the path is not a folder, the format is known. Nothing is
   created by the check.
+- :func:`save_figure`: every figure oredox draws is written by it, as PNG, PDF or
+  SVG (the path's suffix, or ``fmt``), at ``dpi`` (default :data:`DEFAULT_DPI`).
 """
 
 from __future__ import annotations
@@ -135,3 +137,91 @@ def figure_formats() -> tuple[str, ...]:
     from matplotlib.backend_bases import FigureCanvasBase
 
     return tuple(f".{ext}" for ext in FigureCanvasBase.get_supported_filetypes())
+
+
+FIGURE_FORMATS = ("png", "pdf", "svg")  # what --format offers (matplotlib writes more)
+DEFAULT_DPI = 200
+DPI_RANGE = (20, 1200)  # a raster beyond 1200 dpi is megapixels nobody asked for
+
+
+def figure_file(path: str | Path, fmt: str | None = None) -> Path:
+    """The figure file to write: ``path``, its suffix replaced by ``fmt`` if given.
+
+    Parameters
+    ----------
+    path
+        The file named by the user (``hull.png``).
+    fmt
+        ``png``, ``pdf`` or ``svg`` (any format matplotlib writes), or None to keep
+        the suffix of ``path``.
+
+    Raises
+    ------
+    OredoxInputError
+        An unknown ``fmt``, or no ``fmt`` and a suffix matplotlib cannot write.
+    """
+    path = Path(path)
+    known = figure_formats()
+    if fmt is not None:
+        suffix = "." + fmt.lower().lstrip(".")
+        if suffix not in known:
+            raise OredoxInputError(
+                f"unknown figure format {shown(fmt)!r}: use {', '.join(FIGURE_FORMATS)}"
+            )
+        return path.with_suffix(suffix)
+    if path.suffix.lower() not in known:
+        raise OredoxInputError(
+            f"the figure {shown(str(path))} must end in .png, .pdf or .svg (or give "
+            f"--format); matplotlib also writes {', '.join(sorted(known))}"
+        )
+    return path
+
+
+def check_dpi(dpi: float) -> float:
+    """``dpi`` if it is a finite resolution in :data:`DPI_RANGE`, else an error."""
+    low, high = DPI_RANGE
+    if not (isinstance(dpi, int | float) and low <= dpi <= high):
+        raise OredoxInputError(
+            f"a figure resolution of {dpi} dpi is outside {low}-{high} dpi"
+        )
+    return dpi
+
+
+def save_figure(
+    fig, path: str | Path, fmt: str | None = None, dpi: float = DEFAULT_DPI
+) -> Path:
+    """Write a matplotlib figure as PNG, PDF or SVG and close it.
+
+    Parameters
+    ----------
+    fig
+        A ``matplotlib.figure.Figure``.
+    path
+        Where to write; its suffix names the format unless ``fmt`` is given (then
+        the suffix is replaced, :func:`figure_file`). The folder is created.
+    fmt
+        ``png``, ``pdf``, ``svg`` (or another format matplotlib writes), or None.
+    dpi
+        Resolution of raster formats (PNG) and of raster parts of PDF/SVG.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    OredoxInputError
+        An unknown format or a resolution outside :data:`DPI_RANGE` (the figure
+        is closed, nothing is written).
+    """
+    import matplotlib.pyplot as plt
+
+    try:
+        path = figure_file(path, fmt)
+        check_dpi(dpi)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, format=path.suffix[1:].lower(), dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path

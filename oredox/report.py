@@ -14,17 +14,17 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 
 from oredox.analysis.formula_unit import study_content_label
-from oredox.report_bader import (
-    VALENCE_MARK,
-    bader_cell,
-    print_bader_line,
-    print_path_footnote,
-    print_summary_footnote,
-)
+from oredox.files import DEFAULT_DPI, figure_file
+from oredox.report_bader import print_bader_line
+from oredox.report_path import print_path, print_redox_summary, shortest_o_o
+from oredox.report_tables import Column, fitted_tables, per_element
+
+__all__ = ["per_element", "print_path", "print_redox_summary", "shortest_o_o"]
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -88,7 +88,9 @@ def print_study(study: StudyDocument, console: Console) -> None:
     console.print(f"average voltage {study.average_voltage_V:.3f} V")
 
 
-def print_statics(study: StudyDocument, png: Path, console: Console) -> None:
+def print_statics(
+    study: StudyDocument, png: Path, console: Console, dpi: float = DEFAULT_DPI
+) -> None:
     """Print the electronic analysis along x and draw one figure per static.
 
     Nothing is printed or drawn when the study has no statics.
@@ -98,158 +100,30 @@ def print_statics(study: StudyDocument, png: Path, console: Console) -> None:
     study
         The stored study.
     png
-        The study's hull figure: ``<stem>-path.png`` (the analysis along x) and
-        ``<stem>-<config_id>.png`` (one per analysed static) go next to it.
+        The study's hull figure: ``<stem>-path<suffix>`` (the analysis along x) and
+        ``<stem>-<config_id><suffix>`` (one per analysed static) go next to it, in
+        its format (.png, .pdf, .svg).
     console
         Where to print the table and the paths written.
+    dpi
+        Resolution of PNG figures.
     """
     from oredox.analysis.plots import plot_static_analysis
+    from oredox.analysis.plots_base import study_title
 
     if not study.statics:
         return
-    print_path(study, png, console)
+    print_path(study, png, console, dpi)
+    x_of = {entry.config_id: entry.x for entry in study.entries}
     for static in study.statics:
         if static.analysis:
-            path = png.with_name(f"{png.stem}-{static.config_id}.png")
-            plot_static_analysis(static.analysis, path, static.config_id)
+            path = png.with_name(f"{png.stem}-{static.config_id}{png.suffix}")
+            title = (
+                f"{study_title(study)}\n{static.config_id}, x = "
+                f"{x_of[static.config_id]:.3f} in {study_content_label(study)}"
+            )
+            plot_static_analysis(static.analysis, path, title, dpi)
             console.print(f"wrote {escape(str(path))}")
-
-
-def print_path(study: StudyDocument, png: Path | None, console: Console) -> None:
-    """Print the statics' electronic analysis along x (and draw it with ``png``).
-
-    Parameters
-    ----------
-    study
-        The stored study; without statics one line says so.
-    png
-        Figure of the study's hull, or None: the path figure is written next to it
-        as ``<stem>-path.png``; None draws nothing.
-    console
-        Where to print the table: per static the x, O 2p occupation 0-1 eV below
-        the reference (e/O), O hole moments (muB), mean Bader charges (e), TM
-        oxidation states, t2g / eg occupations (e/TM), TM-O pi mixing and the
-        shortest O-O distance (Angstrom). Bader charges of the valence density
-        alone are marked ``*`` (refused where basins collapsed), with a footnote.
-    """
-    from oredox.analysis.path import delithiation_path
-    from oredox.analysis.plots import plot_delithiation_path
-
-    rows = delithiation_path(study)
-    if not rows:
-        console.print(
-            f"study {study.study_id[:8]} has no statics (engine "
-            f"{study.energy_scheme.engine}): no electronic analysis"
-        )
-        return
-    table = Table(
-        title=f"{escape(study.name)}: electronic analysis along x in "
-        f"{study_content_label(study)}"
-    )
-    for column in (
-        "config",
-        "x",
-        "O 2p 0-1 eV (e/O)",
-        "O holes (muB)",
-        "Bader (e)",
-        "TM ox. states",
-        "t2g / eg -1-0 eV (e/TM)",
-        "TM-O pi mixing",
-        "shortest O-O (A)",
-    ):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            row["config_id"],
-            f"{row['x']:.3f}",
-            f"{row.get('o2p_occupied_near_ef_e_per_O', float('nan')):.3f}",
-            f"{row.get('o_hole_total_muB', float('nan')):.2f}",
-            bader_cell(row, per_element(row.get("bader_charge", {}), "{:+.2f}")),
-            per_element(row.get("mean_oxidation_state", {}), "{:+.1f}"),
-            f"{row['t2g_occupied']:.2f} / {row['eg_occupied']:.2f}"
-            if "t2g_occupied" in row
-            else "-",
-            f"{row['pi_mixing_occupied']:.2f}" if "pi_mixing_occupied" in row else "-",
-            f"{row['shortest_o_o_A']:.2f}" if row.get("shortest_o_o_A") else "-",
-        )
-    console.print(table)
-    print_path_footnote(rows, console)
-    print_redox_summary(study, console)
-    if png is not None:
-        path = png.with_name(f"{png.stem}-path.png")
-        plot_delithiation_path(rows, path, study.alkali, study_content_label(study))
-        console.print(f"wrote {escape(str(path))}")
-
-
-def print_redox_summary(study: StudyDocument, console: Console) -> None:
-    """Per delithiation step, the share of the removed charge taken from O.
-
-    Computed from the statics (:func:`oredox.analysis.path.redox_summary`, so that
-    documents stored before valence-only Bader was flagged are read by today's
-    rule), else :attr:`StudyDocument.redox_summary`: electrons removed per
-    supercell, and the O / TM split by moments (TM oxidation states from moments,
-    the rest O) and by Bader charges. A step whose Bader charges come from the
-    valence density alone shows ``excluded*``, with the reason below the table.
-    """
-    from oredox.analysis.path import redox_summary
-
-    steps = redox_summary(study) if study.statics else study.redox_summary
-    if not steps:
-        return
-    table = Table(title="where the removed charge goes (per supercell)")
-    for column in (
-        "x from -> to",
-        "removed (e)",
-        "moments: TM / O (e)",
-        "from O, moments",
-        "Bader: TM / O (e)",
-        "from O, Bader",
-    ):
-        table.add_column(column)
-
-    def share(part: dict | None) -> str:
-        if not part or part.get("fraction_from_O") is None:
-            return "-"
-        return f"{100 * part['fraction_from_O']:.0f}%"
-
-    excluded = f"excluded{VALENCE_MARK}"
-    for step in steps:
-        moments, bader = step.get("moments"), step.get("bader")
-        split = f"{bader['tm_e']:+.2f} / {bader['o_e']:+.2f}" if bader else "-"
-        table.add_row(
-            f"{step['x_from']:.3f} -> {step['x_to']:.3f}",
-            f"{step['removed_e']}",
-            f"{moments['tm_e']} / {moments['o_e']}" if moments else "-",
-            share(moments),
-            excluded if step.get("bader_excluded") else split,
-            excluded if step.get("bader_excluded") else share(bader),
-        )
-    console.print(table)
-    console.print(
-        "moments: TM oxidation states from their moments, the rest of the removed "
-        "charge assigned to O; Bader: change of the summed net charges of O and TM"
-    )
-    print_summary_footnote(steps, console)
-
-
-def per_element(values: Mapping[str, float], fmt: str) -> str:
-    """One line per element, e.g. ``{"Co": 1.38, "O": -1.14}`` -> ``Co +1.38``.
-
-    Parameters
-    ----------
-    values
-        A number per element (charges in e, oxidation states, ...).
-    fmt
-        Format of each number, e.g. ``"{:+.2f}"``.
-
-    Returns
-    -------
-    str
-        ``"<element> <number>"`` lines joined by newlines; ``"-"`` when empty.
-    """
-    return (
-        "\n".join(f"{element} {fmt.format(v)}" for element, v in values.items()) or "-"
-    )
 
 
 def print_analysis(result: dict, console: Console) -> None:
@@ -271,26 +145,33 @@ def print_analysis(result: dict, console: Console) -> None:
     )
     if "o2p" in result:
         o2p = result["o2p"]
-        table = Table(
-            title=f"O 2p (reference {o2p['reference']}, gap "
-            f"{o2p['band_gap_eV']:.2f} eV)"
-        )
-        table.add_column("class")
-        table.add_column("O")
+        rows = [*o2p["classes"], o2p["all_oxygen"]]
         windows = list(o2p["all_oxygen"]["occupied_e_per_O"])
-        for window in windows:
-            table.add_column(f"occ. {window} (e/O)")
-        table.add_column("empty 0-2 eV (states/O)")
-        table.add_column("band centre (eV)")
-        for row in [*o2p["classes"], o2p["all_oxygen"]]:
-            table.add_row(
-                row["environment_class"],
-                str(row["n_oxygen"]),
-                *(f"{row['occupied_e_per_O'][w]:.3f}" for w in windows),
-                f"{row['empty_states_per_O']:.3f}",
-                f"{row['band_centre_eV']:.2f}",
-            )
-        console.print(table)
+        columns = [
+            Column("class", [row["environment_class"] for row in rows]),
+            Column("O", [str(row["n_oxygen"]) for row in rows], "right"),
+            *(
+                Column(
+                    f"occ. {w} (e/O)",
+                    [f"{row['occupied_e_per_O'][w]:.3f}" for row in rows],
+                    "right",
+                )
+                for w in windows
+            ),
+            Column(
+                "empty 0-2 eV (states/O)",
+                [f"{row['empty_states_per_O']:.3f}" for row in rows],
+                "right",
+            ),
+            Column(
+                "band centre (eV)",
+                [f"{row['band_centre_eV']:.2f}" for row in rows],
+                "right",
+            ),
+        ]
+        title = f"O 2p (reference {o2p['reference']}, gap {o2p['band_gap_eV']:.2f} eV)"
+        for table in fitted_tables(title, columns, console.width):
+            console.print(table)
     if "bader" in result:
         print_bader_line(result["bader"], console)
     redox = result["redox"]
@@ -304,18 +185,26 @@ def print_analysis(result: dict, console: Console) -> None:
         console.print(f"skipped {part}: {why}", highlight=False)
 
 
-def write_analysis(result: dict, folder: Path, title: str = "") -> tuple[Path, Path]:
+def write_analysis(
+    result: dict,
+    folder: Path,
+    title: str = "",
+    fmt: str = "png",
+    dpi: float = DEFAULT_DPI,
+) -> tuple[Path, Path]:
     """Write a static's analysis (:func:`print_analysis`) as JSON and as a figure.
 
-    Returns ``folder/analysis.json`` and ``folder/analysis.png`` (titled ``title``);
-    ``folder`` is created if missing.
+    Returns ``folder/analysis.json`` and ``folder/analysis.<fmt>`` (``png``,
+    ``pdf`` or ``svg``, titled ``title``, ``dpi`` for a PNG); ``folder`` is
+    created if missing.
     """
     from oredox.analysis.plots import plot_static_analysis
 
     folder.mkdir(parents=True, exist_ok=True)
     record = folder / "analysis.json"
     record.write_text(json.dumps(result, indent=2))
-    return record, plot_static_analysis(result, folder / "analysis.png", title)
+    figure = figure_file(folder / "analysis", fmt)
+    return record, plot_static_analysis(result, figure, title, dpi)
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> int:
@@ -364,32 +253,31 @@ def entry_rows(
     ]
 
 
-def studies_table(rows: Iterable[dict[str, Any]]) -> Table:
+def studies_table(
+    rows: Iterable[dict[str, Any]], width: int | None = None
+) -> Table | Group:
     """The stored studies, one line each (title ``studies: <n>``).
 
     ``rows`` are :func:`oredox.store.list_studies` summaries: average voltage in V,
-    creation time in UTC (shown to the second).
+    creation time in UTC (shown to the second). With ``width`` (the console's),
+    a table wider than that comes in parts, each led by the study id.
     """
     rows = list(rows)
-    table = Table(title=f"studies: {len(rows)}")
-    table.add_column("study_id", no_wrap=True)
-    for column in ("name", "chemsys", "framework", "engine", "scheme", "entries"):
-        table.add_column(column)
-    table.add_column("avg V (V)")
-    table.add_column("created (UTC)")
-    for row in rows:
-        table.add_row(
-            row["study_id"],
-            escape(row["name"]),
-            row["chemsys"],
-            escape(row["framework"]),
-            row["engine"],
-            row["energy_scheme_id"],
-            str(row["n_entries"]),
-            f"{row['average_voltage_V']:.3f}",
-            row["created_at"][:19],
-        )
-    return table
+    columns = [
+        Column("study_id", [row["study_id"] for row in rows]),
+        Column("name", [escape(row["name"]) for row in rows]),
+        Column("chemsys", [row["chemsys"] for row in rows]),
+        Column("framework", [escape(row["framework"]) for row in rows]),
+        Column("engine", [row["engine"] for row in rows]),
+        Column("scheme", [row["energy_scheme_id"] for row in rows]),
+        Column("entries", [str(row["n_entries"]) for row in rows], "right"),
+        Column(
+            "avg V (V)", [f"{row['average_voltage_V']:.3f}" for row in rows], "right"
+        ),
+        Column("created (UTC)", [row["created_at"][:19] for row in rows]),
+    ]
+    tables = fitted_tables(f"studies: {len(rows)}", columns, width or 10**6)
+    return tables[0] if len(tables) == 1 else Group(*tables)
 
 
 def templates_table(templates: Mapping[str, Any]) -> Table:

@@ -73,17 +73,29 @@ def reference_energy(
     return float(dos.efermi), "E_F", 0.0
 
 
-def o2p_densities(dos: CompleteDos, sites: Sequence[int]) -> np.ndarray:
-    """Summed O 2p density of ``sites`` (states/eV, both spins), on ``dos.energies``."""
+def o2p_densities(
+    dos: CompleteDos, sites: Sequence[int], spin: Spin | None = None
+) -> np.ndarray:
+    """Summed O 2p density of ``sites`` (states/eV), on ``dos.energies``.
+
+    Both spins with ``spin`` None, else that spin alone (zero where a spin-paired
+    DOS has no ``Spin.down``).
+    """
     total = np.zeros_like(dos.energies, dtype=float)
+    spins = (Spin.up, Spin.down) if spin is None else (spin,)
     for index in sites:
         projected = dos.get_site_spd_dos(dos.structure[index]).get(OrbitalType.p)
         if projected is None:
             raise ValueError(f"the DOS has no p projection on site {index}")
-        for spin in (Spin.up, Spin.down):
-            if spin in projected.densities:
-                total += projected.densities[spin]
+        for one in spins:
+            if one in projected.densities:
+                total += projected.densities[one]
     return total
+
+
+def is_spin_polarised(dos: CompleteDos) -> bool:
+    """Whether the DOS has a spin-down channel (a spin-polarised calculation)."""
+    return Spin.down in dos.densities
 
 
 def integrate(
@@ -158,12 +170,57 @@ def o2p_summary(
 
 
 def o2p_class_dos(
-    dos: CompleteDos, environments: list[OxygenEnvironment]
+    dos: CompleteDos, environments: list[OxygenEnvironment], spin: Spin | None = None
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Energies relative to the reference and the O 2p DOS per class (per O)."""
+    """Energies relative to the reference and the O 2p DOS per class (per O).
+
+    Both spins summed with ``spin`` None, else that spin alone.
+    """
     e_ref, _, _ = reference_energy(dos)
     curves = {
-        name: o2p_densities(dos, sites) / len(sites)
+        name: o2p_densities(dos, sites, spin) / len(sites)
         for name, sites in sites_by_class(environments).items()
     }
     return dos.energies - e_ref, curves
+
+
+def o2p_dos_record(
+    dos: CompleteDos,
+    environments: list[OxygenEnvironment],
+    window_eV: tuple[float, float] = (-10.0, 5.0),
+) -> dict:
+    """The O 2p DOS per class as plain data for a document (and its figure).
+
+    Parameters
+    ----------
+    dos
+        Site-projected DOS.
+    environments
+        O environments of ``dos.structure``.
+    window_eV
+        Energies kept, eV relative to the reference (VBM or E_F).
+
+    Returns
+    -------
+    dict
+        ``energies_eV``; ``per_class``: states / eV / O, both spins summed, per
+        environment class; ``spin_polarised``; when it is, also ``per_class_up``
+        and ``per_class_down`` (each spin alone, both positive).
+    """
+    energies, curves = o2p_class_dos(dos, environments)
+    keep = (energies >= window_eV[0]) & (energies <= window_eV[1])
+
+    def plain(by_class: dict[str, np.ndarray]) -> dict[str, list[float]]:
+        return {k: v[keep].round(5).tolist() for k, v in by_class.items()}
+
+    record = {
+        "energies_eV": energies[keep].round(4).tolist(),
+        "per_class": plain(curves),
+        "spin_polarised": is_spin_polarised(dos),
+    }
+    if record["spin_polarised"]:
+        for name, spin in (("up", Spin.up), ("down", Spin.down)):
+            record[f"per_class_{name}"] = plain(
+                o2p_class_dos(dos, environments, spin)[1]
+            )
+    return record

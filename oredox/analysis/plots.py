@@ -1,33 +1,61 @@
-"""Figures of a study: formation-energy hull and voltage profile."""
+"""Figures of a study: formation-energy hull and voltage profile.
+
+The electronic figures (one static's DOS, the analysis along x) are in
+:mod:`oredox.analysis.plots_electronic` and importable from here too; what every
+figure shares (titles, saving as PNG, PDF or SVG) is in
+:mod:`oredox.analysis.plots_base`.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oredox.analysis.formula_unit import study_content_label
+from oredox.analysis.plots_base import math_formula, pyplot, save, study_title
+from oredox.analysis.plots_electronic import (
+    _valence_only_caption,
+    plot_delithiation_path,
+    plot_static_analysis,
+)
+from oredox.files import DEFAULT_DPI
 
 if TYPE_CHECKING:
     from oredox.schemas import StudyDocument
 
+__all__ = [
+    "_valence_only_caption",
+    "plot_delithiation_path",
+    "plot_hull_and_voltage",
+    "plot_static_analysis",
+]
 
-def plot_hull_and_voltage(study: StudyDocument, path: str | Path) -> Path:
-    """Write a PNG with the convex hull (top) and the voltage profile (bottom).
+
+def plot_hull_and_voltage(
+    study: StudyDocument, path: str | Path, dpi: float = DEFAULT_DPI
+) -> Path:
+    """Write the convex hull (top) and the voltage profile (bottom) of a study.
 
     Top: formation energy per formula unit (meV) of every relaxed configuration vs
-    alkali content x, hull vertices joined. Bottom: the voltage staircase vs x.
+    alkali content x, hull vertices joined. Bottom: the voltage staircase vs x
+    (drawn over the dashed average, so that a single step, equal to the average,
+    still shows). Titled with the formula, engine, framework and study id.
+
+    Parameters
+    ----------
+    study
+        The stored study.
+    path
+        The figure; its suffix (.png, .pdf, .svg) names the format.
+    dpi
+        Resolution of a PNG.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     alkali = study.alkali
     # Li_x CoO2 for LiCoO2, Li_x Ti0.58Ni0.25O2 for LTNO: x per formula unit as written
-    host = _math_formula(study_content_label(study))
+    host = math_formula(study_content_label(study))
     fig, (ax_hull, ax_v) = plt.subplots(
-        2, 1, figsize=(6.0, 7.0), sharex=True, constrained_layout=True
+        2, 1, figsize=(6.0, 7.0), sharex=True, layout="constrained"
     )
     x = [e.x for e in study.entries]
     e_form = [1000 * e.formation_energy_per_fu_eV for e in study.entries]
@@ -38,7 +66,7 @@ def plot_hull_and_voltage(study: StudyDocument, path: str | Path) -> Path:
         s=28,
         facecolors="none",
         edgecolors="0.45",
-        label="configurations",
+        label="configurations off the hull",
     )
     hull = study.hull_entries()
     ax_hull.plot(
@@ -51,175 +79,38 @@ def plot_hull_and_voltage(study: StudyDocument, path: str | Path) -> Path:
     )
     ax_hull.axhline(0, color="0.7", lw=0.8, zorder=0)
     ax_hull.set_ylabel("formation energy (meV / f.u.)")
-    # a user maker's engine is its classes' import paths: the class names suffice here
-    engine = "+".join(
-        part.rsplit(".", 1)[-1] for part in study.energy_scheme.engine.split("+")
-    )
-    ax_hull.set_title(f"{host}: {study.framework}, {engine}")
-    ax_hull.legend(frameon=False)
+    ax_hull.set_title(f"convex hull, {study.framework}", fontsize=9, loc="left")
+    ax_hull.legend(frameon=False, fontsize=8)
 
     xs, vs = [], []
     for step in study.voltage_steps:
         xs += [step.x_low, step.x_high]
         vs += [step.voltage_V, step.voltage_V]
-    ax_v.plot(xs, vs, color="tab:blue", lw=2)
+    average = study.average_voltage_V
+    n_steps = len(study.voltage_steps)
+    flat = bool(vs) and max(vs) - min(vs) < 0.005  # one step, or steps all equal
     ax_v.axhline(
-        study.average_voltage_V,
-        color="0.5",
+        average,
+        color="0.35",
         ls="--",
-        lw=1,
-        label=f"average {study.average_voltage_V:.2f} V",
+        lw=1.2,
+        zorder=1,
+        label=f"average {average:.2f} V" + (" (= the steps)" if flat else ""),
     )
+    ax_v.plot(
+        xs,
+        vs,
+        color="tab:blue",
+        lw=2.2,
+        zorder=3,
+        label=f"voltage, {n_steps} step{'s' if n_steps != 1 else ''}",
+    )
+    if flat:  # give the single level room, above and below
+        ax_v.set_ylim(min(vs) - 0.25, max(vs) + 0.25)
     ax_v.set_xlabel(f"x in {host}")
     ax_v.set_ylabel(f"voltage vs {alkali}/{alkali}$^+$ (V)")
-    ax_v.legend(frameon=False)
+    ax_v.set_title("voltage profile", fontsize=9, loc="left")
+    ax_v.legend(frameon=False, fontsize=8)
     ax_v.set_xlim(min(x), max(x))
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    _pyplot().close(fig)
-    return path
-
-
-def plot_static_analysis(analysis: dict, path: str | Path, title: str = "") -> Path:
-    """O 2p DOS by environment (non-bonding classes filled) and local-frame DOS.
-
-    ``analysis`` is what :func:`oredox.analysis.electronic.analyse_outputs` returns.
-    Top: O 2p PDOS per O for each class (0-3 ionic A-O-A' axes); the classes with
-    non-bonding O 2p (>= 1 axis) are filled. Bottom, when phase-resolved projections
-    exist: TM eg and t2g and O 2p sigma and pi, in each octahedron's frame.
-    """
-    plt = _pyplot()
-    local = analysis.get("projections_dos")
-    rows = 2 if local else 1
-    fig, axes = plt.subplots(
-        rows, 1, figsize=(6.5, 3.2 * rows), sharex=True, constrained_layout=True
-    )
-    axes = list(axes) if rows > 1 else [axes]
-    o2p = analysis.get("o2p_dos")
-    reference = analysis.get("o2p", {}).get("reference", "E_F")
-    if o2p:
-        energies = o2p["energies_eV"]
-        for name, curve in o2p["per_class"].items():
-            nonbonding = not name.startswith("0 ")
-            axes[0].plot(energies, curve, lw=1.4, label=f"O 2p, {name}")
-            if nonbonding:
-                axes[0].fill_between(energies, curve, alpha=0.3)
-        axes[0].set_ylabel("O 2p PDOS (states / eV / O)")
-        axes[0].legend(frameon=False, fontsize=8)
-    axes[0].axvline(0, color="0.4", ls="--", lw=0.8)
-    axes[0].set_title(title or "O 2p by environment (filled: non-bonding)")
-    if local:
-        energies = local["energies_eV"]
-        styles = {"eg": "tab:red", "t2g": "tab:blue", "o_sigma": "tab:orange"}
-        styles["o_pi"] = "tab:green"
-        for name, colour in styles.items():
-            if name in local:
-                axes[1].plot(energies, local[name], color=colour, lw=1.2, label=name)
-        axes[1].axvline(0, color="0.4", ls="--", lw=0.8)
-        axes[1].set_ylabel("local-frame DOS (states / eV)")
-        axes[1].legend(frameon=False, fontsize=8, ncol=4)
-    axes[-1].set_xlabel(f"E - {reference} (eV)")
-    return _save(fig, path)
-
-
-def plot_delithiation_path(
-    rows: list[dict], path: str | Path, alkali: str, content: str | None = None
-) -> Path:
-    """Bader charges, O holes, O 2p near E_F and local-frame t2g/eg along x.
-
-    With phase-resolved projections a third panel shows the TM t2g, eg, O 2p pi and
-    TM-O pi mixing in the occupied eV below E_F.
-
-    ``rows`` from :func:`oredox.analysis.path.delithiation_path`; ``content`` is
-    what x counts (``Li_x Ti0.58Ni0.25O2``,
-    :func:`oredox.analysis.formula_unit.study_content_label`). Bader charges of
-    the valence density alone (no all-electron reference) are open markers, and
-    a caption over the panel says so and where they were refused.
-    """
-    plt = _pyplot()
-    local = any("t2g_occupied" in row for row in rows)
-    panels = 3 if local else 2
-    fig, axes = plt.subplots(
-        panels, 1, figsize=(6.0, 3.0 * panels), sharex=True, constrained_layout=True
-    )
-    ax_q, ax_o = axes[0], axes[1]
-    x = [row["x"] for row in rows]
-    species = sorted({s for row in rows for s in row.get("bader_charge", {})})
-    for symbol in species:
-        pairs = [
-            (row["x"], row["bader_charge"][symbol], bool(row.get("bader_valence_only")))
-            for row in rows
-            if symbol in row.get("bader_charge", {})
-        ]
-        xs, qs, valence = zip(*pairs, strict=True)
-        (line,) = ax_q.plot(xs, qs, "-", label=symbol)
-        # filled: net charges (all-electron reference); open: valence only
-        colours = ["none" if v else line.get_color() for v in valence]
-        ax_q.scatter(xs, qs, facecolors=colours, edgecolors=line.get_color(), zorder=3)
-    ax_q.set_ylabel("Bader net charge (e)")
-    ax_q.legend(frameon=False, ncol=4)
-    caption = _valence_only_caption(rows)
-    if caption:
-        ax_q.set_title(caption, fontsize=8, loc="left")
-    holes = [row.get("o_hole_total_muB", float("nan")) for row in rows]
-    ax_o.plot(x, holes, "-s", color="tab:purple", label="O hole moments (muB)")
-    near = [row.get("o2p_occupied_near_ef_e_per_O", float("nan")) for row in rows]
-    ax_o.plot(x, near, "-^", color="tab:green", label="O 2p within 1 eV (e / O)")
-    ax_o.legend(frameon=False)
-    if local:
-        ax_p = axes[2]
-        styles = {
-            "t2g_occupied": ("TM t2g", "tab:blue"),
-            "eg_occupied": ("TM eg", "tab:red"),
-            "o_pi_occupied": ("O 2p pi", "tab:green"),
-            "pi_mixing_occupied": ("TM-O pi mixing", "k"),
-        }
-        for key, (label, colour) in styles.items():
-            pairs = [(row["x"], row[key]) for row in rows if key in row]
-            ax_p.plot(*zip(*pairs, strict=True), "-o", color=colour, label=label)
-        ax_p.set_ylabel("1 eV below E_F (e / TM)")
-        ax_p.legend(frameon=False, ncol=2, fontsize=8)
-    axes[-1].set_xlabel(
-        f"x in {_math_formula(content)}"
-        if content
-        else f"x ({alkali} per formula unit)"
-    )
-    return _save(fig, path)
-
-
-def _math_formula(label: str) -> str:
-    """``Li_x Ti0.58Ni0.25O2`` in matplotlib mathtext: subscript x and amounts."""
-    alkali, rest = label.split("_x", 1)
-    return f"{alkali}$_x$" + re.sub(r"([\d.]+)", r"$_{\1}$", rest.strip())
-
-
-def _valence_only_caption(rows: list[dict]) -> str:
-    """Caption of the Bader panel when some rows are valence-only, else ''."""
-    if not any(row.get("bader_valence_only") for row in rows):
-        return ""
-    caption = (
-        "open markers: valence-only Bader (no all-electron reference), not net charges"
-    )
-    refused = [f"{row['x']:.2f}" for row in rows if row.get("bader_refused")]
-    if refused:
-        caption += f"\nrefused (collapsed basins) at x = {', '.join(refused)}"
-    return caption
+    fig.suptitle(study_title(study), fontsize=10)
+    return save(fig, path, dpi)

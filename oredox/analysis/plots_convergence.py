@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oredox.analysis.plots import _pyplot, _save
+from oredox.analysis.plots_base import pyplot, save, study_title
 from oredox.errors import OredoxInputError
+from oredox.files import DEFAULT_DPI
 
 if TYPE_CHECKING:
     from oredox.schemas import StudyDocument
@@ -57,14 +58,9 @@ def short_stop(stop: str | None, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
-def engine_name(study: StudyDocument) -> str:
-    """The engine, a user maker's import paths shortened to their class names."""
-    return "+".join(
-        part.rsplit(".", 1)[-1] for part in study.energy_scheme.engine.split("+")
-    )
-
-
-def plot_convergence(study: StudyDocument, path: str | Path) -> Path:
+def plot_convergence(
+    study: StudyDocument, path: str | Path, dpi: float = DEFAULT_DPI
+) -> Path:
     """Write a figure of the cluster-expansion loop of ``study``.
 
     Top: the CV RMSE of each iteration's fit (meV per site; the training RMSE
@@ -82,7 +78,7 @@ def plot_convergence(study: StudyDocument, path: str | Path) -> Path:
     record = convergence_record(study)
     iterations = record["iterations"]
     settings = record.get("settings", {})
-    plt = _pyplot()
+    plt = pyplot()
     its = [int(it["iteration"]) for it in iterations]
     fig, (ax_cv, ax_n, ax_d) = plt.subplots(
         3,
@@ -172,9 +168,10 @@ def plot_convergence(study: StudyDocument, path: str | Path) -> Path:
     ax_d.set_xticks(its)
     ax_d.set_xlim(its[0] - 0.6, its[-1] + 0.6)
 
+    fig.suptitle(study_title(study), fontsize=10)
     ax_cv.set_title(
-        f"{study.name} ({study.study_id[:8]}), {engine_name(study)}\n"
-        f"cluster-expansion loop, {short_stop(record.get('stop'))}",
-        fontsize=10,
+        f"cluster-expansion loop of {study.name}\n{short_stop(record.get('stop'))}",
+        fontsize=9,
+        loc="left",
     )
-    return _save(fig, path)
+    return save(fig, path, dpi)

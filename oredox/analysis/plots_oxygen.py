@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oredox.analysis.plots import _pyplot, _save
+from oredox.analysis.plots_base import pyplot, save
+from oredox.files import DEFAULT_DPI
 
 if TYPE_CHECKING:
     from oredox.oxygen_schemas import OxygenLossDocument
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
 MARKERS = "osD^vP*Xph<>"
 
 
-def plot_oxygen_loss(document: OxygenLossDocument, path: str | Path) -> Path:
+def plot_oxygen_loss(
+    document: OxygenLossDocument, path: str | Path, dpi: float = DEFAULT_DPI
+) -> Path:
     """Write a figure: E_f(V_O) per O class vs x (top), release temperature (bottom).
 
     Top: the formation energy at the O-rich limit (eV per vacancy) of every relaxed
@@ -21,9 +24,11 @@ def plot_oxygen_loss(document: OxygenLossDocument, path: str | Path) -> Path:
     the release temperature (K) at the document's O2 pressure of every vacancy and,
     joined, of the first O to leave per host; vacancies that stay stable up to the
     top of the O2 table are drawn as triangles at the top edge. Hosts without x
-    (explicit structures) are placed in order and named on the axis.
+    (explicit structures) are placed in order and named on the axis. Titled with
+    the formula, engine, O-loss id and study id; the format is ``path``'s suffix
+    (.png, .pdf, .svg), ``dpi`` the resolution of a PNG.
     """
-    plt = _pyplot()
+    plt = pyplot()
     hosts = document.hosts
     have_x = all(host.x is not None for host in hosts)
     xs = [host.x if have_x else float(i) for i, host in enumerate(hosts)]
@@ -84,12 +89,19 @@ def plot_oxygen_loss(document: OxygenLossDocument, path: str | Path) -> Path:
         zorder=0,
     )
     ax_e.axhline(0, color="0.7", lw=0.8, zorder=0)
-    ax_e.set_ylabel("E_f(V_O), O-rich limit (eV)")
+    ax_e.set_ylabel("E_f(V_O), O-rich limit\n(eV per vacancy)")
     reference = document.oxygen_reference
-    ax_e.set_title(
-        f"{document.host_formula}: O loss, {document.energy_scheme.engine}, "
-        f"{reference.method}",
+    engine = "+".join(
+        part.rsplit(".", 1)[-1] for part in document.energy_scheme.engine.split("+")
+    )
+    study = f" (study {document.study_id[:8]})" if document.study_id else ""
+    fig.suptitle(
+        f"{document.host_formula} \N{MIDDLE DOT} {engine} \N{MIDDLE DOT} O loss "
+        f"{document.oxygen_id[:8]}{study}",
         fontsize=10,
+    )
+    ax_e.set_title(
+        f"O vacancies, O2 reference: {reference.method}", fontsize=9, loc="left"
     )
     ax_e.legend(frameon=False, fontsize=6, loc="best")
     ax_t.set_ylabel(f"release temperature at {document.pressure_bar:g} bar (K)")
@@ -98,4 +110,4 @@ def plot_oxygen_loss(document: OxygenLossDocument, path: str | Path) -> Path:
         ax_t.set_xlabel(f"x (alkali per formula unit of {document.host_formula})")
     else:
         ax_t.set_xticks(xs, [host.config_id for host in hosts])
-    return _save(fig, path)
+    return save(fig, path, dpi)

@@ -8,21 +8,67 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 
 from oredox.errors import OredoxInputError
-from oredox.files import check_destination, figure_formats
+from oredox.files import (
+    DEFAULT_DPI,
+    FIGURE_FORMATS,
+    check_destination,
+    check_dpi,
+    figure_file,
+    figure_formats,
+)
 
 console = Console()
 STRUCTURE_SUFFIXES = (".cif", ".vasp")
 
+# the figure options every command that draws shares: --format and --dpi
+FigureFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help=f"Figure format: {', '.join(FIGURE_FORMATS)} (default: the figure "
+        "path's suffix; this replaces it).",
+    ),
+]
+FigureDpi = Annotated[
+    int, typer.Option("--dpi", help="Resolution of PNG figures (dots per inch).")
+]
+
 
 def figure_path(path: Path | None) -> Path | None:
-    """Option callback: a figure that matplotlib can write, in a writable folder."""
+    """Option callback: a figure in a writable folder; a suffix must be a format.
+
+    A path without a suffix is left for ``--format`` (:func:`figure_target`).
+    """
     if path is not None:
-        check_destination(path, "figure", figure_formats())
+        suffixes = figure_formats() if Path(str(path)).suffix else None
+        check_destination(path, "figure", suffixes)
     return path
+
+
+def figure_target(
+    path: Path | None, fmt: str | None, dpi: int = DEFAULT_DPI
+) -> Path | None:
+    """The figure file to write: ``path`` in format ``fmt``, checked with ``dpi``.
+
+    Call before any expensive step: an unknown format, no format at all (no suffix,
+    no ``--format``), a resolution out of range or an unwritable folder is one
+    :class:`~oredox.errors.OredoxInputError`. ``path`` None: None (no figure),
+    after the same checks of ``fmt`` and ``dpi``.
+    """
+    check_dpi(dpi)
+    if path is None:
+        if fmt is not None:
+            figure_file("figure", fmt)  # the format alone is still checked
+        return None
+    target = figure_file(path, fmt)
+    check_destination(target, "figure", figure_formats())
+    return target
 
 
 def csv_path(path: Path | None) -> Path | None:

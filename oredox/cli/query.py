@@ -10,8 +10,16 @@ from typing import Annotated
 import typer
 
 from oredox import report
-from oredox.cli.common import console, csv_path, figure_path
+from oredox.cli.common import (
+    FigureDpi,
+    FigureFormat,
+    console,
+    csv_path,
+    figure_path,
+    figure_target,
+)
 from oredox.errors import OredoxInputError
+from oredox.files import DEFAULT_DPI
 
 
 def query(
@@ -29,13 +37,19 @@ def query(
     ] = False,
     png: Annotated[
         Path | None,
-        typer.Option(help="Also write the study's hull figure.", callback=figure_path),
+        typer.Option(
+            help="Also write the study's hull figure (.png, .pdf or .svg).",
+            callback=figure_path,
+        ),
     ] = None,
+    fmt: FigureFormat = None,
+    dpi: FigureDpi = DEFAULT_DPI,
     electronic: Annotated[
         bool,
         typer.Option(
             "--electronic",
-            help="The statics' analysis along x (with --png: also <png>-path.png).",
+            help="The statics' analysis along x (with --png also "
+            "<stem>-path.<suffix>).",
         ),
     ] = False,
     oxygen: Annotated[
@@ -97,6 +111,7 @@ def query(
 
     settings = load_settings(work_dir=work_dir)
     _check_filters(x_min, x_max, chemsys, engine)
+    png = figure_target(png, fmt, dpi)
     if structures and (study_id is None or not as_json or electronic):
         raise OredoxInputError(
             "--structures goes with --json and a study id (oredox query ID --json "
@@ -144,7 +159,7 @@ def query(
         if as_json:
             print(json.dumps(rows, indent=2))
             return
-        console.print(report.studies_table(rows))
+        console.print(report.studies_table(rows, console.width))
         return
     if missing:
         raise OredoxInputError(
@@ -152,7 +167,7 @@ def query(
             "yet (nothing has run with it; check --work-dir or OREDOX_WORK_DIR)"
         )
     if oxygen:
-        _show_oxygen(get_job_store(settings), study_id, png, as_json)
+        _show_oxygen(get_job_store(settings), study_id, png, as_json, dpi)
         return
     study = get_study(get_job_store(settings), study_id)
     if formula_unit is not None:
@@ -160,21 +175,21 @@ def query(
 
         study = restate(study, formula_unit)
     if convergence:
-        _show_convergence(study, png, csv, as_json)
+        _show_convergence(study, png, csv, as_json, dpi)
         return
     if csv is not None:
         _write_csv(csv, report.entry_rows(study, x_min, x_max))
     if png is not None:
-        plot_hull_and_voltage(study, png)
+        plot_hull_and_voltage(study, png, dpi)
         if study.convergence:
             from oredox.analysis.plots_convergence import plot_convergence
 
             extra = plot_convergence(
-                study, png.with_name(f"{png.stem}-convergence.png")
+                study, png.with_name(f"{png.stem}-convergence{png.suffix}"), dpi
             )
             typer.echo(f"wrote {extra}", err=True)
     if electronic:
-        report.print_path(study, png, console)
+        report.print_path(study, png, console, dpi)
         return
     if as_json:
         # structures are large: only on request, as pymatgen dicts
@@ -192,7 +207,9 @@ def query(
         print_convergence(study, console)
 
 
-def _show_convergence(study, png: Path | None, csv: Path | None, as_json: bool) -> None:
+def _show_convergence(
+    study, png: Path | None, csv: Path | None, as_json: bool, dpi: int
+) -> None:
     """The cluster-expansion loop of a study: table, figure (``png``), CSV, JSON."""
     from oredox.analysis.plots_convergence import convergence_record, plot_convergence
     from oredox.report_convergence import convergence_rows, print_convergence
@@ -201,14 +218,16 @@ def _show_convergence(study, png: Path | None, csv: Path | None, as_json: bool) 
     if csv is not None:
         _write_csv(csv, convergence_rows(study))
     if png is not None:
-        typer.echo(f"wrote {plot_convergence(study, png)}", err=True)
+        typer.echo(f"wrote {plot_convergence(study, png, dpi)}", err=True)
     if as_json:
         print(json.dumps(record, indent=2))
         return
     print_convergence(study, console)
 
 
-def _show_oxygen(store, id_or_study_id: str, png: Path | None, as_json: bool) -> None:
+def _show_oxygen(
+    store, id_or_study_id: str, png: Path | None, as_json: bool, dpi: int
+) -> None:
     """The oxygen-loss document of a study (or by its own id): table, figure, JSON."""
     from oredox.analysis.plots_oxygen import plot_oxygen_loss
     from oredox.report_oxygen import print_oxygen
@@ -216,7 +235,7 @@ def _show_oxygen(store, id_or_study_id: str, png: Path | None, as_json: bool) ->
 
     document = get_oxygen_document(store, id_or_study_id)
     if png is not None:
-        plot_oxygen_loss(document, png)
+        plot_oxygen_loss(document, png, dpi)
     if as_json:
         exclude = {"hosts": {"__all__": {"vacancies": {"__all__": {"structure"}}}}}
         print(document.model_dump_json(indent=2, exclude=exclude))

@@ -15,9 +15,17 @@ import typer
 from rich.markup import escape
 
 from oredox import report
-from oredox.cli.common import console, figure_path, parse_states, positive
+from oredox.cli.common import (
+    FigureDpi,
+    FigureFormat,
+    console,
+    figure_path,
+    figure_target,
+    parse_states,
+    positive,
+)
 from oredox.errors import OredoxInputError
-from oredox.files import check_destination
+from oredox.files import DEFAULT_DPI, check_destination
 
 if TYPE_CHECKING:
     from oredox.schemas import StudyDocument
@@ -58,9 +66,12 @@ def demo(
     png: Annotated[
         Path,
         typer.Option(
-            help="Figure with the hull and voltage profile.", callback=figure_path
+            help="Figure with the hull and voltage profile (.png, .pdf or .svg).",
+            callback=figure_path,
         ),
     ] = Path("oredox_demo_hull.png"),
+    fmt: FigureFormat = None,
+    dpi: FigureDpi = DEFAULT_DPI,
     work_dir: Annotated[
         Path | None, typer.Option(help="Store and run folders (OREDOX_WORK_DIR).")
     ] = None,
@@ -71,6 +82,7 @@ def demo(
     from oredox.workflows.demo import run_demo
 
     settings = load_settings(work_dir=work_dir)
+    png = figure_target(png, fmt, dpi)
     study = run_demo(
         formula=formula,
         supercell=supercell,
@@ -79,10 +91,9 @@ def demo(
         oxidation_states=parse_states(oxidation_states),
         fmax=fmax,
         settings=settings,
-        png=png,
         progress=progress,
     )
-    _print_stored(study, png, settings)
+    _print_stored(study, png, settings, dpi)
 
 
 def analyse(
@@ -90,6 +101,8 @@ def analyse(
     output: Annotated[
         Path | None, typer.Option("-o", help="Folder for analysis.json and the figure.")
     ] = None,
+    fmt: FigureFormat = None,
+    dpi: FigureDpi = DEFAULT_DPI,
 ) -> None:
     """Electronic analysis of a static: O environments, O 2p DOS, Bader, pi/sigma."""
     from oredox.analysis.electronic import analyse_outputs
@@ -97,13 +110,16 @@ def analyse(
 
     if not folder.is_dir():
         raise OredoxInputError(f"{folder} is not a folder")
+    out = output or folder / "oredox-analysis"
+    figure = figure_target(out / "analysis.png", fmt, dpi)
     try:
         outputs = read_static(folder)
     except FileNotFoundError as exc:
         raise OredoxInputError(str(exc)) from None
     result = analyse_outputs(outputs)
-    out = output or folder / "oredox-analysis"
-    record, figure = report.write_analysis(result, out, folder.resolve().name)
+    record, figure = report.write_analysis(
+        result, out, folder.resolve().name, figure.suffix[1:], dpi
+    )
     report.print_analysis(result, console)
     console.print(f"wrote {record} and {figure}")
 
@@ -121,8 +137,13 @@ def run(
         bool, typer.Option("--dry-run", help="Screen, then write the inputs only.")
     ] = False,
     output: Annotated[
-        Path | None, typer.Option("-o", help="Dry-run folder, or the hull figure.")
+        Path | None,
+        typer.Option(
+            "-o", help="Dry-run folder, or the hull figure (.png, .pdf or .svg)."
+        ),
     ] = None,
+    fmt: FigureFormat = None,
+    dpi: FigureDpi = DEFAULT_DPI,
     work_dir: Annotated[Path | None, typer.Option(help="OREDOX_WORK_DIR.")] = None,
     progress: bool = True,
     resume: Annotated[
@@ -161,17 +182,23 @@ def run(
             )
         return
     settings = load_settings(work_dir=work_dir)
-    png = figure_path(output or Path(f"{Path(template).stem}_hull.png"))
-    study = run_study(study_template, engine, settings, png, progress, resume)
-    _print_stored(study, png, settings)
+    png = figure_target(
+        figure_path(output or Path(f"{Path(template).stem}_hull.png")), fmt, dpi
+    )
+    study = run_study(study_template, engine, settings, None, progress, resume)
+    _print_stored(study, png, settings, dpi)
 
 
-def _print_stored(study: StudyDocument, png: Path, settings: OredoxSettings) -> None:
-    """A finished study: its tables, its statics, where it is stored, its figure."""
+def _print_stored(
+    study: StudyDocument, png: Path, settings: OredoxSettings, dpi: int = DEFAULT_DPI
+) -> None:
+    """A finished study: its tables, its statics, where it is stored, its figures."""
+    from oredox.analysis.plots import plot_hull_and_voltage
     from oredox.store import describe_store
 
+    plot_hull_and_voltage(study, png, dpi)
     report.print_study(study, console)
-    report.print_statics(study, png, console)
+    report.print_statics(study, png, console, dpi)
     if study.convergence:
         from oredox.report_convergence import print_convergence
 

@@ -1,0 +1,113 @@
+"""Tables that fit the terminal: split by columns into several tables, never a word.
+
+A table with more columns than the console is wide is cut into consecutive tables,
+each repeating the key columns (the config and x, the study id) so every row is
+still read across. Within a table headers wrap between words and cells never wrap:
+no number or word is broken across lines.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from rich.table import Table
+
+BORDER = 3  # a column's share of a boxed table's rule and padding, characters
+SHORT_HEADER = 12  # headers up to this long stay on one line
+
+
+@dataclass
+class Column:
+    """One column: header, justification and its cells (already text)."""
+
+    header: str
+    cells: list[str] = field(default_factory=list)
+    justify: str = "left"
+
+    def narrow(self) -> int:
+        """The narrowest width that breaks no header word and no cell line."""
+        words = [len(w) for w in self.header.split()] or [0]
+        lines = [len(line) for cell in self.cells for line in cell.splitlines()]
+        return max(*words, *lines, 1)
+
+    def width(self) -> int:
+        """The width it would like: :meth:`narrow`, a short header on one line."""
+        return max(self.narrow(), min(len(self.header), SHORT_HEADER))
+
+
+def _span(columns: list[Column], narrow: bool) -> int:
+    """Characters the columns take in a boxed table, at their narrow or own width."""
+    return sum((c.narrow() if narrow else c.width()) + BORDER for c in columns)
+
+
+def fitted_tables(
+    title: str, columns: list[Column], width: int, keep: int = 1
+) -> list[Table]:
+    """The columns as one table, or several if one would be wider than ``width``.
+
+    Parameters
+    ----------
+    title
+        Title of the (first) table; the others say ``(continued)``.
+    columns
+        The columns, all with the same number of cells.
+    width
+        Console width in characters.
+    keep
+        The first ``keep`` columns (the row's key) start every table.
+
+    Returns
+    -------
+    list[Table]
+        Tables no wider than ``width`` whose cells never wrap; only a column
+        wider than the console on its own (a very long name) folds.
+    """
+    key, rest = columns[:keep], columns[keep:]
+    groups: list[list[Column]] = [[]]
+    for column in rest:
+        trial = [*key, *groups[-1], column]
+        if groups[-1] and 1 + _span(trial, narrow=True) > width:
+            groups.append([])
+        groups[-1].append(column)
+    tables = []
+    for k, group in enumerate(groups):
+        table = Table(title=title if k == 0 else f"{title} (continued)")
+        shown = [*key, *group]
+        narrow = 1 + _span(shown, narrow=False) > width
+        for column in shown:
+            size = column.narrow() if narrow else column.width()
+            fits = 1 + _span(key, narrow) + size + BORDER <= width
+            table.add_column(
+                textwrap.fill(column.header, size, break_long_words=False),
+                justify=column.justify,
+                no_wrap=fits,
+                overflow="fold",
+            )
+        for i in range(len(columns[0].cells) if columns else 0):
+            table.add_row(*(column.cells[i] for column in shown))
+        tables.append(table)
+    return tables
+
+
+def per_element(values: Mapping[str, float], fmt: str, sep: str = "\n") -> str:
+    """One line per element, e.g. ``{"Co": 1.38, "O": -1.14}`` -> ``Co +1.38``.
+
+    Parameters
+    ----------
+    values
+        A number per element (charges in e, oxidation states, ...).
+    fmt
+        Format of each number, e.g. ``"{:+.2f}"``.
+    sep
+        Between elements: a new line, or ``", "`` for one line.
+
+    Returns
+    -------
+    str
+        ``"<element> <number>"`` joined by ``sep``; ``"-"`` when empty.
+    """
+    return (
+        sep.join(f"{element} {fmt.format(v)}" for element, v in values.items()) or "-"
+    )
