@@ -1,13 +1,16 @@
-"""Running a flow on this machine, with a progress bar, a log file and a journal.
+"""Running a flow on this machine, with progress, a log file and a journal.
 
 Jobs run one after another in their own folders under the run directory, as with
 jobflow's ``run_locally``, but every step is journaled (``state.jsonl``) so that a
-run killed at any point resumes where it stopped (``resume=True``). Progress is read
-from jobflow's own "Finished job" log records, so nothing in the flow knows it is
-being watched; a job that replaces itself with new jobs logs "fan-out: N new jobs"
-and the bar's total grows by N. What the engines print (CHGNet announces itself on
-every load) goes to ``run.log`` in the run folder instead of the terminal. Beside
-the journal: ``run.json`` (the run's id and identity) and ``run.lock`` (``flock``).
+run killed at any point resumes where it stopped (``resume=True``). The loop tells
+the progress display (:class:`~oredox.workflows.progress.StudyProgress`) of each
+job's start and end and of the jobs a fan-out adds (a job that replaces itself
+with new jobs), so nothing in the flow knows it is being watched; the display
+reads the running job's folder for its ionic steps and SCF iterations. What the
+engines print (CHGNet announces itself on every load, torch warns, GPAW writes)
+goes to ``run.log`` in the run folder, file descriptors 1 and 2 included, instead
+of the terminal. Beside the journal: ``run.json`` (the run's id and identity) and
+``run.lock`` (``flock``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import json
 import logging
 import os
 import traceback
-import warnings
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,35 +30,25 @@ from uuid import uuid4
 
 from jobflow import Flow, Response
 from monty.json import MontyDecoder
-from tqdm.auto import tqdm
 
 from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.store import STUDY_JOB_NAME, remove_other_study_documents
+from oredox.workflows.progress import StudyProgress, terminal_to_log
 
 if TYPE_CHECKING:
     from jobflow import JobStore
 
 
-class _ProgressHandler(logging.Handler):
-    """Advance a progress bar on each job that jobflow reports as started/finished."""
+class _LogHandler(logging.Handler):
+    """Write jobflow's and oredox's log records to the run's log, time-stamped."""
 
-    def __init__(self, bar: tqdm, log_file):
+    def __init__(self, log_file):
         super().__init__(level=logging.INFO)
-        self.bar = bar
         self.log_file = log_file
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        self.log_file.write(f"{datetime.now(UTC).isoformat()} {message}\n")
+        self.log_file.write(f"{datetime.now(UTC).isoformat()} {record.getMessage()}\n")
         self.log_file.flush()
-        if message.startswith("fan-out: "):  # a job replaced itself by new jobs
-            self.bar.total += int(message.split()[1])
-            self.bar.refresh()
-        elif message.startswith("Starting job - "):
-            job_name = message.removeprefix("Starting job - ").rsplit(" (", 1)[0]
-            self.bar.set_postfix_str(job_name)
-        elif message.startswith("Finished job - "):
-            self.bar.update(1)
 
 
 def run_flow(
@@ -119,32 +111,29 @@ def run_flow(
 
 
 def _run_logged(flow, store, run_dir, state, run_id, progress, description) -> dict:
-    """Run with the progress bar and ``run.log``; raise if jobs did not finish."""
+    """Run with the progress display and ``run.log``; raise if jobs did not finish."""
     log_path = run_dir / "run.log"
     loggers = [
         logging.getLogger(name)
         for name in ("jobflow.core.job", "jobflow.managers.local", "oredox")
     ]
-    with (
-        open(log_path, "a") as log_file,
-        tqdm(
-            total=len(flow.job_uuids) + state.n_added(),
-            desc=description,
-            unit="job",
-            disable=not progress,
-        ) as bar,
-    ):
-        handler = _ProgressHandler(bar, log_file)
+    with open(log_path, "a") as log_file:
+        handler = _LogHandler(log_file)
         saved = [(lg, lg.level, lg.propagate) for lg in loggers]
         for lg in loggers:
             lg.addHandler(handler)
             lg.setLevel(logging.INFO)
             lg.propagate = False
         try:
-            with contextlib.redirect_stdout(log_file), warnings.catch_warnings():
-                warnings.showwarning = _to_log(log_file)
+            with (
+                terminal_to_log(log_file) as terminal,
+                StudyProgress(description, terminal if progress else None) as shown,
+            ):
+                shown.add(_keyed(flow))
+                for added in state.added.values():
+                    shown.add(_keyed(added))
                 responses, errored = _run_resumable(
-                    flow, store, run_dir, state, bar, run_id
+                    flow, store, run_dir, state, shown, run_id
                 )
         finally:
             for lg, level, propagate in saved:
@@ -356,8 +345,17 @@ def _json_default(value):
     return jsanitize(value, strict=True, allow_bson=False, enum_values=True)
 
 
-def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar, run_id: str):
-    """The local loop of jobflow with a journal: skip finished jobs, record the rest."""
+def _keyed(flow: Flow) -> list[tuple[tuple[str, int], str]]:
+    """``((uuid, index), name)`` of every job of ``flow``, nested flows included."""
+    return [((job.uuid, job.index), job.name) for job, _ in flow.iterflow()]
+
+
+def _run_resumable(flow, store, run_dir: Path, state: _RunState, shown, run_id: str):
+    """The local loop of jobflow with a journal: skip finished jobs, record the rest.
+
+    ``shown`` (:class:`~oredox.workflows.progress.StudyProgress`) hears of every
+    job's start and end and of the jobs each fan-out adds.
+    """
     from jobflow.core.reference import OnMissing
 
     store.connect()
@@ -366,32 +364,40 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar, run_id: st
     logger = logging.getLogger("jobflow.managers.local")
 
     def run_job(job, parents) -> bool:
-        if (job.uuid, job.index) in state.done:
+        key = (job.uuid, job.index)
+        if key in state.done:
             output = store.get_output(job.uuid, which=job.index, load=False)
             output = MontyDecoder().process_decoded(output)
             responses[job.uuid][job.index] = Response(output=output)
-            bar.update(1)
-            if (job.uuid, job.index) in state.added:
-                return run_flow_jobs(state.added[(job.uuid, job.index)])
+            if key in state.added:
+                shown.add(_keyed(state.added[key]))
+            shown.finish(key)
+            if key in state.added:
+                return run_flow_jobs(state.added[key])
             return True
         if parents & errored and job.config.on_missing_references == OnMissing.ERROR:
             errored.add(job.uuid)
+            shown.finish(key, ok=False)
             return False
         job_dir = run_dir / f"job_{datetime.now(UTC):%Y-%m-%d-%H-%M-%S-%f}"
         job_dir.mkdir()
+        shown.start(key, job.name, job_dir)
         try:
             with contextlib.chdir(job_dir):
                 response = job.run(store=store)
         except Exception:
             logger.info(f"{job.name} failed with exception:\n{traceback.format_exc()}")
             errored.add(job.uuid)
+            shown.finish(key, ok=False)
             return False
         if job.name == STUDY_JOB_NAME:  # one study per run: drop earlier copies
             remove_other_study_documents(store, run_id, job.uuid, job.index)
         responses[job.uuid][job.index] = response
         if response.replace is not None:
             state.add(job.uuid, job.index, response.replace)
+            shown.add(_keyed(response.replace))
         state.mark_done(job.uuid, job.index)
+        shown.finish(key)
         if response.replace is not None:
             return run_flow_jobs(response.replace)
         return True
@@ -404,15 +410,6 @@ def _run_resumable(flow, store, run_dir: Path, state: _RunState, bar, run_id: st
 
     run_flow_jobs(flow)
     return responses, errored
-
-
-def _to_log(log_file):
-    """A ``warnings.showwarning`` that writes to the run log, not the terminal."""
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        log_file.write(f"{category.__name__}: {message} ({filename}:{lineno})\n")
-
-    return show
 
 
 def new_run_dir(work_dir: Path, label: str) -> Path:

@@ -5,13 +5,15 @@
 bar, store, figure). :func:`dry_run` performs the screening for real
 and writes, for every selected configuration and for the alkali-metal reference, the
 VASP relax inputs (INCAR, KPOINTS, POSCAR, POTCAR.spec) that the flow would run, plus a
-JSON record of the screening, without running or storing anything.
+JSON record of the screening, without running or storing anything; what the
+screening's models print goes to ``dry-run.log`` beside them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from pathlib import Path
 
 from oredox.analysis.plots import plot_hull_and_voltage
@@ -34,6 +36,7 @@ from oredox.workflows.execution import (
     run_identity,
 )
 from oredox.workflows.hull_flow import alkali_metal
+from oredox.workflows.progress import StudyProgress, terminal_to_log
 from oredox.workflows.templates import StudyTemplate
 
 
@@ -175,7 +178,10 @@ def as_study(output) -> StudyDocument | None:
 
 
 def dry_run(
-    template: StudyTemplate, out_dir: str | Path, engine: str | Engine | None = None
+    template: StudyTemplate,
+    out_dir: str | Path,
+    engine: str | Engine | None = None,
+    progress: bool = True,
 ) -> list[Path]:
     """Screen for real, then write the engine inputs of every job known in advance.
 
@@ -188,15 +194,47 @@ def dry_run(
     energies, and use the same static maker). A ``converge:`` loop's relaxations
     are chosen at run time; ``screening.json`` says how many at most.
 
+    What the screening's models print (CHGNet's banner, torch's warnings) goes to
+    :data:`DRY_RUN_LOG` in ``out_dir``; with ``progress``, the terminal shows the
+    steps (host, screening, each input folder) with their elapsed time.
+
     Returns
     -------
     list of Path
         One folder per calculation; ``screening.json`` beside them records counts,
         reasons and the folders.
     """
-    maker = template.maker(engine)
+    maker = template.maker(engine)  # a bad engine fails before anything is written
+    out = Path(out_dir)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with (
+            open(out / DRY_RUN_LOG, "a") as log_file,
+            terminal_to_log(log_file) as terminal,
+            StudyProgress(
+                f"{template.name} dry run", terminal if progress else None, "steps"
+            ) as shown,
+        ):
+            return _write_dry_run(template, maker, out, shown)
+    except OredoxInputError:
+        if created:  # the input was wrong: leave no folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+DRY_RUN_LOG = "dry-run.log"
+
+
+def _write_dry_run(template, maker, out: Path, shown: StudyProgress) -> list[Path]:
+    """:func:`dry_run`'s steps, each told to ``shown``."""
+    shown.add([(("host",), "prepare the host"), (("screen",), "screen candidates")])
+    shown.start(("host",), "prepare the host")
     host = template.study_host(maker)
+    shown.finish(("host",))
+    shown.start(("screen",), "screen candidates")
     result, starts = maker.configurations(host)
+    shown.finish(("screen",))
     ids = result.config_ids
     labelled = [
         (label, maker.relax_maker, structure)
@@ -214,12 +252,12 @@ def dry_run(
             for label, structure in zip(ids, starts, strict=True)
             if label in ends
         ]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    folders = [
-        write_inputs(job_maker, structure, out / label)
-        for label, job_maker, structure in labelled
-    ]
+    shown.add([((label,), f"write {label}") for label, _, _ in labelled])
+    folders = []
+    for label, job_maker, structure in labelled:
+        shown.start((label,), f"write {label}")
+        folders.append(write_inputs(job_maker, structure, out / label))
+        shown.finish((label,))
     record = {
         "template": template.model_dump(mode="json"),
         "supercell_matrix": host.supercell_matrix,

@@ -7,7 +7,10 @@ PBE, spin-polarised, with the Dudarev U of the shared presets
 site property, as for VASP.
 
 - Relaxations: :class:`GpawRelaxMaker`, atomate2's ``AseRelaxMaker`` with a GPAW
-  calculator (cell and ions, FrechetCellFilter, BFGS). Plane-wave stresses need a
+  calculator (cell and ions, FrechetCellFilter, BFGS). While it runs, GPAW writes
+  each SCF iteration to :data:`LOG_FILE` and BFGS each step (energy, fmax) to
+  :data:`OPTIMIZER_LOG_FILE` in the job's folder, where the progress display reads
+  them (:mod:`oredox.workflows.live`). Plane-wave stresses need a
   converged cutoff: at 400 eV a LiCoO2 cell shows 62 GPa of spurious (Pulay) stress,
   at 600 eV -1.8 GPa (measured here), hence the 600 eV default.
 - SCF: crystal symmetry within 1e-3 (GPAW's default 1e-7 loses it to the last digits
@@ -86,6 +89,8 @@ LOG_FILE = "gpaw.txt"
 SYMMETRY = {"symmorphic": False, "tolerance": 1e-3}
 FULL_ZONE = {"point_group": False, "time_reversal": True}
 BANDS_LOG_FILE = "gpaw-bands.txt"
+# the optimiser's steps (energy, fmax), one line each, read while a relaxation runs
+OPTIMIZER_LOG_FILE = "optimizer.log"
 MAX_SCF_ITERATIONS = 150
 MIXER = {"name": "msr1", "beta": 0.05, "nmaxold": 5, "weight": 50.0}
 BLAS_THREADS = 1
@@ -185,7 +190,8 @@ class GpawEngine(Engine):
         return GpawRelaxMaker(
             calculator_kwargs=self.calculator_kwargs(),
             steps=steps,
-            relax_kwargs={"fmax": fmax},
+            # ASE's optimiser writes its steps to this file in the job's folder
+            relax_kwargs={"fmax": fmax, "logfile": OPTIMIZER_LOG_FILE},
             optimizer_kwargs={"optimizer": "BFGS"},
         )
 
