@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table
 
+from oredox.report_tables import Column, fitted_tables
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -84,38 +86,33 @@ def print_oxygen(document: OxygenLossDocument, console: Console) -> None:
     )
     console.print(escape(reference.description), highlight=False, style="dim")
     pressure = f"{document.pressure_bar:g} bar"
-    table = Table(
-        title=f"O vacancies (E_f at the O-rich limit; T_release at {pressure})"
-    )
-    columns = (
-        "x",
-        "config",
-        "O class",
-        "mult",
-        "E_f (eV)",
-        "T_release (K)",
-        "dmu_O* (eV)",
-        "after loss",
-        "conv",
-    )
-    for column in columns:
-        table.add_column(
-            column, justify="left" if column in ("O class", "after loss") else "right"
-        )
-    for host in document.hosts:
-        for vacancy in host.vacancies:
-            table.add_row(
-                "-" if host.x is None else f"{host.x:.3f}",
-                host.config_id,
-                escape(vacancy.label),
-                str(vacancy.multiplicity),
-                f"{vacancy.formation_energy_O_rich_eV:.3f}",
-                release_text(vacancy.release_temperature_1bar_K),
-                f"{vacancy.release_delta_mu_o_threshold_eV:.3f}",
-                escape(after_loss_text(vacancy)),
-                "yes" if vacancy.converged else "no",
-            )
-    console.print(table)
+    pairs = [(host, vacancy) for host in document.hosts for vacancy in host.vacancies]
+    columns = [
+        Column("x", ["-" if h.x is None else f"{h.x:.3f}" for h, _ in pairs], "right"),
+        Column("config", [h.config_id for h, _ in pairs]),
+        Column("O class", [escape(v.label) for _, v in pairs]),
+        Column("mult", [str(v.multiplicity) for _, v in pairs], "right"),
+        Column(
+            "E_f (eV)",
+            [f"{v.formation_energy_O_rich_eV:.3f}" for _, v in pairs],
+            "right",
+        ),
+        Column(
+            "T_release (K)",
+            [release_text(v.release_temperature_1bar_K) for _, v in pairs],
+            "right",
+        ),
+        Column(
+            "dmu_O* (eV)",
+            [f"{v.release_delta_mu_o_threshold_eV:.3f}" for _, v in pairs],
+            "right",
+        ),
+        Column("after loss", [escape(after_loss_text(v)) for _, v in pairs]),
+        Column("conv", ["yes" if v.converged else "no" for _, v in pairs]),
+    ]
+    title = f"O vacancies (E_f at the O-rich limit; T_release at {pressure})"
+    for table in fitted_tables(title, columns, console.width, keep=2):
+        console.print(table)
     first = Table(title="first O to leave, per host configuration")
     for column in ("x", "config", "orbits", "O class", "E_f (eV)", "T_release (K)"):
         first.add_column(column, justify="left" if column == "O class" else "right")

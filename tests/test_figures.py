@@ -277,3 +277,24 @@ def test_query_writes_every_figure_in_the_format_asked(li2mno3, monkeypatch, tmp
     assert query("38e097c3", "--png", str(png), "--dpi", "5") == 2
     assert query("38e097c3", "--png", str(tmp_path / "noformat")) == 2
     assert not png.exists() and not (tmp_path / "noformat").exists()
+
+
+def test_fitted_tables_split_columns_and_keep_the_key():
+    from oredox.report_tables import Column, fitted_tables
+
+    labels = ["OLi3Co3 | 3 Li-O-Co", "OCo3Vac3 | 3 Co-O-Vac"]
+    columns = [
+        Column("x", ["1.000", "0.000"], "right"),
+        Column("config", ["k0-0", "k4-0"]),
+        Column("O class", labels),
+        *(Column(f"quantity {i} (eV)", ["-2.247", "1.140"]) for i in range(6)),
+        Column("after loss", ["framework intact, O-O 1.21 A", "-"]),
+    ]
+    tables = fitted_tables("O vacancies", columns, 80, keep=2)
+    text = printed(lambda c: [c.print(t) for t in tables], 80)
+    assert len(tables) == 3  # 18 + 24 + 3 x 11; 18 + 3 x 11; 18 + 31 characters
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert all(label in text for label in labels)
+    assert "framework intact, O-O 1.21 A" in text
+    assert [t.columns[1].header for t in tables] == ["config"] * 3
+    assert len(fitted_tables("O vacancies", columns, 200, keep=2)) == 1

@@ -99,7 +99,11 @@ def plot_convergence(
     threshold = settings.get("cv_threshold_meV_per_atom")
     if threshold is not None:
         ax_cv.axhline(
-            threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:g}"
+            threshold,
+            color="tab:red",
+            ls="--",
+            lw=1,
+            label=f"threshold {threshold:g} meV / site",
         )
     values = [v for v in (*cv, *train, threshold) if v is not None and v > 0]
     if values and max(values) > 30 * min(values):

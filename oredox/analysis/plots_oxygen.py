@@ -89,7 +89,7 @@ def plot_oxygen_loss(
         zorder=0,
     )
     ax_e.axhline(0, color="0.7", lw=0.8, zorder=0)
-    ax_e.set_ylabel("E_f(V_O), O-rich limit\n(eV per vacancy)")
+    ax_e.set_ylabel(r"$E_f(V_\mathrm{O})$, O-rich limit" "\n(eV per vacancy)")
     reference = document.oxygen_reference
     engine = "+".join(
         part.rsplit(".", 1)[-1] for part in document.energy_scheme.engine.split("+")
