@@ -32,7 +32,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "chgnet": ("chgnet", "torch", "atomate2"),
     "vasp": ("atomate2", "custodian"),
     "gpaw": ("gpaw", "gpaw_data", "atomate2"),
-    "cluster": ("fireworks",),
+    "cluster": ("fireworks", "jobflow_remote"),
 }
 
 
@@ -40,12 +40,20 @@ class MissingExtraError(OredoxInputError):
     """A part of oredox was asked for whose optional extra is not installed."""
 
 
-def missing_modules(extra: str) -> list[str]:
-    """The modules of ``extra`` that cannot be imported here (empty when installed)."""
+def missing_modules(extra: str, modules: tuple[str, ...] | None = None) -> list[str]:
+    """The modules of ``extra`` that cannot be imported here (empty when installed).
+
+    ``modules`` checks only those of the extra's modules (e.g. FireWorks alone for
+    ``oredox status``, which does not use jobflow-remote).
+    """
     if extra not in EXTRAS:
         raise ValueError(f"unknown extra {extra!r}; known: {', '.join(EXTRAS)}")
+    if modules is None:
+        modules = EXTRAS[extra]
+    elif not set(modules) <= set(EXTRAS[extra]):
+        raise ValueError(f"{sorted(modules)} are not all modules of [{extra}]")
     missing = []
-    for module in EXTRAS[extra]:
+    for module in modules:
         try:
             found = find_spec(module) is not None
         except (ImportError, ValueError):  # a parent package that is not there
@@ -60,7 +68,7 @@ def has_extra(extra: str) -> bool:
     return not missing_modules(extra)
 
 
-def require(extra: str, what: str) -> None:
+def require(extra: str, what: str, modules: tuple[str, ...] | None = None) -> None:
     """Raise :class:`MissingExtraError` unless ``extra`` is installed.
 
     Parameters
@@ -69,8 +77,10 @@ def require(extra: str, what: str) -> None:
         A key of :data:`EXTRAS`.
     what
         What needs it, as the message starts: ``"the CHGNet engine"``.
+    modules
+        The extra's modules that ``what`` imports (default: all of them).
     """
-    missing = missing_modules(extra)
+    missing = missing_modules(extra, modules)
     if missing:
         raise MissingExtraError(
             f"{what} needs the optional extra [{extra}] "

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from oredox.errors import OredoxInputError, validation_problems
+from oredox.extras import require
 from oredox.files import read_yaml_mapping, shown
 
 if TYPE_CHECKING:
@@ -327,11 +328,12 @@ def use_oredox_store(
 
 def run_worker(argv: Sequence[str] | None = None) -> int:
     """FireWorks' ``rlaunch`` (``argv``: its arguments) with the oredox job store."""
-    from fireworks.scripts.rlaunch_run import rlaunch
-
     try:
+        require("cluster", "the oredox worker (FireWorks' rlaunch)", ("fireworks",))
         use_oredox_store(expected=os.environ.get(SUBMITTED_STORE))
     except OredoxInputError as exc:
         print(f"oredox worker: {exc}", file=sys.stderr)
         return 2
+    from fireworks.scripts.rlaunch_run import rlaunch
+
     return rlaunch(None if argv is None else list(argv)) or 0

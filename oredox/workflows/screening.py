@@ -31,6 +31,7 @@ from pymatgen.core import Structure
 from oredox.analysis.formula_unit import formula_units as host_formula_units
 from oredox.analysis.selection import select_for_relaxation
 from oredox.errors import OredoxInputError
+from oredox.extras import MissingExtraError, require
 from oredox.schemas import SettingsModel
 from oredox.structures.beam_search import beam_search
 from oredox.structures.delithiation import (
@@ -249,7 +250,26 @@ def check_feasible(symmetry: AlkaliSymmetry, settings: ScreeningSettings) -> Non
 def screen_configurations(
     host: Structure, symmetry: AlkaliSymmetry, settings: ScreeningSettings
 ) -> ScreeningResult:
-    """Candidates, ranking stages and selection for one host (see module docstring)."""
+    """Candidates, ranking stages and selection for one host (see module docstring).
+
+    Raises
+    ------
+    MissingExtraError
+        A CHGNet ranker without the ``chgnet`` extra (before any work).
+    """
+    chgnet_rankers = [r for r in settings.rankers if r.startswith("chgnet")]
+    if chgnet_rankers and not settings.relax_all:
+        try:
+            require(
+                "chgnet",
+                f"CHGNet screening (rankers: {', '.join(chgnet_rankers)})",
+                modules=("chgnet", "torch"),
+            )
+        except MissingExtraError as exc:
+            raise MissingExtraError(
+                f"{exc}, or screen with the Ewald model alone (screening: rankers: "
+                "[ewald])"
+            ) from None
     n = symmetry.n_sites
     _, formula_units = host_formula_units(host)
     ewald = DelithiationEwald(host, symmetry.alkali_indices, settings.compensation)

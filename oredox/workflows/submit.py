@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from oredox.errors import OredoxInputError, OredoxRunError
+from oredox.extras import require
 from oredox.files import read_yaml_mapping, shown
 from oredox.workflows.cluster import (
     ClusterProfile,
@@ -311,7 +312,8 @@ def check_submission(settings: OredoxSettings, via: str, worker: str | None) -> 
     ------
     OredoxInputError
         An unknown ``via``, jobflow-remote without a worker, a store given in
-        Python (a batch worker builds its store again from its settings).
+        Python (a batch worker builds its store again from its settings); FireWorks
+        or jobflow-remote not installed (the ``cluster`` extra).
     """
     if via not in VIAS:
         raise OredoxInputError(
@@ -325,6 +327,8 @@ def check_submission(settings: OredoxSettings, via: str, worker: str | None) -> 
             "OREDOX_STORE (a MongoDB URI) or store: jobflow, which the worker builds "
             "again from its settings"
         )
+    module = "fireworks" if via == "fireworks" else "jobflow_remote"
+    require("cluster", f"submitting --via {via}", modules=(module,))
 
 
 def submit_flow(
@@ -365,6 +369,7 @@ def workflow_status(
     timeout_s: float = LAUNCHPAD_TIMEOUT_S,
 ) -> list[dict]:
     """Per workflow (all, or the one named): state counts and failed jobs."""
+    require("cluster", "oredox status (FireWorks)", modules=("fireworks",))
     launchpad = get_launchpad(profile, timeout_s)
     query = {"name": name} if name else {}
     rows = []
@@ -390,6 +395,7 @@ def rerun_failed(
     timeout_s: float = LAUNCHPAD_TIMEOUT_S,
 ) -> dict:
     """Lost runs (no ping for ``expiration_s``) and fizzled jobs back to READY."""
+    require("cluster", "oredox rerun (FireWorks)", modules=("fireworks",))
     launchpad = get_launchpad(profile, timeout_s)
     lost = launchpad.detect_lostruns(expiration_secs=expiration_s, rerun=True)
     fizzled = launchpad.get_fw_ids({"state": "FIZZLED"})

@@ -19,10 +19,17 @@
 engine object unchanged;
 :func:`read_static` parses a static's folder with the reader of the engine that
 wrote it.
+
+Each engine is an optional extra (:mod:`oredox.extras`): looking one up by name
+(:data:`ENGINES`, :func:`get_engine`) checks that its extra is installed and imports
+its module then, so that the core install imports none of them. The VASP reader
+needs only pymatgen: :func:`read_static` reads a VASP static without the extra.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -30,25 +37,102 @@ from pydantic import ValidationError
 
 from oredox.analysis.electronic import StaticOutputs
 from oredox.errors import OredoxInputError, validation_problems
+from oredox.extras import require
 from oredox.workflows.dftu import DftuPreset
 from oredox.workflows.engines.base import Engine, analyse_static, local_path
 from oredox.workflows.engines.chgnet import ChgnetEngine
-from oredox.workflows.engines.gpaw import GpawEngine
 from oredox.workflows.engines.maker import MakerEngine
 from oredox.workflows.engines.pair import EnginePair
 from oredox.workflows.engines.vasp import VaspEngine
 
-ENGINES: dict[str, type[Engine]] = {
-    engine.name: engine for engine in (ChgnetEngine, VaspEngine, GpawEngine)
+# name: (module, class, optional extra, what the missing-extra message calls it)
+_ENGINE_CLASSES: dict[str, tuple[str, str, str, str]] = {
+    "chgnet": (
+        "oredox.workflows.engines.chgnet",
+        "ChgnetEngine",
+        "chgnet",
+        "the CHGNet engine",
+    ),
+    "vasp": ("oredox.workflows.engines.vasp", "VaspEngine", "vasp", "the VASP engine"),
+    "gpaw": ("oredox.workflows.engines.gpaw", "GpawEngine", "gpaw", "the GPAW engine"),
 }
+# what a GPAW static leaves (gpaw_files.STATIC_FILE: that module imports atomate2)
+GPAW_STATIC_FILE = "gpaw_static.json"
+
+
+def engine_class(name: str, check_extra: bool = True) -> type[Engine]:
+    """The class of the engine called ``name`` (``chgnet``, ``vasp``, ``gpaw``).
+
+    Parameters
+    ----------
+    name
+        The engine's name, lower case.
+    check_extra
+        Raise :class:`~oredox.extras.MissingExtraError` (one line naming the extra)
+        unless the engine's optional extra is installed.
+    """
+    module, cls_name, extra, what = _ENGINE_CLASSES[name]
+    if check_extra:
+        require(extra, what)
+    return getattr(import_module(module), cls_name)
+
+
+class _EngineClasses(Mapping[str, type[Engine]]):
+    """The engines by name; looking one up checks its extra and imports it.
+
+    Membership (``"gpaw" in ENGINES``) and the names (``list(ENGINES)``) need
+    nothing installed.
+    """
+
+    def __getitem__(self, name: str) -> type[Engine]:
+        if name not in _ENGINE_CLASSES:
+            raise KeyError(name)
+        return engine_class(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in _ENGINE_CLASSES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ENGINE_CLASSES)
+
+    def __len__(self) -> int:
+        return len(_ENGINE_CLASSES)
+
+    def __repr__(self) -> str:
+        return f"ENGINES({', '.join(_ENGINE_CLASSES)})"
+
+
+ENGINES: Mapping[str, type[Engine]] = _EngineClasses()
+
+
+def _options(cls: type[Engine]) -> tuple[str, ...]:
+    """An engine's own fields, less the preset and the cluster's walltime."""
+    return tuple(f for f in cls.model_fields if f not in ("preset", "walltime_s"))
+
+
 # the numerical settings a user may set per engine (the engine's own fields, less
-# the preset and the cluster's walltime, which have their own places)
+# the preset and the cluster's walltime, which have their own places). GPAW's are
+# written out: templates check them without the gpaw extra (its module imports
+# atomate2); tests/test_extras.py checks them against GpawEngine's fields.
 ENGINE_OPTIONS: dict[str, tuple[str, ...]] = {
-    name: tuple(
-        field for field in cls.model_fields if field not in ("preset", "walltime_s")
-    )
-    for name, cls in ENGINES.items()
+    "chgnet": _options(ChgnetEngine),
+    "vasp": _options(VaspEngine),
+    "gpaw": (
+        "ecut_eV",
+        "kpoint_density_per_A",
+        "smearing_eV",
+        "scf_energy_eV_per_electron",
+        "scf_density_per_electron",
+        "scf_eigenstates_eV2_per_electron",
+    ),
 }
+
+
+def __getattr__(name: str) -> Any:
+    """``GpawEngine``, imported on first use (it needs the gpaw extra's atomate2)."""
+    if name == "GpawEngine":
+        return engine_class("gpaw", check_extra=False)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_engine(
@@ -171,24 +255,33 @@ def read_static(folder: str | Path) -> StaticOutputs:
         If no engine recognises the folder.
     """
     path = local_path(folder)
-    for cls in ENGINES.values():
-        engine = cls()
-        if engine.reads_static(path):
-            try:
-                return engine.read_static(path)
-            except Exception as exc:  # a parser's failure is the file's problem
-                reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-                raise OredoxInputError(
-                    f"cannot read the {cls.name} static in {path}: {reason}"
-                ) from None
+    vasp = VaspEngine()
+    if vasp.reads_static(path):
+        return _read_static(vasp, path)
+    if (path / GPAW_STATIC_FILE).exists():
+        # GPAW's reader lives in its engine's module, which imports atomate2
+        require("gpaw", "reading a GPAW static", modules=("atomate2",))
+        return _read_static(engine_class("gpaw", check_extra=False)(), path)
     raise OredoxInputError(
-        f"no static in {path}: no vasprun.xml (VASP) and no gpaw_static.json (GPAW)"
+        f"no static in {path}: no vasprun.xml (VASP) and no {GPAW_STATIC_FILE} (GPAW)"
     )
+
+
+def _read_static(engine: Engine, path: Path) -> StaticOutputs:
+    """``engine.read_static(path)``; a parser's failure is one input error."""
+    try:
+        return engine.read_static(path)
+    except Exception as exc:  # a parser's failure is the file's problem
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise OredoxInputError(
+            f"cannot read the {engine.name} static in {path}: {reason}"
+        ) from None
 
 
 __all__ = [
     "ENGINES",
     "ENGINE_OPTIONS",
+    "GPAW_STATIC_FILE",
     "ChgnetEngine",
     "Engine",
     "EnginePair",
@@ -196,6 +289,7 @@ __all__ = [
     "MakerEngine",
     "VaspEngine",
     "analyse_static",
+    "engine_class",
     "get_engine",
     "read_static",
 ]

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from jobflow import Maker
 from pymatgen.core import Structure
 
+from oredox.extras import require
 from oredox.schemas import EnergyScheme
 from oredox.workflows.engines.base import Engine
 
@@ -35,6 +36,7 @@ class ChgnetEngine(Engine):
         steps
             Maximum number of optimiser steps.
         """
+        require("chgnet", "the CHGNet engine")
         from atomate2.forcefields.jobs import ForceFieldRelaxMaker
 
         return ForceFieldRelaxMaker(

@@ -35,6 +35,7 @@ from pymatgen.core import Structure
 
 from oredox.analysis.electronic import StaticOutputs
 from oredox.errors import OredoxInputError
+from oredox.extras import require
 from oredox.schemas import EnergyScheme, SettingsModel
 from oredox.workflows.dftu import U_ANIONS, DftuPreset, get_preset, hubbard_u
 from oredox.workflows.engines.base import Engine, local_path
@@ -161,6 +162,7 @@ class VaspEngine(Engine):
 
     def relax_maker(self, fmax: float = 0.02, steps: int = 99) -> Maker:
         """Cell and ions relaxation to forces below ``fmax`` eV/A (EDIFFG = -fmax)."""
+        require("vasp", "the VASP engine")
         from atomate2.vasp.jobs.mp import MPGGARelaxMaker
 
         from oredox.workflows.engines.vasp_sets import OredoxRelaxSet
@@ -183,6 +185,7 @@ class VaspEngine(Engine):
 
     def static_maker(self, projections: bool = False) -> Maker:
         """Static for analysis: LORBIT 11 (12 with ``projections``), DOS, AECCARs."""
+        require("vasp", "the VASP engine")
         from atomate2.vasp.jobs.mp import MPGGAStaticMaker
 
         from oredox.workflows.engines.vasp_sets import OredoxStaticSet
@@ -289,6 +292,7 @@ class VaspEngine(Engine):
 
     def check_runnable(self) -> None:
         """Raise when the VASP command atomate2 would run is not on this machine."""
+        require("vasp", "the VASP engine")
         from atomate2 import SETTINGS
 
         command = SETTINGS.VASP_CMD.split()
