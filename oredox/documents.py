@@ -24,11 +24,20 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from oredox.errors import OredoxInputError
+from oredox.extras import require
 
 if TYPE_CHECKING:
     from jobflow import JobStore
 
     from oredox.schemas import StudyDocument
+
+
+# which extra brings the class of a stored document (emmet's VASP TaskDoc otherwise)
+_DOCUMENT_EXTRAS = (
+    ("atomate2.forcefields", "chgnet"),
+    ("atomate2.ase", "gpaw"),
+    ("oredox.workflows.engines.gpaw", "gpaw"),
+)
 
 
 def task_document(store: JobStore, job_uuid: str) -> BaseModel:
@@ -56,7 +65,9 @@ def task_document(store: JobStore, job_uuid: str) -> BaseModel:
     Raises
     ------
     OredoxInputError
-        If the store holds no output of that job, or its output is no task document.
+        If the store holds no output of that job, or its output is no task document;
+        :class:`~oredox.extras.MissingExtraError` if its class needs an engine's
+        extra (atomate2, emmet) that is not installed.
     """
     from monty.json import MontyDecoder
 
@@ -71,7 +82,16 @@ def task_document(store: JobStore, job_uuid: str) -> BaseModel:
     output = MontyDecoder().process_decoded(doc["output"])
     if isinstance(output, BaseModel):
         return output
+    if isinstance(output, dict) and output.get("@module"):
+        # monty leaves a dict where the document's class cannot be imported
+        module = output["@module"]
+        extra = next(
+            (e for prefix, e in _DOCUMENT_EXTRAS if module.startswith(prefix)), "vasp"
+        )
+        what = f"the {output.get('@class', 'task')} document of job {job_uuid}"
+        require(extra, what, modules=("atomate2",))
     if isinstance(output, dict) and output.get("dir_name"):
+        require("gpaw", "a GPAW static's document", modules=("atomate2",))
         legacy = _legacy_gpaw_static(output["dir_name"])
         if legacy is not None:
             return legacy

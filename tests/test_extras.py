@@ -291,3 +291,29 @@ def test_the_written_out_gpaw_options_are_the_engine_fields():
     )
     assert ENGINE_OPTIONS["gpaw"] == fields
     assert GPAW_STATIC_FILE == STATIC_FILE
+
+
+def test_a_task_document_whose_class_needs_an_extra_names_it(tmp_path, monkeypatch):
+    from jobflow import JobStore, job, run_locally
+    from maggma.stores import MemoryStore
+
+    from oredox import extras
+    from oredox.documents import task_document
+
+    @job
+    def relax():
+        # as a force-field relaxation stores it, its class not importable here
+        return {"@module": "atomate2.forcefields.gone", "@class": "Doc", "energy": 1}
+
+    store = JobStore(MemoryStore())
+    stored = relax()
+    run_locally(stored, store=store, root_dir=tmp_path, log=False)
+    with pytest.raises(OredoxInputError, match="stored a dict, not a task document"):
+        task_document(store, stored.uuid)  # atomate2 is here: the class is gone
+    monkeypatch.setattr(extras, "find_spec", lambda name: None)
+    with pytest.raises(MissingExtraError) as info:
+        task_document(store, stored.uuid)
+    assert str(info.value).startswith(
+        f"the Doc document of job {stored.uuid} needs the optional extra [chgnet] "
+        "(missing: atomate2)"
+    )
