@@ -260,23 +260,35 @@ def studies_table(
 
     ``rows`` are :func:`oredox.store.list_studies` summaries: average voltage in V,
     creation time in UTC (shown to the second). With ``width`` (the console's),
-    a table wider than that comes in parts, each led by the study id.
+    a table wider than that comes in parts, each led by the study id's first 12
+    hex digits (``oredox query`` takes any unique prefix).
     """
     rows = list(rows)
-    columns = [
-        Column("study_id", [row["study_id"] for row in rows]),
-        Column("name", [escape(row["name"]) for row in rows]),
-        Column("chemsys", [row["chemsys"] for row in rows]),
-        Column("framework", [escape(row["framework"]) for row in rows]),
-        Column("engine", [row["engine"] for row in rows]),
-        Column("scheme", [row["energy_scheme_id"] for row in rows]),
-        Column("entries", [str(row["n_entries"]) for row in rows], "right"),
-        Column(
-            "avg V (V)", [f"{row['average_voltage_V']:.3f}" for row in rows], "right"
-        ),
-        Column("created (UTC)", [row["created_at"][:19] for row in rows]),
-    ]
-    tables = fitted_tables(f"studies: {len(rows)}", columns, width or 10**6)
+
+    def columns(id_chars: int | None) -> list[Column]:
+        return [
+            Column(
+                "study_id" if id_chars is None else "study_id (prefix)",
+                [row["study_id"][:id_chars] for row in rows],
+            ),
+            Column("name", [escape(row["name"]) for row in rows], wrap=True),
+            Column("chemsys", [row["chemsys"] for row in rows]),
+            Column("framework", [escape(row["framework"]) for row in rows], wrap=True),
+            Column("engine", [row["engine"] for row in rows]),
+            Column("scheme", [row["energy_scheme_id"] for row in rows]),
+            Column("entries", [str(row["n_entries"]) for row in rows], "right"),
+            Column(
+                "avg V (V)",
+                [f"{row['average_voltage_V']:.3f}" for row in rows],
+                "right",
+            ),
+            Column("created (UTC)", [row["created_at"][:19] for row in rows]),
+        ]
+
+    title = f"studies: {len(rows)}"
+    tables = fitted_tables(title, columns(None), width or 10**6)
+    if len(tables) > 1:  # a narrow console: the id's first 12 hex digits suffice
+        tables = fitted_tables(title, columns(12), width)
     return tables[0] if len(tables) == 1 else Group(*tables)
 
 

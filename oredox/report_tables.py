@@ -16,25 +16,43 @@ from rich.table import Table
 
 BORDER = 3  # a column's share of a boxed table's rule and padding, characters
 SHORT_HEADER = 12  # headers up to this long stay on one line
+WRAPPED_TEXT = 20  # free text wraps at this width where the console is narrow
 
 
 @dataclass
 class Column:
-    """One column: header, justification and its cells (already text)."""
+    """One column: header, cells (already text), justification.
+
+    ``wrap``: free text (a name) that may wrap between its words; other cells
+    are never wrapped.
+    """
 
     header: str
     cells: list[str] = field(default_factory=list)
     justify: str = "left"
+    wrap: bool = False
 
     def narrow(self) -> int:
         """The narrowest width that breaks no header word and no cell line."""
         words = [len(w) for w in self.header.split()] or [0]
-        lines = [len(line) for cell in self.cells for line in cell.splitlines()]
-        return max(*words, *lines, 1)
+        pieces = [
+            len(piece)
+            for cell in self.cells
+            for piece in (cell.split() if self.wrap else cell.splitlines())
+        ]
+        return max(*words, *pieces, 1)
 
     def width(self) -> int:
         """The width it would like: :meth:`narrow`, a short header on one line."""
-        return max(self.narrow(), min(len(self.header), SHORT_HEADER))
+        lines = [len(line) for cell in self.cells for line in cell.splitlines()]
+        text = min(max(lines, default=0), WRAPPED_TEXT) if self.wrap else 0
+        return max(self.narrow(), min(len(self.header), SHORT_HEADER), text)
+
+    def cell(self, i: int, size: int) -> str:
+        """Cell ``i`` for a column ``size`` wide (free text wrapped between words)."""
+        if not self.wrap:
+            return self.cells[i]
+        return textwrap.fill(self.cells[i], size, break_long_words=False)
 
 
 def _span(columns: list[Column], narrow: bool) -> int:
@@ -76,8 +94,8 @@ def fitted_tables(
         table = Table(title=title if k == 0 else f"{title} (continued)")
         shown = [*key, *group]
         narrow = 1 + _span(shown, narrow=False) > width
-        for column in shown:
-            size = column.narrow() if narrow else column.width()
+        sizes = [column.narrow() if narrow else column.width() for column in shown]
+        for column, size in zip(shown, sizes, strict=True):
             fits = 1 + _span(key, narrow) + size + BORDER <= width
             table.add_column(
                 textwrap.fill(column.header, size, break_long_words=False),
@@ -86,7 +104,9 @@ def fitted_tables(
                 overflow="fold",
             )
         for i in range(len(columns[0].cells) if columns else 0):
-            table.add_row(*(column.cells[i] for column in shown))
+            table.add_row(
+                *(c.cell(i, size) for c, size in zip(shown, sizes, strict=True))
+            )
         tables.append(table)
     return tables
 
