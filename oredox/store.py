@@ -337,9 +337,12 @@ def list_studies(
     x_min, x_max
         Studies with an entry whose alkali content x lies in the range.
 
-    Each summary has ``study_id``, ``name``, ``host_formula``, ``chemsys``,
-    ``framework``, ``engine``, ``energy_scheme_id``, ``n_entries``, ``x_range``,
-    ``average_voltage_V`` and ``created_at``.
+    Returns
+    -------
+    list[dict[str, Any]]
+        One summary per study: ``study_id``, ``name``, ``host_formula``,
+        ``chemsys``, ``framework``, ``engine``, ``energy_scheme_id``,
+        ``n_entries``, ``x_range``, ``average_voltage_V`` and ``created_at``.
     """
     criteria: dict[str, Any] = {"name": STUDY_JOB_NAME}
     if chemsys:

@@ -29,6 +29,14 @@ def plot_static_analysis(
 ) -> Path:
     """O 2p DOS by environment (non-bonding classes filled) and local-frame DOS.
 
+    Top: O 2p PDOS per O (states / eV / O) of each environment class (0-3 ionic
+    A-O-A' axes); classes with non-bonding O 2p (>= 1 axis) are filled. With
+    ``per_class_up`` and ``per_class_down`` stored, spin up is drawn above zero
+    and spin down mirrored below; otherwise the stored curve, both spins summed,
+    and the axis says so. Bottom, when phase-resolved projections exist: TM eg
+    and t2g and ligand O 2p sigma and pi in each octahedron's frame, summed over
+    the TM of the cell (states / eV / cell, both spins).
+
     Parameters
     ----------
     analysis
@@ -39,14 +47,6 @@ def plot_static_analysis(
         Title over the figure (study, configuration); the panels say what they show.
     dpi
         Resolution of a PNG.
-
-    Top: O 2p PDOS per O (states / eV / O) of each environment class (0-3 ionic
-    A-O-A' axes); classes with non-bonding O 2p (>= 1 axis) are filled. With
-    ``per_class_up`` and ``per_class_down`` stored, spin up is drawn above zero
-    and spin down mirrored below; otherwise the stored curve, both spins summed,
-    and the axis says so. Bottom, when phase-resolved projections exist: TM eg
-    and t2g and ligand O 2p sigma and pi in each octahedron's frame, summed over
-    the TM of the cell (states / eV / cell, both spins).
     """
     plt = pyplot()
     local = analysis.get("projections_dos")

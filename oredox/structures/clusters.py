@@ -181,7 +181,8 @@ class OrderQuality:
     mismatch_per_shell
         The same per shell.
     warren_cowley
-        alpha[s][a][b].
+        Warren-Cowley alpha per shell s and species pair (a, b):
+        ``warren_cowley[s][a][b]``.
     """
 
     species: list[str]
