@@ -55,6 +55,18 @@ class Column:
         return textwrap.fill(self.cells[i], size, break_long_words=False)
 
 
+def _sizes(columns: list[Column], width: int) -> list[int]:
+    """Column widths: whole text if the console allows, else preferred, else narrow."""
+    whole = [
+        max(c.width(), *(len(line) for s in c.cells for line in s.splitlines()))
+        for c in columns
+    ]
+    for sizes in (whole, [c.width() for c in columns]):
+        if 1 + sum(size + BORDER for size in sizes) <= width:
+            return sizes
+    return [c.narrow() for c in columns]
+
+
 def _span(columns: list[Column], narrow: bool) -> int:
     """Characters the columns take in a boxed table, at their narrow or own width."""
     return sum((c.narrow() if narrow else c.width()) + BORDER for c in columns)
@@ -93,10 +105,9 @@ def fitted_tables(
     for k, group in enumerate(groups):
         table = Table(title=title if k == 0 else f"{title} (continued)")
         shown = [*key, *group]
-        narrow = 1 + _span(shown, narrow=False) > width
-        sizes = [column.narrow() if narrow else column.width() for column in shown]
+        sizes = _sizes(shown, width)
         for column, size in zip(shown, sizes, strict=True):
-            fits = 1 + _span(key, narrow) + size + BORDER <= width
+            fits = 1 + sum(s + BORDER for s in sizes[:keep]) + size + BORDER <= width
             table.add_column(
                 textwrap.fill(column.header, size, break_long_words=False),
                 justify=column.justify,
