@@ -75,9 +75,13 @@ def print_path(
     columns = [
         Column("config", [r["config_id"] for r in rows]),
         Column("x", [f"{r['x']:.3f}" for r in rows], "right"),
-        Column("O 2p 0-1 eV (e/O)", number("o2p_occupied_near_ef_e_per_O", "{:.3f}")),
-        Column("O holes (muB)", number("o_hole_total_muB", "{:.2f}")),
-        Column("shortest O-O (A)", number("shortest_o_o_A", "{:.2f}")),
+        Column(
+            "O 2p 0-1 eV (e/O)",
+            number("o2p_occupied_near_ef_e_per_O", "{:.3f}"),
+            "right",
+        ),
+        Column("O holes (muB)", number("o_hole_total_muB", "{:.2f}"), "right"),
+        Column("shortest O-O (A)", number("shortest_o_o_A", "{:.2f}"), "right"),
         Column(
             "TM ox. states",
             [
@@ -94,7 +98,7 @@ def print_path(
                 for r in rows
             ],
         ),
-        Column("TM-O pi mixing", number("pi_mixing_occupied", "{:.2f}")),
+        Column("TM-O pi mixing", number("pi_mixing_occupied", "{:.2f}"), "right"),
         Column(
             "Bader (e)",
             [
@@ -113,6 +117,12 @@ def print_path(
     )
     for table in fitted_tables(title, columns, console.width, keep=2):
         console.print(table)
+    console.print(
+        "shortest O-O: in the relaxed structure the static ran on, periodic images "
+        "included (peroxo-like pairs are below 2.4 A)",
+        style="dim",
+        highlight=False,
+    )
     print_path_footnote(rows, console)
     print_redox_summary(study, console)
     if png is not None:
