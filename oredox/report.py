@@ -109,18 +109,19 @@ def print_statics(
         Resolution of PNG figures.
     """
     from oredox.analysis.plots import plot_static_analysis
-    from oredox.analysis.plots_base import study_title
+    from oredox.analysis.plots_base import math_formula, study_title
 
     if not study.statics:
         return
     print_path(study, png, console, dpi)
     x_of = {entry.config_id: entry.x for entry in study.entries}
+    content = math_formula(study_content_label(study))
     for static in study.statics:
         if static.analysis:
             path = png.with_name(f"{png.stem}-{static.config_id}{png.suffix}")
             title = (
                 f"{study_title(study)}\n{static.config_id}, x = "
-                f"{x_of[static.config_id]:.3f} in {study_content_label(study)}"
+                f"{x_of[static.config_id]:.3f} in {content}"
             )
             plot_static_analysis(static.analysis, path, title, dpi)
             console.print(f"wrote {escape(str(path))}")

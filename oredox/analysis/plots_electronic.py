@@ -79,7 +79,8 @@ def plot_static_analysis(
         axes[1].legend(frameon=False, fontsize=7, ncol=2)
     for ax in axes:
         ax.axvline(0, color="0.4", ls="--", lw=0.8)
-    axes[-1].set_xlabel(f"E - {reference} (eV)")
+    shown = {"E_F": r"$E_\mathrm{F}$", "VBM": r"$E_\mathrm{VBM}$"}.get(reference)
+    axes[-1].set_xlabel(f"$E$ - {shown or reference} (eV)")
     if title:
         fig.suptitle(title, fontsize=10)
     return save(fig, path, dpi)
