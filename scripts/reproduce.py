@@ -595,6 +595,7 @@ def write_hull_report(seed: str, study, summary: dict[str, Any], out: Path) -> P
     from oredox.analysis.formula_unit import study_content_label
     from oredox.analysis.path import delithiation_path
     from oredox.analysis.plots import plot_delithiation_path, plot_hull_and_voltage
+    from oredox.analysis.plots_base import study_title
 
     figures = out / seed
     figures.mkdir(parents=True, exist_ok=True)
@@ -604,6 +605,7 @@ def write_hull_report(seed: str, study, summary: dict[str, Any], out: Path) -> P
         figures / "path.png",
         study.alkali,
         study_content_label(study),
+        title=study_title(study),
     )
     plot_o2p_per_x(study, figures / "o2p_dos.png")
     scheme = summary["energy_scheme"]

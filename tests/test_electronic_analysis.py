@@ -311,6 +311,18 @@ def test_analyse_a_folder_with_phases(tmp_path):
     assert result["environments"]["per_axis"] == {"Mg-O-Mg": 96}
 
 
+def test_analysed_o2p_dos_keeps_each_spin_of_a_spin_polarised_run():
+    from oredox.analysis.electronic import analyse_outputs
+    from oredox.workflows.engines.vasp import read_vasp_outputs
+
+    record = analyse_outputs(read_vasp_outputs(NIO))["o2p_dos"]
+    assert record["spin_polarised"]  # NiO, ISPIN 2
+    for name, both in record["per_class"].items():
+        up, down = record["per_class_up"][name], record["per_class_down"][name]
+        assert np.add(up, down) == pytest.approx(both, abs=2e-5)
+        assert not np.allclose(up, down)  # ferromagnetic NiO: the spins differ
+
+
 def test_analyse_a_folder_without_phases():
     from oredox.analysis.electronic import analyse_outputs
     from oredox.workflows.engines.vasp import read_vasp_outputs

@@ -16,5 +16,7 @@ outputs into the objects these functions take.
 - :mod:`~oredox.analysis.redox`: oxidation states from moments, O holes, O-O pairs;
 - :mod:`~oredox.analysis.electronic`: every analysis a static's parsed outputs allow;
 - :mod:`~oredox.analysis.path`: a study's statics as rows along x;
-- :mod:`~oredox.analysis.plots`: hull, voltage, DOS and path figures.
+- :mod:`~oredox.analysis.plots`: hull, voltage, DOS and path figures
+  (:mod:`~oredox.analysis.plots_electronic`: the DOS and path figures;
+  :mod:`~oredox.analysis.plots_base`: titles, units and saving, shared by all).
 """

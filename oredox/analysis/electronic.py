@@ -19,7 +19,7 @@ from pymatgen.core import Structure
 
 from oredox.analysis.bader import bader_from_chgcar
 from oredox.analysis.bader_reference import VALENCE_ONLY_REASON
-from oredox.analysis.dos import o2p_class_dos, o2p_summary, reference_energy
+from oredox.analysis.dos import o2p_dos_record, o2p_summary, reference_energy
 from oredox.analysis.environments import environment_summary, oxygen_environments
 from oredox.analysis.projections import (
     MissingPhasesError,
@@ -72,12 +72,7 @@ def analyse_outputs(
     if outputs.dos is not None:
         summary = o2p_summary(outputs.dos, envs)
         result["o2p"] = summary.as_dict()
-        energies, curves = o2p_class_dos(outputs.dos, envs)
-        keep = (energies >= DOS_WINDOW_EV[0]) & (energies <= DOS_WINDOW_EV[1])
-        result["o2p_dos"] = {
-            "energies_eV": energies[keep].round(4).tolist(),
-            "per_class": {k: v[keep].round(5).tolist() for k, v in curves.items()},
-        }
+        result["o2p_dos"] = o2p_dos_record(outputs.dos, envs, DOS_WINDOW_EV)
     charges, bader_reference = None, None
     if outputs.chgcar is not None:
         bader = bader_from_chgcar(
