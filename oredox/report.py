@@ -48,15 +48,17 @@ def print_study(study: StudyDocument, console: Console) -> None:
         unit), the voltage steps (x from, x to, V) and the average voltage in V.
     """
     scheme = study.energy_scheme
+    # one fact per line, so the header reads the same at 80 columns as wider
     console.print(
-        f"[bold]{escape(study.name)}[/]  study {study.study_id}\n"
-        f"host {study.host_formula}: x counts {study_content_label(study)} "
+        f"[bold]{escape(study.name)}[/]\n"
+        f"study    {study.study_id}\n"
+        f"host     {study.host_formula}: x counts {study_content_label(study)} "
         f"({study.formula_units:g} f.u. per cell), "
-        f"{study.n_alkali_sites} {study.alkali} sites, "
-        f"space group {study.space_group}, "
+        f"{study.n_alkali_sites} {study.alkali} sites\n"
+        f"         space group {study.space_group}, "
         f"{study.n_symmetry_operations} symmetry permutations\n"
-        f"engine {scheme.engine} {scheme.engine_version} "
-        f"({scheme.model or scheme.functional}), "
+        f"engine   {scheme.engine} {scheme.engine_version} "
+        f"({scheme.model or scheme.functional})\n"
         f"{study.alkali} metal {study.alkali_reference_energy_per_atom_eV:.4f} eV/atom"
     )
     hull = Table(

@@ -96,8 +96,9 @@ def table_rows(text):
 
 def test_print_study_shows_hull_steps_and_average(study):
     text = text_of(lambda c: report.print_study(study, c))
-    assert "hand-made  study 0123456789abcdef" in text
-    assert "host LiCoO2: x counts Li_x CoO2 (2 f.u. per cell), 2 Li sites" in text
+    assert "hand-made\nstudy    0123456789abcdef\n" in text
+    assert "host     LiCoO2: x counts Li_x CoO2 (2 f.u. per cell), 2 Li sites" in text
+    assert max(map(len, text.splitlines())) <= 80
     assert "convex hull, x in Li_x CoO2" in text
     assert "Li metal -1.9087 eV/atom" in text
     rows = table_rows(text)
