@@ -2,16 +2,21 @@
 
 The anchor is what one does without an enumerator: build every raw arrangement
 (2^n structures) and group them with pymatgen's StructureMatcher. Both must give the
-same number of distinct configurations at every Li content; the script checks that and
-prints the wall times and their ratio. Cells above ``--max-anchor-sites`` Li sites are
-timed for oredox only (the anchor grows as 4^n).
+same number of distinct configurations at every Li content (the same output); the
+script checks that and prints the wall times and their ratio. oredox's numba loop is
+compiled before any timing; the two tools run interleaved, ``--repeats`` times, and the
+min and median are reported with the load average. Cells above
+``--max-anchor-sites`` Li sites are timed for oredox only (the anchor grows as 4^n).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import time
+from datetime import date
 from itertools import combinations
 from pathlib import Path
 
@@ -61,41 +66,72 @@ def matcher_counts(structure) -> tuple[list[int], float]:
     return counts, time.perf_counter() - start
 
 
+def spread(values: list[float]) -> dict:
+    return {"min": min(values), "median": statistics.median(values)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-anchor-sites", type=int, default=8)
-    parser.add_argument("--json", type=Path, default=Path("bench_enumeration.json"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path(__file__).parent / "results" / "enumeration.json",
+    )
     args = parser.parse_args()
+    load_start = os.getloadavg()
+    oredox_counts(host(False, (2, 1, 1)))  # numba compile, not timed
     results = []
     for name, (primitive, supercell) in CELLS.items():
         structure = host(primitive, supercell)
         n_sites = structure.composition["Li"]
-        counts, t_oredox = oredox_counts(structure)
+        with_anchor = n_sites <= args.max_anchor_sites
+        t_oredox, t_anchor = [], []
+        for _ in range(args.repeats):
+            counts, elapsed = oredox_counts(structure)
+            t_oredox.append(elapsed)
+            if with_anchor:
+                anchor, elapsed = matcher_counts(structure)
+                if anchor != counts:
+                    raise SystemExit(
+                        f"{name}: oredox {counts} != StructureMatcher {anchor}"
+                    )
+                t_anchor.append(elapsed)
         row = {
             "cell": name,
             "li_sites": n_sites,
             "distinct": sum(counts),
-            "oredox_s": t_oredox,
+            "oredox_s": spread(t_oredox),
         }
-        if n_sites <= args.max_anchor_sites:
-            anchor, t_anchor = matcher_counts(structure)
-            if anchor != counts:
-                raise SystemExit(
-                    f"{name}: oredox {counts} != StructureMatcher {anchor}"
-                )
-            row |= {"structurematcher_s": t_anchor, "speedup": t_anchor / t_oredox}
+        anchor_text = "anchor skipped"
+        if with_anchor:
+            ratio = statistics.median(t_anchor) / statistics.median(t_oredox)
+            row |= {"structurematcher_s": spread(t_anchor), "ratio_median": ratio}
+            anchor_text = (
+                f"StructureMatcher min / median {min(t_anchor):.3f} / "
+                f"{statistics.median(t_anchor):.3f} s, ratio {ratio:.0f}x (medians)"
+            )
         results.append(row)
-        anchor_text = (
-            f"StructureMatcher {row['structurematcher_s']:.3f} s, "
-            f"ratio {row['speedup']:.0f}x"
-            if "speedup" in row
-            else "anchor skipped"
-        )
         print(
-            f"{name}: {row['distinct']} distinct; oredox {t_oredox:.4f} s; "
-            f"{anchor_text}"
+            f"{name}: {row['distinct']} distinct; oredox min / median "
+            f"{min(t_oredox):.4f} / {statistics.median(t_oredox):.4f} s; {anchor_text}"
         )
-    args.json.write_text(json.dumps(results, indent=2))
+    load_end = os.getloadavg()
+    print(f"load average: start {load_start}, end {load_end}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "date": date.today().isoformat(),
+                "loadavg_start": load_start,
+                "loadavg_end": load_end,
+                "cells": results,
+            },
+            indent=2,
+        )
+    )
+    print(f"results: {args.json}")
 
 
 if __name__ == "__main__":
