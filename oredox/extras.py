@@ -1,8 +1,9 @@
 """Which optional extra each heavy part of oredox needs, and one clear error without it.
 
 The core install (``pip install oredox``) builds structures, enumerates and screens
-them with the Ewald model, analyses existing VASP and GPAW outputs and queries the
-store. The engines and the cluster submission are extras:
+them with the Ewald model, analyses existing VASP outputs and queries the store. The
+engines and the cluster submission are extras (reading a GPAW static needs atomate2,
+which every engine extra brings):
 
 =========== ======================================= ===================================
 extra       what it brings                          what needs it
@@ -10,7 +11,8 @@ extra       what it brings                          what needs it
 ``chgnet``  CHGNet, PyTorch (CPU), atomate2         the CHGNet engine, the demo,
                                                     CHGNet screening
 ``vasp``    atomate2, custodian                     the VASP engine (inputs, runs)
-``gpaw``    GPAW, its PAW data, atomate2            the GPAW engine
+``gpaw``    GPAW, its PAW data, atomate2            the GPAW engine, reading its
+                                                    statics
 ``cluster`` FireWorks, jobflow-remote               ``oredox submit``, ``status``,
                                                     ``rerun``
 =========== ======================================= ===================================
