@@ -173,6 +173,9 @@ def run(
             f"{out / 'screening.json'}); nothing ran, nothing was stored",
             soft_wrap=True,
         )
+        console.print(
+            f"what the screening printed: {out / 'dry-run.log'}", soft_wrap=True
+        )
         if study_template.converge is not None:
             console.print(
                 "converge: the cluster-expansion loop chooses its further "
