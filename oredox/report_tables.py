@@ -58,7 +58,7 @@ class Column:
 def _sizes(columns: list[Column], width: int) -> list[int]:
     """Column widths: whole text if the console allows, else preferred, else narrow."""
     whole = [
-        max(c.width(), *(len(line) for s in c.cells for line in s.splitlines()))
+        max([c.width(), *(len(line) for s in c.cells for line in s.splitlines())])
         for c in columns
     ]
     for sizes in (whole, [c.width() for c in columns]):

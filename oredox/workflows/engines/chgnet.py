@@ -17,6 +17,7 @@ from pymatgen.core import Structure
 from oredox.extras import require
 from oredox.schemas import EnergyScheme
 from oredox.workflows.engines.base import Engine
+from oredox.workflows.live import OPTIMIZER_LOG_FILE
 
 CHGNET_MODEL = "0.3.0"
 
@@ -44,7 +45,8 @@ class ChgnetEngine(Engine):
             force_field_name="CHGNet",
             relax_cell=True,
             steps=steps,
-            relax_kwargs={"fmax": fmax},
+            # ASE logs each step to optimizer.log; oredox.workflows.live reads it live
+            relax_kwargs={"fmax": fmax, "logfile": OPTIMIZER_LOG_FILE},
         )
 
     def relax_outputs(self, relax_job) -> dict[str, Any]:
