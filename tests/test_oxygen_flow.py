@@ -171,6 +171,8 @@ def stored(tmp_path):
         (["STUDY", "--engine", "vasp"], "another energy scheme"),
         (["STUDY", "--x", "0.3"], "no configuration at x = 0.3"),
         (["STUDY", "--reference", "janaf"], "unknown O reference"),
+        (["STUDY", "--png", "loss", "--format", "docx"], "docx"),
+        (["STUDY", "--png", "loss.png", "--dpi", "0"], "dpi"),
     ],
 )
 def test_bad_input_one_error_line_nothing_written(

@@ -8,8 +8,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from oredox.cli.common import console, figure_path, parse_fraction
+from oredox.cli.common import (
+    FigureDpi,
+    FigureFormat,
+    console,
+    figure_path,
+    figure_target,
+    parse_fraction,
+)
 from oredox.errors import OredoxInputError
+from oredox.files import DEFAULT_DPI
 
 
 def oxygen(
@@ -58,6 +66,8 @@ def oxygen(
             help="Figure: E_f(V_O) and release temperature vs x.", callback=figure_path
         ),
     ] = None,
+    fmt: FigureFormat = None,
+    dpi: FigureDpi = DEFAULT_DPI,
     work_dir: Annotated[
         Path | None, typer.Option(help="Store and run folders (OREDOX_WORK_DIR).")
     ] = None,
@@ -85,6 +95,7 @@ def oxygen(
             f"--keep-per-class must be 1 or more, got {keep_per_class}"
         )
     settings = load_settings(work_dir=work_dir)
+    png = figure_target(png, fmt, dpi)
     document = run_oxygen(
         study_id,
         engine=engine,
@@ -101,7 +112,7 @@ def oxygen(
         f"{document.study_id}) in {escape(describe_store(settings))}"
     )
     if png is not None:
-        plot_oxygen_loss(document, png)
+        plot_oxygen_loss(document, png, dpi)
         console.print(f"figure: {escape(str(png.resolve()))}")
 
 
