@@ -104,3 +104,17 @@ def test_structure_bad_input(monkeypatch, capsys, tmp_path, args, message):
     monkeypatch.chdir(tmp_path)
     assert run_cli(monkeypatch, *args) == 2
     assert message in " ".join(capsys.readouterr().err.split())
+
+
+def test_version_names_oredox_python_and_each_extra(monkeypatch, capsys):
+    from oredox import __version__
+    from oredox.extras import EXTRAS
+
+    assert run_cli(monkeypatch, "--version") == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"oredox {__version__}\n")
+    assert "python 3." in out
+    extras = out.splitlines()[-1]
+    assert extras.startswith("extras: ")
+    for extra in EXTRAS:
+        assert f"{extra} " in extras

@@ -33,6 +33,7 @@ anything is stored; a failed run exits with status 1.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -53,6 +54,58 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    """``--version``: oredox's version, Python's, and which extras are installed."""
+    if not value:
+        return
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from oredox import __version__
+    from oredox.extras import EXTRAS, missing_modules
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    def state(extra: str) -> str:
+        missing = missing_modules(extra)
+        if not missing:
+            return "yes"
+        if len(missing) == len(EXTRAS[extra]):
+            return "no"
+        return f"partly (no {', '.join(missing)})"
+
+    extras = ", ".join(f"{extra} {state(extra)}" for extra in EXTRAS)
+    console.print(
+        f"oredox {__version__}\n"
+        f"python {platform.python_version()}, pymatgen {installed('pymatgen')}, "
+        f"jobflow {installed('jobflow')}\n"
+        f"extras: {extras}",
+        highlight=False,
+    )
+    raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Show the version, Python's and the installed extras, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """DFT+U high-throughput studies of oxygen redox in battery cathodes."""
+
+
 # in the order ``oredox --help`` lists them
 app.command()(study.demo)
 app.command()(query.query)
