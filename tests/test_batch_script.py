@@ -322,11 +322,10 @@ def test_unsafe_paths_are_refused_before_the_launchpad_is_touched(
     assert client["fw_test"]["fireworks"].count_documents({}) == 0
 
 
-def test_the_readme_example_profile_loads(tmp_path, monkeypatch):
-    """The profile shown in README.md, as it is written there (``~`` expanded)."""
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme.split("## Clusters, MongoDB and queries", 1)[1]
-    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+def test_the_documented_example_profile_loads(tmp_path, monkeypatch):
+    """The profile shown in the running guide, as written there (``~`` expanded)."""
+    guide = (Path(__file__).parents[1] / "docs" / "guide" / "running.md").read_text()
+    example = guide.split("```yaml\n", 1)[1].split("```", 1)[0]
     monkeypatch.setenv("HOME", str(tmp_path))
     path = tmp_path / "mycluster.yaml"
     path.write_text(example)
