@@ -55,6 +55,10 @@ def test_the_manifest_script_agrees():
     assert done.returncode == 0, done.stderr
 
 
+# tests that name the sibling folder only to check that no text mentions it
+CHECKS_THE_TEXT = {"test_data_manifest.py", "test_docs.py"}
+
+
 def test_nothing_reads_from_outside_the_repository():
     outside = re.compile(r"\.\./shared|/work/shared|shared/data")
     offenders = [
@@ -62,6 +66,6 @@ def test_nothing_reads_from_outside_the_repository():
         for folder in ("tests", "scripts", "benchmarks", "oredox")
         for path in (ROOT / folder).rglob("*.py")
         if outside.search(path.read_text(errors="replace"))
-        and path.name != Path(__file__).name
+        and path.name not in CHECKS_THE_TEXT
     ]
     assert not offenders
