@@ -34,6 +34,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from measured import spread
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from oredox.structures.delithiation import (
@@ -95,10 +96,6 @@ def pymatgen_ranked(host, sym, contents) -> tuple[list[tuple[float, int]], float
         ranked = transformation.apply_transformation(disordered, wanted[k])
         out.append((ranked[0]["energy"], len(ranked)))
     return out, time.perf_counter() - start
-
-
-def spread(values: list[float]) -> dict:
-    return {"min": min(values), "median": statistics.median(values)}
 
 
 def bench_enumeration(repeats: int = 3) -> dict:

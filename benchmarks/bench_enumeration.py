@@ -12,14 +12,13 @@ min and median are reported with the load average. Cells above
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
-from datetime import date
 from itertools import combinations
 from pathlib import Path
 
+from measured import spread, write_results
 from pymatgen.analysis.structure_matcher import StructureMatcher
 
 from oredox.structures.delithiation import alkali_symmetry, enumerate_all
@@ -64,10 +63,6 @@ def matcher_counts(structure) -> tuple[list[int], float]:
             raw.append(s)
         counts.append(len(matcher.group_structures(raw)))
     return counts, time.perf_counter() - start
-
-
-def spread(values: list[float]) -> dict:
-    return {"min": min(values), "median": statistics.median(values)}
 
 
 def main() -> None:
@@ -117,21 +112,7 @@ def main() -> None:
             f"{name}: {row['distinct']} distinct; oredox min / median "
             f"{min(t_oredox):.4f} / {statistics.median(t_oredox):.4f} s; {anchor_text}"
         )
-    load_end = os.getloadavg()
-    print(f"load average: start {load_start}, end {load_end}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "date": date.today().isoformat(),
-                "loadavg_start": load_start,
-                "loadavg_end": load_end,
-                "cells": results,
-            },
-            indent=2,
-        )
-    )
-    print(f"results: {args.json}")
+    write_results(args.json, load_start, cells=results)
 
 
 if __name__ == "__main__":

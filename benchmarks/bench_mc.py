@@ -18,14 +18,13 @@ Run: ``.venv/bin/pip install smol && .venv/bin/python benchmarks/bench_mc.py``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
+from measured import spread, write_results
 from pymatgen.analysis.ewald import EwaldSummation
 from pymatgen.core import Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
@@ -54,10 +53,6 @@ def primitive() -> Structure:
         [cation if s.specie.symbol == "Ni" else anion for s in prim],
         prim.frac_coords,
     )
-
-
-def spread(values: list[float]) -> dict:
-    return {"min": min(values), "median": statistics.median(values)}
 
 
 def main() -> None:
@@ -129,7 +124,6 @@ def main() -> None:
     oredox_energy = EwaldSummation(result.snapshots[-1]).total_energy / DIELECTRIC
     random_energy = EwaldSummation(start_structure).total_energy / DIELECTRIC
     ratio = statistics.median(oredox_rates) / statistics.median(smol_rates)
-    load_end = os.getloadavg()
 
     print(
         f"cell: {len(start_structure)} atoms, {len(cations)} cations, "
@@ -151,29 +145,20 @@ def main() -> None:
     )
     print(f"smol's default, a sample every step (once): {default_rate:,.0f} swaps/s")
     print(f"ratio oredox / smol (medians, one sample kept): {ratio:.0f}x")
-    print(f"load average: start {load_start}, end {load_end}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "date": date.today().isoformat(),
-                "loadavg_start": load_start,
-                "loadavg_end": load_end,
-                "steps": args.steps,
-                "oredox_swaps_per_s": spread(oredox_rates),
-                "smol_swaps_per_s": spread(smol_rates),
-                "smol_default_thin_by_1_swaps_per_s": default_rate,
-                "ratio_median": ratio,
-                "oredox_acceptance": result.acceptance,
-                "smol_acceptance": smol_acceptance,
-                "oredox_final_eV": oredox_energy,
-                "smol_final_eV": smol_energy,
-                "random_start_eV": random_energy,
-            },
-            indent=2,
-        )
+    write_results(
+        args.json,
+        load_start,
+        steps=args.steps,
+        oredox_swaps_per_s=spread(oredox_rates),
+        smol_swaps_per_s=spread(smol_rates),
+        smol_default_thin_by_1_swaps_per_s=default_rate,
+        ratio_median=ratio,
+        oredox_acceptance=result.acceptance,
+        smol_acceptance=smol_acceptance,
+        oredox_final_eV=oredox_energy,
+        smol_final_eV=smol_energy,
+        random_start_eV=random_energy,
     )
-    print(f"results: {args.json}")
 
 
 if __name__ == "__main__":

@@ -23,11 +23,8 @@ Run: ``.venv/bin/python benchmarks/bench_sqs.py``
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +37,7 @@ from icet.tools.structure_generation import (
 )
 from mchammer.calculators import TargetVectorCalculator
 from mchammer.ensembles import TargetClusterVectorAnnealing
+from measured import spread, write_results
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
@@ -135,10 +133,6 @@ def oredox_run(prim, matrix, steps, seed, mismatch) -> dict:
         "mismatch": mismatch(AseAtomsAdaptor.get_atoms(s)),
         "oredox_metric": own,
     }
-
-
-def spread(values):
-    return {"min": min(values), "median": statistics.median(values)}
 
 
 def main() -> None:
@@ -273,25 +267,15 @@ def main() -> None:
             f"{row['oredox_s']['median']:.3f} s ({row['oredox_steps']} swaps); "
             f"icet ow=0 {hit_text}"
         )
-    load_end = os.getloadavg()
-    print(f"load average: start {load_start}, end {load_end}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {
-                "date": date.today().isoformat(),
-                "loadavg_start": load_start,
-                "loadavg_end": load_end,
-                "goal_mismatch": goal,
-                "icet_ladder": icet_ladder,
-                "per_seed": per_seed,
-                "runs": runs,
-                "icet_default_objective_ow1": default_objective,
-            },
-            indent=2,
-        )
+    write_results(
+        args.json,
+        load_start,
+        goal_mismatch=goal,
+        icet_ladder=icet_ladder,
+        per_seed=per_seed,
+        runs=runs,
+        icet_default_objective_ow1=default_objective,
     )
-    print(f"results: {args.json}")
 
 
 if __name__ == "__main__":

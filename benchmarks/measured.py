@@ -1,0 +1,36 @@
+"""What every benchmark records beside its timings: spreads, load average, one JSON.
+
+Benchmarks run interleaved repeats and report the min and median of each side; the
+load average at the start and end of the run says how busy the machine was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from datetime import date
+from pathlib import Path
+
+
+def spread(values: list[float]) -> dict:
+    """``{"min": ..., "median": ...}`` of repeated timings (or rates)."""
+    return {"min": min(values), "median": statistics.median(values)}
+
+
+def write_results(path: Path, load_start: tuple[float, ...], **fields) -> None:
+    """Write ``fields`` with the date and the load average at start and end to ``path``.
+
+    Prints the load average and the path, as every benchmark's last lines.
+    """
+    load_end = os.getloadavg()
+    print(f"load average: start {load_start}, end {load_end}")
+    record = {
+        "date": date.today().isoformat(),
+        "loadavg_start": load_start,
+        "loadavg_end": load_end,
+        **fields,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2))
+    print(f"results: {path}")
