@@ -509,7 +509,11 @@ def test_jobflow_job_store_from_jobflow_yaml(tmp_path):
         "from jobflow import run_locally\n"
         "from oredox.settings import load_settings\n"
         "from oredox.store import describe_store, get_job_store, list_studies\n"
-        "from tests.test_settings_store import small_study_job\n"
+        # by file, not as tests.test_settings_store: a package named "tests" in
+        # site-packages (smol ships one) would shadow this folder
+        "import sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from test_settings_store import small_study_job\n"
         "settings = load_settings()\n"
         "print(describe_store(settings))\n"
         "run_locally(small_study_job(), log=False, ensure_success=True)\n"
