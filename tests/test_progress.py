@@ -175,7 +175,7 @@ def test_eta_comes_from_finished_jobs_of_the_same_kind_and_survives_a_fan_out():
         1,
     )
     assert times.remaining_s([], "relax c", 900.0) == (0.0, 0)  # over its mean
-    assert eta_text(550.0, 1, 4) == "ETA > 9 min 10 s + 1 jobs not timed yet"
+    assert eta_text(550.0, 1, 4) == "ETA > 9 min 10 s + 1 job not timed yet"
     assert eta_text(0.0, 2, 2) == "ETA ? (no job of these kinds finished yet)"
     assert [format_duration(s) for s in (42, 185, 600, 7500)] == [
         "42 s",
@@ -231,6 +231,33 @@ def test_off_a_terminal_the_progress_is_a_few_plain_lines(tmp_path):
     assert "1/2 jobs" in lines[2] and "ETA ? (no job" in lines[2]
     assert lines[3].endswith("static host: not run (a job it needs failed)")
     assert "2/2 jobs, 1 failed" in lines[4] and lines[4].endswith("stopped")
+
+
+def test_an_interrupted_run_is_stopped_not_finished():
+    stream = io.StringIO()
+    with (
+        pytest.raises(KeyboardInterrupt),
+        StudyProgress("study", stream, clock=Clock()) as shown,
+    ):
+        shown.add([(("a", 1), "relax host"), (("b", 1), "relax k1-0")])
+        shown.start(("a", 1), "relax host")
+        raise KeyboardInterrupt
+    last = stream.getvalue().splitlines()[-1]
+    assert "0/2 jobs" in last and last.endswith("stopped")
+    assert "1 job not timed yet" not in last  # singular, when it is shown
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_pipe_ends_the_display_not_the_run():
+    with StudyProgress("study", ClosedPipe(), clock=Clock()) as shown:
+        shown.add([(("a", 1), "relax host")])
+        shown.start(("a", 1), "relax host")
+        shown.finish(("a", 1))
+    assert shown.mode == "off" and shown.done == 1
 
 
 class Terminal(io.StringIO):

@@ -114,7 +114,8 @@ def eta_text(left_s: float, untimed: int, n_left: int) -> str:
     if untimed == n_left:
         return "ETA ? (no job of these kinds finished yet)"
     if untimed:
-        return f"ETA > {format_duration(left_s)} + {untimed} jobs not timed yet"
+        jobs = "job" if untimed == 1 else "jobs"
+        return f"ETA > {format_duration(left_s)} + {untimed} {jobs} not timed yet"
     return f"ETA ~{format_duration(left_s)}"
 
 
@@ -191,8 +192,8 @@ class StudyProgress:
             self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *rest) -> None:
+        self.close(stopped=exc_type is not None)
 
     def add(self, jobs: list[tuple[tuple, str]]) -> None:
         """Jobs now known (``(key, name)``; keys already known are not counted)."""
@@ -273,8 +274,12 @@ class StudyProgress:
                 self._plain(self.live_line())
             self._render()
 
-    def close(self) -> None:
-        """Stop the watcher; leave the bar's last state on the terminal."""
+    def close(self, stopped: bool = False) -> None:
+        """Stop the watcher; leave the bar's last state on the terminal.
+
+        ``stopped``: the run ended by an exception (an interrupt, a crash), so it
+        is not called finished.
+        """
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -288,7 +293,8 @@ class StudyProgress:
                 self._bar.close()
                 self._bar = None
             elif self.mode == "plain" and self.known:
-                self._plain("finished" if not self.failed else "stopped")
+                complete = self.done == len(self.known) and not self.failed
+                self._plain("finished" if complete and not stopped else "stopped")
 
     def _watch(self) -> None:
         while not self._stop.wait(REFRESH_S):
@@ -301,31 +307,51 @@ class StudyProgress:
     def _render(self) -> None:
         if self._bar is None:
             return
-        self._bar.total = len(self.known)
-        self._bar.n = self.done
-        failed = f"{self.failed} failed, " if self.failed else ""
-        self._bar.set_postfix_str(f"{failed}{self.eta()}", refresh=False)
-        self._bar.refresh()
-        if self._line is not None:
-            self._line.set_description_str(self.live_line() or "waiting", refresh=True)
+        try:
+            self._bar.total = len(self.known)
+            self._bar.n = self.done
+            failed = f"{self.failed} failed, " if self.failed else ""
+            self._bar.set_postfix_str(f"{failed}{self.eta()}", refresh=False)
+            self._bar.refresh()
+            if self._line is not None:
+                live = self.live_line() or "waiting"
+                self._line.set_description_str(live, refresh=True)
+        except (OSError, ValueError):  # the terminal went away: the study goes on
+            self._display_lost()
 
     def _plain(self, message: str) -> None:
         if self.mode != "plain":
             return
         elapsed = format_duration(self.clock() - self.started_at)
-        print(
-            f"{self.description} [{self._counts()}, {elapsed}, {self.eta()}] {message}",
-            file=self.stream,
-            flush=True,
-        )
+        try:
+            print(
+                f"{self.description} [{self._counts()}, {elapsed}, {self.eta()}] "
+                f"{message}",
+                file=self.stream,
+                flush=True,
+            )
+        except (OSError, ValueError):  # a closed pipe (| head): the study goes on
+            self._display_lost()
+            return
         self._last_plain = self.clock()
+
+    def _display_lost(self) -> None:
+        """The stream cannot be written any more: show nothing from now on."""
+        self.mode = "off"
+        self._bar = self._line = None
 
 
 def _is_terminal(stream: TextIO) -> bool:
+    """A terminal with a width (one that reports 0 columns draws no bar)."""
     try:
-        return stream.isatty()
+        if not stream.isatty():
+            return False
     except (AttributeError, ValueError):
         return False
+    try:
+        return os.get_terminal_size(stream.fileno()).columns > 0
+    except (AttributeError, ValueError, OSError):  # no descriptor: trust isatty
+        return True
 
 
 @contextlib.contextmanager
@@ -347,7 +373,7 @@ def terminal_to_log(log_file: TextIO):
     with warnings.catch_warnings():
         warnings.showwarning = _to_log(log_file)
         try:
-            saved = (os.dup(1), os.dup(2))
+            saved = _duplicate_descriptors()
         except OSError:
             terminal = sys.stderr
             with (
@@ -358,6 +384,16 @@ def terminal_to_log(log_file: TextIO):
             return
         with _descriptors_to(log_file, saved) as terminal:
             yield terminal
+
+
+def _duplicate_descriptors() -> tuple[int, int]:
+    """Copies of file descriptors 1 and 2 (none left open when one fails)."""
+    first = os.dup(1)
+    try:
+        return first, os.dup(2)
+    except OSError:
+        os.close(first)
+        raise
 
 
 @contextlib.contextmanager

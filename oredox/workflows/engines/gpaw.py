@@ -81,6 +81,7 @@ from oredox.workflows.engines.gpaw_files import (
     gpaw_version,
     write_static_outputs,
 )
+from oredox.workflows.live import OPTIMIZER_LOG_FILE  # read while relaxations run
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,6 @@ LOG_FILE = "gpaw.txt"
 SYMMETRY = {"symmorphic": False, "tolerance": 1e-3}
 FULL_ZONE = {"point_group": False, "time_reversal": True}
 BANDS_LOG_FILE = "gpaw-bands.txt"
-# the optimiser's steps (energy, fmax), one line each, read while a relaxation runs
-OPTIMIZER_LOG_FILE = "optimizer.log"
 MAX_SCF_ITERATIONS = 150
 MIXER = {"name": "msr1", "beta": 0.05, "nmaxold": 5, "weight": 50.0}
 BLAS_THREADS = 1
