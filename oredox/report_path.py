@@ -20,7 +20,7 @@ from oredox.report_bader import (
     print_path_footnote,
     print_summary_footnote,
 )
-from oredox.report_tables import Column, fitted_tables, per_element
+from oredox.report_tables import Column, fitted_tables, number, per_element
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -119,7 +119,8 @@ def print_path(
         console.print(table)
     console.print(
         "shortest O-O: in the relaxed structure the static ran on, periodic images "
-        "included (peroxo-like pairs are below 2.4 A)",
+        "included (O-O pairs: O2-like <= 1.26, superoxo <= 1.38, peroxo <= 1.60 A; "
+        "under 2.4 A a short contact)",
         style="dim",
         highlight=False,
     )
@@ -193,7 +194,11 @@ def print_redox_summary(study: StudyDocument, console: Console) -> None:
             [
                 excluded
                 if s.get("bader_excluded")
-                else (f"{b['tm_e']:+.2f} / {b['o_e']:+.2f}" if b else "-")
+                else (
+                    f"{number(b['tm_e'], '{:+.2f}')} / {number(b['o_e'], '{:+.2f}')}"
+                    if b
+                    else "-"
+                )
                 for s, b in zip(steps, bader, strict=True)
             ],
         ),

@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pymatgen.core import Element
 from rich.table import Table
 
 BORDER = 3  # a column's share of a boxed table's rule and padding, characters
@@ -137,8 +138,23 @@ def per_element(values: Mapping[str, float], fmt: str, sep: str = "\n") -> str:
     Returns
     -------
     str
-        ``"<element> <number>"`` joined by ``sep``; ``"-"`` when empty.
+        ``"<element> <number>"`` joined by ``sep``, the elements in order of
+        electronegativity (Li, Mn, O), so every row lists them alike; ``"-"``
+        when empty.
     """
-    return (
-        sep.join(f"{element} {fmt.format(v)}" for element, v in values.items()) or "-"
-    )
+    ordered = sorted(values.items(), key=lambda item: _electronegativity(item[0]))
+    return sep.join(f"{element} {number(v, fmt)}" for element, v in ordered) or "-"
+
+
+def number(value: float, fmt: str) -> str:
+    """``value`` in ``fmt``; a zero never shows a minus sign (``+0.00``)."""
+    text = fmt.format(value)
+    return fmt.format(0.0) if float(text) == 0 else text
+
+
+def _electronegativity(symbol: str) -> float:
+    """Pauling electronegativity (alkali first, O last); unknown symbols last."""
+    try:
+        return Element(symbol).X
+    except ValueError:
+        return float("inf")

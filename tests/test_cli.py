@@ -118,3 +118,17 @@ def test_version_names_oredox_python_and_each_extra(monkeypatch, capsys):
     assert extras.startswith("extras: ")
     for extra in EXTRAS:
         assert f"{extra} " in extras
+
+
+def test_query_list_says_when_the_store_is_empty(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("OREDOX_WORK_DIR", str(tmp_path))
+    assert run_cli(monkeypatch, "query") == 0
+    assert "no studies in the store" in capsys.readouterr().out
+    assert not (tmp_path / "store").exists()  # a query creates no store
+
+
+def test_query_list_has_no_figure(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("OREDOX_WORK_DIR", str(tmp_path))
+    assert run_cli(monkeypatch, "query", "--png", str(tmp_path / "hull.png")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "go with a study id" in err

@@ -277,6 +277,9 @@ def test_query_writes_every_figure_in_the_format_asked(li2mno3, monkeypatch, tmp
     assert query("38e097c3", "--png", str(png), "--dpi", "5") == 2
     assert query("38e097c3", "--png", str(tmp_path / "noformat")) == 2
     assert not png.exists() and not (tmp_path / "noformat").exists()
+    # --format replaces any suffix, even one that is no format
+    assert query("38e097c3", "--png", str(tmp_path / "hull.v2"), "--format", "pdf") == 0
+    assert (tmp_path / "hull.pdf").read_bytes().startswith(b"%PDF")
 
 
 def test_fitted_tables_split_columns_and_keep_the_key():

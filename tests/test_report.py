@@ -143,6 +143,12 @@ def test_per_element():
     )
     assert report.per_element({"Mn": 3.96}, "{:+.1f}") == "Mn +4.0"
     assert report.per_element({}, "{:+.2f}") == "-"
+    # every row lists the elements alike (by electronegativity), whatever the order
+    # of the stored mapping; a zero is not shown as -0.00
+    assert report.per_element(
+        {"O": -0.79, "Mn": 1.92, "Li": 0.89}, "{:+.2f}", ", "
+    ) == ("Li +0.89, Mn +1.92, O -0.79")
+    assert report.per_element({"Co": -0.001}, "{:+.2f}") == "Co +0.00"
 
 
 def test_entry_rows_filter_x_and_drop_structures(study):

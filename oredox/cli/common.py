@@ -41,13 +41,13 @@ FigureDpi = Annotated[
 
 
 def figure_path(path: Path | None) -> Path | None:
-    """Option callback: a figure in a writable folder; a suffix must be a format.
+    """Option callback: a figure in a writable folder.
 
-    A path without a suffix is left for ``--format`` (:func:`figure_target`).
+    Its format (the suffix, or ``--format``, which replaces the suffix) is checked
+    by :func:`figure_target`, once both options are known.
     """
     if path is not None:
-        suffixes = figure_formats() if Path(str(path)).suffix else None
-        check_destination(path, "figure", suffixes)
+        check_destination(path, "figure")
     return path
 
 

@@ -112,6 +112,11 @@ def query(
     settings = load_settings(work_dir=work_dir)
     _check_filters(x_min, x_max, chemsys, engine)
     png = figure_target(png, fmt, dpi)
+    if study_id is None and (png is not None or fmt is not None):
+        raise OredoxInputError(
+            "--png and --format go with a study id (oredox query ID --png hull.png): "
+            "the list of studies has no figure"
+        )
     if structures and (study_id is None or not as_json or electronic):
         raise OredoxInputError(
             "--structures goes with --json and a study id (oredox query ID --json "
@@ -159,6 +164,20 @@ def query(
         if as_json:
             print(json.dumps(rows, indent=2))
             return
+        if not rows:
+            filtered = any(
+                value is not None
+                for value in (chemsys, framework, engine, scheme, x_min, x_max)
+            )
+            console.print(
+                "no study matches these filters"
+                if filtered
+                else f"no studies in the store of {settings.work_dir} yet "
+                "(oredox demo runs one)",
+                soft_wrap=True,
+                highlight=False,
+            )
+            return
         console.print(report.studies_table(rows, console.width))
         return
     if missing:
@@ -180,7 +199,7 @@ def query(
     if csv is not None:
         _write_csv(csv, report.entry_rows(study, x_min, x_max))
     if png is not None:
-        plot_hull_and_voltage(study, png, dpi)
+        typer.echo(f"wrote {plot_hull_and_voltage(study, png, dpi)}", err=True)
         if study.convergence:
             from oredox.analysis.plots_convergence import plot_convergence
 
