@@ -43,6 +43,8 @@ Output = Annotated[
 Cations = Annotated[
     str, typer.Option(help="Cation fractions per anion, e.g. Li=7/12,Ti=7/24,Ni=1/8.")
 ]
+Anion = Annotated[str, typer.Option(help="The anion sublattice's element.")]
+Seed = Annotated[int, typer.Option(help="Random seed (the same seed, the same cell).")]
 
 
 @structure_app.command("o3")
@@ -86,7 +88,7 @@ def structure_p2(
 def structure_rocksalt(
     output: Output,
     cations: Cations = "Li=1/2,Ni=1/2",
-    anion: str = "O",
+    anion: Anion = "O",
     a: Annotated[float, typer.Option(help="Lattice parameter, A.")] = 4.15,
     primitive: bool = False,
 ) -> None:
@@ -163,12 +165,14 @@ def structure_orderings(
 def structure_sqs(
     output: Output,
     cations: Cations = "Li=7/12,Ti=7/24,Ni=1/8",
-    anion: str = "O",
+    anion: Anion = "O",
     a: Annotated[float, typer.Option(help="Lattice parameter, A.")] = 4.15,
-    n_cells: Annotated[int, typer.Option(help="Cations in the cell.")] = 24,
+    n_cells: Annotated[
+        int, typer.Option(help="Rock-salt primitive cells (one cation each).")
+    ] = 24,
     shells: Annotated[int, typer.Option(help="Pair shells to match.")] = 4,
     steps: Annotated[int, typer.Option(help="Annealing swaps.")] = 300_000,
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> None:
     """Special quasirandom structure of a rock salt in a compact supercell."""
     from oredox.structures.frameworks import rock_salt
@@ -187,13 +191,15 @@ def structure_sqs(
 def structure_sro(
     output: Output,
     cations: Cations = "Li=7/12,Ti=7/24,Ni=1/8",
-    anion: str = "O",
+    anion: Anion = "O",
     a: Annotated[float, typer.Option(help="Lattice parameter, A.")] = 4.15,
     temperature: Annotated[float, typer.Option(help="Kelvin.")] = 1500.0,
-    n_cells: Annotated[int, typer.Option(help="Cations in the cell.")] = 192,
+    n_cells: Annotated[
+        int, typer.Option(help="Rock-salt primitive cells (one cation each).")
+    ] = 192,
     sweeps: Annotated[int, typer.Option(help="Swaps per site.")] = 2000,
     dielectric: Annotated[float, typer.Option(help="Ewald screening.")] = 10.0,
-    seed: int = 0,
+    seed: Seed = 0,
 ) -> None:
     """Monte Carlo short-range-ordered rock salt; writes the last snapshot."""
     from oredox.structures.frameworks import rock_salt
