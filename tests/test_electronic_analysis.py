@@ -20,6 +20,7 @@ from oredox.analysis.dos import o2p_densities, o2p_summary
 from oredox.analysis.environments import environment_summary, oxygen_environments
 from oredox.analysis.projections import (
     MissingPhasesError,
+    ProjectionAnalysis,
     harmonic_rotation,
     project_local,
     project_procar,
@@ -255,6 +256,31 @@ def test_mgo_real_projections_rotate_consistently():
         assert rotated.o_pi[tm] == pytest.approx(aligned.o_pi[tm], abs=1e-9)
     summary = rotated.summary()
     assert summary["per_tm"][str(mg[0])]["empty"]["o_pi"] == 0.0  # 0-1 eV: the gap
+
+
+def test_local_frame_dos_of_each_spin_adds_up_to_the_summed_dos():
+    rng = np.random.default_rng(0)
+    energies = rng.uniform(-6, 3, size=(2, 4, 10))  # (spin, k, band), eV
+    weights = rng.uniform(0, 1, size=(2, 4, 10))
+    analysis = ProjectionAnalysis(
+        energies_eV=energies,
+        kweights=np.full(4, 0.25),
+        efermi_eV=0.0,
+        octahedra=[],
+        eg={},
+        t2g={},
+        o_sigma={},
+        o_pi={},
+        o_nonbonding={},
+    )
+    grid, both = analysis.dos(weights)
+    grid_up, up = analysis.dos(weights, spin=0)
+    _, down = analysis.dos(weights, spin=1)
+    assert np.array_equal(grid, grid_up)
+    assert up + down == pytest.approx(both)
+    # each spin integrates to its own k-weighted weight
+    step = grid[1] - grid[0]
+    assert up.sum() * step == pytest.approx((weights[0] * 0.25).sum(), rel=1e-3)
 
 
 def test_no_phases_is_an_error_not_a_global_frame_fallback():

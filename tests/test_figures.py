@@ -179,6 +179,21 @@ def test_spin_polarised_dos_is_mirrored(drawn, tmp_path):
     assert path.name == "nio.png"
 
 
+def test_spin_resolved_local_frame_dos_is_mirrored(drawn, tmp_path):
+    energies = [-2.0, -1.0, 0.0, 1.0]
+    local = {"energies_eV": energies}
+    for name in ("eg", "t2g"):
+        local[f"{name}_up"] = [0.1, 0.5, 0.2, 0.0]
+        local[f"{name}_down"] = [0.0, 0.3, 0.6, 0.1]
+        local[name] = list(np.add(local[f"{name}_up"], local[f"{name}_down"]))
+    plots.plot_static_analysis({"projections_dos": local}, tmp_path / "tm.png")
+    bottom = drawn[-1].axes[1]
+    assert min(min(line.get_ydata()) for line in bottom.get_lines()) == -0.6
+    assert bottom.get_ylim()[0] == pytest.approx(-bottom.get_ylim()[1])
+    assert "spin up > 0, spin down < 0" in bottom.get_title(loc="left")
+    assert bottom.get_ylabel() == "DOS\n(states / eV / cell)"
+
+
 # --- tables at 80 columns -----------------------------------------------------
 
 

@@ -127,8 +127,13 @@ def analyse_outputs(
 
 
 def _local_dos(projections) -> dict:
-    """eg, t2g, O sigma and O pi DOS summed over the TM (states/eV), for plots."""
+    """eg, t2g, O sigma and O pi DOS summed over the TM (states/eV), for plots.
+
+    Both spins summed under each name; a spin-polarised run also keeps each spin
+    (``<name>_up``, ``<name>_down``, both positive).
+    """
     out: dict[str, Any] = {}
+    spin_polarised = projections.energies_eV.shape[0] == 2
     for name, table in (
         ("eg", projections.eg),
         ("t2g", projections.t2g),
@@ -137,8 +142,13 @@ def _local_dos(projections) -> dict:
     ):
         if not table:
             continue
-        energies, curve = projections.dos(sum(table.values()), points=1501)
+        weights = sum(table.values())
+        energies, curve = projections.dos(weights, points=1501)
         keep = (energies >= DOS_WINDOW_EV[0]) & (energies <= DOS_WINDOW_EV[1])
         out["energies_eV"] = energies[keep].round(4).tolist()
         out[name] = curve[keep].round(5).tolist()
+        if spin_polarised:
+            for spin, suffix in ((0, "up"), (1, "down")):
+                _, one = projections.dos(weights, points=1501, spin=spin)
+                out[f"{name}_{suffix}"] = one[keep].round(5).tolist()
     return out

@@ -64,19 +64,7 @@ def plot_static_analysis(
             0.5, 0.5, "no O 2p DOS stored", transform=axes[0].transAxes, ha="center"
         )
     if local:
-        energies = local["energies_eV"]
-        for name, label in LOCAL_FRAME_LABELS.items():
-            if name in local:
-                axes[1].plot(
-                    energies,
-                    local[name],
-                    color=LOCAL_FRAME_COLOURS[name],
-                    lw=1.2,
-                    label=label,
-                )
-        axes[1].set_ylabel("DOS, both spins\n(states / eV / cell)")
-        axes[1].set_title("TM-O octahedra in their own frame", fontsize=9, loc="left")
-        axes[1].legend(frameon=False, fontsize=7, ncol=2)
+        _local_frame_panel(axes[1], local)
     for ax in axes:
         ax.axvline(0, color="0.4", ls="--", lw=0.8)
     shown = {"E_F": r"$E_\mathrm{F}$", "VBM": r"$E_\mathrm{VBM}$"}.get(reference)
@@ -84,6 +72,39 @@ def plot_static_analysis(
     if title:
         fig.suptitle(title, fontsize=10)
     return save(fig, path, dpi)
+
+
+def _local_frame_panel(ax, local: dict) -> None:
+    """TM eg, t2g and O sigma, pi in each octahedron's frame: by spin, or summed."""
+    energies = local["energies_eV"]
+    spins = any(f"{name}_up" in local for name in LOCAL_FRAME_LABELS)
+    for name, label in LOCAL_FRAME_LABELS.items():
+        if name not in local:
+            continue
+        curves = (
+            [local[f"{name}_up"], [-v for v in local[f"{name}_down"]]]
+            if spins
+            else [local[name]]
+        )
+        for i, curve in enumerate(curves):
+            ax.plot(
+                energies,
+                curve,
+                color=LOCAL_FRAME_COLOURS[name],
+                lw=1.2,
+                label=label if i == 0 else None,
+            )
+    if spins:
+        ax.axhline(0, color="0.3", lw=0.8)
+        top = max(abs(v) for v in ax.get_ylim())
+        ax.set_ylim(-top, top)
+        ax.set_ylabel("DOS\n(states / eV / cell)")
+        note = SPIN_NOTE
+    else:
+        ax.set_ylabel("DOS, both spins\n(states / eV / cell)")
+        note = "spins summed, as stored"
+    ax.set_title(f"TM-O octahedra in their own frame ({note})", fontsize=9, loc="left")
+    ax.legend(frameon=False, fontsize=7, ncol=2)
 
 
 def _o2p_panel(ax, o2p: dict) -> None:

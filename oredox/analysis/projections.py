@@ -164,13 +164,24 @@ class ProjectionAnalysis:
     o_nonbonding: dict[int, np.ndarray]  # O index -> weight along its ionic axes
     skipped: dict[int, str] = field(default_factory=dict)
 
-    def dos(self, weights: np.ndarray, sigma_eV: float = 0.1, points: int = 2001):
-        """Gaussian-broadened DOS (states/eV, spins summed) of per-state weights."""
+    def dos(
+        self,
+        weights: np.ndarray,
+        sigma_eV: float = 0.1,
+        points: int = 2001,
+        spin: int | None = None,
+    ):
+        """Gaussian-broadened DOS (states/eV) of per-state weights.
+
+        ``spin``: that spin channel alone (0 up, 1 down); None sums the spins. The
+        energy grid is the same either way.
+        """
         grid = np.linspace(
             self.energies_eV.min() - 1, self.energies_eV.max() + 1, points
         )
-        e = self.energies_eV.ravel()
-        w = (weights * self.kweights[None, :, None]).ravel()
+        channels = slice(None) if spin is None else slice(spin, spin + 1)
+        e = self.energies_eV[channels].ravel()
+        w = (weights[channels] * self.kweights[None, :, None]).ravel()
         keep = w > 1e-8
         curve = np.zeros_like(grid)
         for chunk in np.array_split(np.flatnonzero(keep), max(1, keep.sum() // 4000)):
