@@ -10,9 +10,18 @@ The package has three pillars:
   hull, voltage profile, plots).
 """
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("oredox")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0"
+def __getattr__(name: str) -> str:
+    """``oredox.__version__``, read from the installed metadata on first use.
+
+    importlib.metadata is not imported with the package: every ``oredox`` command
+    imports this module, and only ``--version`` asks for the version.
+    """
+    if name != "__version__":
+        raise AttributeError(f"module 'oredox' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("oredox")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        return "0.0.0"

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from oredox import report
 from oredox.cli.common import (
     FigureDpi,
     FigureFormat,
@@ -105,6 +104,7 @@ def query(
     ] = None,
 ) -> None:
     """List the studies in the store, or show one study's hull and voltages."""
+    from oredox import report
     from oredox.analysis.plots import plot_hull_and_voltage
     from oredox.settings import load_settings
     from oredox.store import get_job_store, get_study, list_studies
@@ -287,5 +287,7 @@ def _check_filters(x_min, x_max, chemsys, engine) -> None:
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
     """Write ``rows`` to ``path`` and say so on stderr."""
+    from oredox import report
+
     n_rows = report.write_csv(path, rows)
     typer.echo(f"wrote {n_rows} rows to {path}", err=True)

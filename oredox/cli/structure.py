@@ -21,10 +21,14 @@ from oredox.cli.common import (
     structure_path,
 )
 from oredox.errors import OredoxInputError
-from oredox.structures.seeds import SEEDS
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
+
+# The keys of oredox.structures.seeds.SEEDS, named here so that ``oredox --help`` does
+# not import the seed builders (pymatgen's structure matcher, numba);
+# tests/test_coldstart.py checks that the two agree.
+SEED_NAMES = ("li2mno3", "nlmo", "nlmro", "house", "ltno-sqs", "ltno-spread")
 
 structure_app = typer.Typer(
     help="Build host cells: frameworks, metal-layer orders, SQS, SRO, seed cells.",
@@ -229,7 +233,7 @@ def structure_sro(
 
 @structure_app.command("seed")
 def structure_seed(
-    name: Annotated[str, typer.Argument(help=", ".join(SEEDS))],
+    name: Annotated[str, typer.Argument(help=", ".join(SEED_NAMES))],
     output: Output,
 ) -> None:
     """A seed cell of the studies oredox reproduces, ready to use."""

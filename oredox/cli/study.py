@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from oredox import report
 from oredox.cli.common import (
     FigureDpi,
     FigureFormat,
@@ -105,6 +104,7 @@ def analyse(
     dpi: FigureDpi = DEFAULT_DPI,
 ) -> None:
     """Electronic analysis of a static: O environments, O 2p DOS, Bader, pi/sigma."""
+    from oredox import report
     from oredox.analysis.electronic import analyse_outputs
     from oredox.workflows.engines import read_static
 
@@ -196,6 +196,7 @@ def _print_stored(
     study: StudyDocument, png: Path, settings: OredoxSettings, dpi: int = DEFAULT_DPI
 ) -> None:
     """A finished study: its tables, its statics, where it is stored, its figures."""
+    from oredox import report
     from oredox.analysis.plots import plot_hull_and_voltage
     from oredox.store import describe_store
 
@@ -265,6 +266,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
 ) -> None:
     """State of the submitted studies (FireWorks)."""
+    from oredox import report
     from oredox.workflows.cluster import load_profile
     from oredox.workflows.submit import workflow_status
 
@@ -300,6 +302,7 @@ template_app = typer.Typer(
 @template_app.command("list")
 def template_list() -> None:
     """The shipped study templates."""
+    from oredox import report
     from oredox.workflows.templates import load_template, shipped_templates
 
     templates = {name: load_template(name) for name in sorted(shipped_templates())}

@@ -23,8 +23,10 @@ Arrangements are bit masks over the alkali sites (bit i set: site i is vacant), 
 :func:`masks_to_configurations` convert). A configuration's id within a study is
 ``k<vacancies>-<i>`` (:func:`config_ids`).
 
-Permuting a mask uses one lookup table per byte and
-symmetry operation; the scanning loop is compiled with numba.
+Permuting a mask uses one lookup table per byte and symmetry operation; the scanning
+loop is compiled with numba in :mod:`~oredox.structures.delithiation_kernels`, imported
+on first use: importing this module loads neither numba nor pymatgen's symmetry
+analyser (that one only when a symmetry is computed).
 """
 
 from __future__ import annotations
@@ -34,14 +36,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from math import comb
+from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 from monty.json import MSONable
-from pymatgen.core import Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from oredox.errors import OredoxInputError
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
 
 MAX_ALKALI_SITES = 62  # bit masks in int64
 MAX_RAW_CONFIGURATIONS = 50_000_000  # default limit of exhaustive enumeration
@@ -113,11 +116,15 @@ class AlkaliSymmetry(MSONable):
 
     def canonical(self, masks: np.ndarray) -> np.ndarray:
         """Smallest mask of each mask's orbit (its canonical representative)."""
-        return _canonical(np.asarray(masks, dtype=np.int64), self.tables)
+        from oredox.structures.delithiation_kernels import canonical
+
+        return canonical(np.asarray(masks, dtype=np.int64), self.tables)
 
     def multiplicity(self, masks: np.ndarray) -> np.ndarray:
         """Orbit size of each mask: group order over the size of its stabiliser."""
-        stab = _stabilisers(np.asarray(masks, dtype=np.int64), self.tables)
+        from oredox.structures.delithiation_kernels import stabilisers
+
+        stab = stabilisers(np.asarray(masks, dtype=np.int64), self.tables)
         return len(self.permutations) // stab
 
 
@@ -140,6 +147,8 @@ def alkali_symmetry(
     OredoxInputError
         If ``host`` has no ``alkali`` site.
     """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
     indices = tuple(i for i, site in enumerate(host) if site.specie.symbol == alkali)
     if not indices:
         raise OredoxInputError(
@@ -202,6 +211,8 @@ def iter_configurations(
 
     Memory stays at one chunk of raw arrangements however many there are.
     """
+    from oredox.structures.delithiation_kernels import scan
+
     n = symmetry.n_sites
     _check_k(n, n_vacancies)
     if n > MAX_ALKALI_SITES:
@@ -218,7 +229,7 @@ def iter_configurations(
     stabilisers = np.empty(chunk, dtype=np.int64)
     mask = (1 << n_vacancies) - 1
     while mask >= 0:
-        mask, found = _scan(mask, n, tables, chunk, masks, stabilisers)
+        mask, found = scan(mask, n, tables, chunk, masks, stabilisers)
         for m, stab in zip(masks[:found], stabilisers[:found], strict=True):
             yield Configuration(n_vacancies, _bits(int(m), n), n_ops // int(stab))
 
@@ -355,63 +366,3 @@ def _byte_tables(perms: np.ndarray) -> np.ndarray:
                     np.int64(1) << perms[g, site]
                 )
     return tables
-
-
-@numba.njit(cache=True)
-def _image(mask, tables, g):
-    image = 0
-    byte = 0
-    while mask:
-        image |= tables[g, byte, mask & 255]
-        mask >>= 8
-        byte += 1
-    return image
-
-
-@numba.njit(cache=True)
-def _scan(mask, n, tables, capacity, out_masks, out_stab):
-    """Walk k-subsets from ``mask`` (Gosper's hack); keep orbit minima.
-
-    Returns the next mask to scan (-1 when done) and how many were written.
-    """
-    n_ops = tables.shape[0]
-    limit = np.int64(1) << n
-    found = 0
-    while mask < limit and found < capacity:
-        stab = 0
-        smallest = True
-        for g in range(n_ops):
-            image = _image(mask, tables, g)
-            if image < mask:
-                smallest = False
-                break
-            if image == mask:
-                stab += 1
-        if smallest:
-            out_masks[found] = mask
-            out_stab[found] = stab
-            found += 1
-        low = mask & -mask
-        ripple = mask + low
-        mask = (((ripple ^ mask) >> 2) // low) | ripple
-    return (mask if mask < limit else -1), found
-
-
-@numba.njit(cache=True)
-def _canonical(masks, tables):
-    out = masks.copy()
-    for i in range(masks.shape[0]):
-        for g in range(tables.shape[0]):
-            image = _image(masks[i], tables, g)
-            out[i] = min(out[i], image)
-    return out
-
-
-@numba.njit(cache=True)
-def _stabilisers(masks, tables):
-    out = np.zeros(masks.shape[0], dtype=np.int64)
-    for i in range(masks.shape[0]):
-        for g in range(tables.shape[0]):
-            if _image(masks[i], tables, g) == masks[i]:
-                out[i] += 1
-    return out
