@@ -1,5 +1,7 @@
 """SQS, pair statistics and Monte Carlo: hand-checked cases and their physics."""
 
+from itertools import combinations
+
 import numpy as np
 import pytest
 from pymatgen.analysis.ewald import EwaldSummation
@@ -16,6 +18,8 @@ from oredox.structures.frameworks import rock_salt
 from oredox.structures.seeds import LTNO_CATIONS, ltno_spread, ltno_sqs
 from oredox.structures.sqs import compact_supercell, generate_sqs, minimize_contacts
 from oredox.structures.sro import (
+    anion_environments,
+    cation_geometry,
     monte_carlo_sro,
     sro_descriptors,
     zero_tm_tetrahedra_fraction,
@@ -250,3 +254,94 @@ def test_pair_cluster_expansion_alone_separates_transition_metals():
             supercell_matrix=np.diag([3, 2, 2]),
             pair_interactions={("Mn", "Ti", 1): 0.1},
         )
+
+
+def _reference_anion_environments(structure, cation_sites):
+    """The per-anion neighbour search the descriptors used before their tables."""
+    cations = set(cation_sites)
+    histogram = {}
+    anions = [i for i in range(len(structure)) if i not in cations]
+    for i in anions:
+        neighbours = sorted(
+            (
+                n
+                for n in structure.get_neighbors(structure[i], 3.5)
+                if n.index in cations
+            ),
+            key=lambda n: n.nn_distance,
+        )[:6]
+        n_alkali = sum(n.specie.symbol in ("Li", "Na") for n in neighbours)
+        histogram[str(n_alkali)] = histogram.get(str(n_alkali), 0) + 1
+    return {k: v / len(anions) for k, v in sorted(histogram.items())}
+
+
+def _reference_zero_tm_fraction(structure, cation_sites, nn_distance):
+    """The triple loop over neighbours, tetrahedra told apart by their centroid."""
+    tol = 0.05 * nn_distance
+    alkali = {i: structure[i].specie.symbol in ("Li", "Na") for i in cation_sites}
+    centroids = {}
+    for i in cation_sites:
+        neighbours = [
+            n
+            for n in structure.get_neighbors(structure[i], nn_distance + tol)
+            if n.index in alkali
+        ]
+        for a, b, c in combinations(neighbours, 3):
+            edges = (a.coords - b.coords, a.coords - c.coords, b.coords - c.coords)
+            if all(abs(np.linalg.norm(e) - nn_distance) < tol for e in edges):
+                centre = (structure[i].coords + a.coords + b.coords + c.coords) / 4
+                frac = structure.lattice.get_fractional_coords(centre) % 1.0
+                members = (i, a.index, b.index, c.index)
+                centroids[tuple(np.round(frac, 3) % 1.0)] = all(
+                    alkali[m] for m in members
+                )
+    return sum(centroids.values()) / len(centroids), len(centroids)
+
+
+def _li_rich_primitive():
+    return rock_salt(
+        {"Li": 2 / 3, "Ni": 1 / 3},
+        a=A,
+        oxidation_states={"Li": 1, "Ni": 4},
+        cell="primitive",
+    )
+
+
+@pytest.mark.parametrize(
+    "parent, matrix, seed",
+    [
+        (ltno_parent, np.diag([1, 1, 24]), 2),  # elongated: images along the long axis
+        (lambda: rock_salt(LTNO_CATIONS, a=A), np.diag([3, 2, 2]), 5),
+        (_li_rich_primitive, np.diag([1, 1, 3]), 1),  # a site next to its own images
+    ],
+)
+def test_tetrahedra_and_anion_tables_match_the_neighbour_search(parent, matrix, seed):
+    cell = generate_sqs(parent(), supercell_matrix=matrix, n_steps=0, seed=seed)
+    sites = [i for i, site in enumerate(cell) if site.specie.oxi_state > 0]
+    nn = A / np.sqrt(2)
+    fraction, n_tetrahedra = _reference_zero_tm_fraction(cell, sites, nn)
+    assert n_tetrahedra == 2 * len(sites)  # fcc: two tetrahedra per cation
+    assert len(cation_geometry(cell, sites, nn).tetrahedra) == n_tetrahedra
+    assert zero_tm_tetrahedra_fraction(cell, sites, nn) == fraction
+    assert 0 < fraction < 1  # both kinds of tetrahedra present: the test can fail
+    assert anion_environments(cell, sites) == _reference_anion_environments(cell, sites)
+    descriptors = sro_descriptors(cell)
+    assert descriptors["zero_tm_tetrahedra_fraction"] == fraction
+    assert descriptors["anion_environments"] == anion_environments(cell, sites)
+
+
+def test_one_site_cell_has_two_tetrahedra_among_its_own_images():
+    cell = rock_salt({"Li": 1.0}, anion="F", a=A, cell="primitive")
+    assert len(cation_geometry(cell, [0], A / np.sqrt(2)).tetrahedra) == 2
+    assert _reference_zero_tm_fraction(cell, [0], A / np.sqrt(2)) == (1.0, 2)
+    assert anion_environments(cell, [0]) == {"6": 1.0}
+
+
+def test_monte_carlo_descriptors_equal_those_of_its_snapshots(mc_result):
+    for snapshot, descriptors in zip(
+        mc_result.snapshots, mc_result.descriptors, strict=True
+    ):
+        again = sro_descriptors(snapshot)
+        for key in ("anion_environments", "zero_tm_tetrahedra_fraction", "species"):
+            assert descriptors[key] == again[key]
+        assert descriptors["warren_cowley_alpha"] == again["warren_cowley_alpha"]

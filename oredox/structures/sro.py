@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from itertools import combinations
 
 import numba
 import numpy as np
 from pymatgen.core import Structure
+from pymatgen.core.periodic_table import get_el_sp
+from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from oredox.errors import OredoxInputError
 from oredox.structures.clusters import (
@@ -133,13 +136,8 @@ def monte_carlo_sro(
     radii = shell_radii(structure, prepared.parent_sites, max(4, len(eci)))
     shells = pair_shells(cell, sites, radii)
     eci = np.pad(eci, ((0, len(radii) - len(eci)), (0, 0), (0, 0)))
-    kernel_args = (
-        shells.pointer,
-        shells.neighbour,
-        shells.shell,
-        shells.count.astype(np.float64),
-        eci,
-    )
+    count = shells.count.astype(np.float64)
+    kernel_args = (shells.pointer, shells.neighbour, shells.shell, count, eci)
 
     def energy(occ):
         q = charges[occ]
@@ -148,18 +146,10 @@ def monte_carlo_sro(
             q @ coupling @ q + 2 * q @ fixed_potential + 0.5 * np.sum(counts * eci)
         )
 
-    def describe(occ):
-        ordered = prepared.occupy(occ)
-        return sro_descriptors(
-            ordered,
-            shells=shells,
-            sites=sites,
-            species=species,
-            occupation=occ,
-            concentrations=conc,
-        )
+    geometry = cation_geometry(cell, sites, float(shells.radii[0]))  # once per cell
+    describe = partial(sro_descriptors, cell, shells, sites, species, geometry=geometry)
 
-    initial = (energy(occupation), describe(occupation))
+    initial = (energy(occupation), describe(occupation, conc))
     beta = 1.0 / (BOLTZMANN_EV_PER_K * temperature_K)
     n_steps = n_sweeps * len(sites)
     half = n_steps // 2
@@ -178,7 +168,7 @@ def monte_carlo_sro(
         elapsed += time.perf_counter() - start
         snapshots.append(prepared.occupy(occ))
         energies.append(energy(occ))
-        descriptors.append(describe(occ))
+        descriptors.append(describe(occ, conc))
     total = half + chunk * n_snapshots
     for snap in snapshots:
         snap.properties["provenance"] = {
@@ -206,63 +196,73 @@ def sro_descriptors(
     species=None,
     occupation=None,
     concentrations=None,
+    geometry: CationGeometry | None = None,
 ) -> dict:
     """Warren-Cowley alpha, anion-environment histogram and 0-TM tetrahedra fraction.
 
     Works on any ordered rock-salt-type structure; the optional arguments let the
-    Monte Carlo reuse its neighbour lists.
+    Monte Carlo reuse its neighbour lists and tetrahedra (:func:`cation_geometry`).
     """
-    cation_sites = (
-        [i for i, s in enumerate(structure) if s.specie.oxi_state > 0]
-        if sites is None
-        else sites
-    )
+    if sites is None:
+        sites = [i for i, s in enumerate(structure) if s.specie.oxi_state > 0]
     if species is None:
-        species = sorted(
-            {structure[i].specie for i in cation_sites}, key=lambda sp: sp.Z
-        )
-        species = [str(sp) for sp in species]
-        occupation = np.array(
-            [species.index(str(structure[i].specie)) for i in cation_sites]
-        )
-        concentrations = np.bincount(occupation, minlength=len(species)) / len(
-            occupation
-        )
+        present = [str(structure[i].specie) for i in sites]
+        species = sorted(set(present), key=lambda sp: get_el_sp(sp).Z)
+        occupation = np.array([species.index(sp) for sp in present])
+        concentrations = np.bincount(occupation) / len(occupation)
     if shells is None:
-        radii = shell_radii(structure, cation_sites, 4)
-        shells = pair_shells(structure, cation_sites, radii)
-    quality = order_quality(shells, np.asarray(occupation), species, concentrations)
-    nn = float(shells.radii[0])
+        radii = shell_radii(structure, sites, 4)
+        shells = pair_shells(structure, sites, radii)
+    occupation = np.asarray(occupation)
+    quality = order_quality(shells, occupation, species, concentrations)
+    if geometry is None:
+        geometry = cation_geometry(structure, sites, float(shells.radii[0]))
+    alkali = np.array([get_el_sp(sp).symbol in ALKALI_ELEMENTS for sp in species])
+    is_alkali = alkali[occupation]
     return {
         "warren_cowley_alpha": quality.warren_cowley,
         "shell_radii_A": quality.shell_radii_A,
         "species": species,
-        "anion_environments": anion_environments(structure, cation_sites),
-        "zero_tm_tetrahedra_fraction": zero_tm_tetrahedra_fraction(
-            structure, cation_sites, nn
-        ),
+        "anion_environments": _histogram(geometry.anion_cations, is_alkali),
+        "zero_tm_tetrahedra_fraction": _zero_tm(geometry.tetrahedra, is_alkali),
     }
+
+
+@dataclass(frozen=True)
+class CationGeometry:
+    """Neighbour tables of a cell, fixed while its cations are rearranged.
+
+    Attributes
+    ----------
+    tetrahedra
+        Nearest-neighbour cation tetrahedra, shape (n, 4), as positions in the cation
+        site list; every tetrahedron of the periodic cell once.
+    anion_cations
+        The six nearest cations of each anion (within 3.5 A, every periodic image
+        counted), shape (n_anions, 6), as positions in the cation site list;
+        ``n_cations`` pads the row of an anion with fewer.
+    """
+
+    tetrahedra: np.ndarray
+    anion_cations: np.ndarray
+
+
+def cation_geometry(
+    structure: Structure, cation_sites: list[int], nn_distance: float
+) -> CationGeometry:
+    """:class:`CationGeometry` of ``structure``: computed once per lattice."""
+    return CationGeometry(
+        tetrahedra=_tetrahedra(structure, cation_sites, nn_distance),
+        anion_cations=_anion_cations(structure, cation_sites),
+    )
 
 
 def anion_environments(
     structure: Structure, cation_sites: list[int]
 ) -> dict[str, float]:
     """Fraction of anions with n alkali among their 6 nearest cations, keyed 'n'."""
-    cations = set(cation_sites)
-    histogram: dict[str, int] = {}
-    anions = [i for i in range(len(structure)) if i not in cations]
-    for i in anions:
-        neighbours = sorted(
-            (
-                n
-                for n in structure.get_neighbors(structure[i], 3.5)
-                if n.index in cations
-            ),
-            key=lambda n: n.nn_distance,
-        )[:6]
-        n_alkali = sum(n.specie.symbol in ALKALI_ELEMENTS for n in neighbours)
-        histogram[str(n_alkali)] = histogram.get(str(n_alkali), 0) + 1
-    return {k: v / len(anions) for k, v in sorted(histogram.items())}
+    table = _anion_cations(structure, cation_sites)
+    return _histogram(table, _alkali_mask(structure, cation_sites))
 
 
 def zero_tm_tetrahedra_fraction(
@@ -274,30 +274,99 @@ def zero_tm_tetrahedra_fraction(
     cation), periodic images included; a tetrahedron is 0-TM when its four cations are
     all alkali (Li, Na).
     """
+    tetrahedra = _tetrahedra(structure, cation_sites, nn_distance)
+    return _zero_tm(tetrahedra, _alkali_mask(structure, cation_sites))
+
+
+def _histogram(anion_cations: np.ndarray, is_alkali: np.ndarray) -> dict:
+    n_alkali = np.append(is_alkali, False)[anion_cations].sum(axis=1)
+    histogram = np.bincount(n_alkali)
+    return {str(n): int(k) / len(n_alkali) for n, k in enumerate(histogram) if k}
+
+
+def _zero_tm(tetrahedra: np.ndarray, is_alkali: np.ndarray) -> float:
+    return int(np.all(is_alkali[tetrahedra], axis=1).sum()) / len(tetrahedra)
+
+
+def _alkali_mask(structure: Structure, sites: list[int]) -> np.ndarray:
+    return np.array([structure[i].specie.symbol in ALKALI_ELEMENTS for i in sites])
+
+
+def _tetrahedra(
+    structure: Structure, cation_sites: list[int], nn_distance: float
+) -> np.ndarray:
+    """Cation nearest-neighbour 4-cliques (edges within 5 % of ``nn_distance``).
+
+    Each periodic tetrahedron once: from its member first by (site, lattice image).
+    """
+    frac = structure.frac_coords[list(cation_sites)]
+    cart = structure.lattice.get_cartesian_coords(frac)
     tol = 0.05 * nn_distance
-    is_alkali = {i: structure[i].specie.symbol in ALKALI_ELEMENTS for i in cation_sites}
-    cation_set = set(cation_sites)
-    centroids = {}
-    for i in cation_sites:
-        neighbours = [
-            n
-            for n in structure.get_neighbors(structure[i], nn_distance + tol)
-            if n.index in cation_set
-        ]
-        for a, b, c in combinations(neighbours, 3):
-            if (
-                abs(np.linalg.norm(a.coords - b.coords) - nn_distance) < tol
-                and abs(np.linalg.norm(a.coords - c.coords) - nn_distance) < tol
-                and abs(np.linalg.norm(b.coords - c.coords) - nn_distance) < tol
-            ):
-                centre = (structure[i].coords + a.coords + b.coords + c.coords) / 4
-                frac = structure.lattice.get_fractional_coords(centre) % 1.0
-                key = tuple(np.round(frac, 3) % 1.0)
-                members = (i, a.index, b.index, c.index)
-                centroids[key] = all(is_alkali[m] for m in members)
-    if not centroids:
+    centre, point, image, _ = _neighbours(structure, cart, cart, nn_distance + tol)
+    slot, width = _slots(centre)
+    shape = (len(cation_sites), max(width, 3))
+    valid, later = np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool)
+    site = np.zeros(shape, dtype=np.int64)
+    position = np.zeros((*shape, 3))
+    valid[centre, slot] = True
+    site[centre, slot] = point
+    position[centre, slot] = cart[point] + image @ structure.lattice.matrix
+    # the centre comes first when each neighbour has a higher (site, image)
+    x, y, z = image.T
+    later_image = (x > 0) | ((x == 0) & ((y > 0) | ((y == 0) & (z > 0))))
+    later[centre, slot] = (point > centre) | ((point == centre) & later_image)
+    edge = np.linalg.norm(position[:, :, None] - position[:, None], axis=-1)
+    adjacent = (np.abs(edge - nn_distance) < tol) & valid[:, :, None] & valid[:, None]
+    a, b, c = np.array(list(combinations(range(shape[1]), 3))).T
+    keep = adjacent[:, a, b] & adjacent[:, a, c] & adjacent[:, b, c]
+    owner, triple = np.nonzero(keep & later[:, a] & later[:, b] & later[:, c])
+    if len(owner) == 0:
         raise OredoxInputError("no cation tetrahedra found: is this a rock-salt cell?")
-    return sum(centroids.values()) / len(centroids)
+    members = (site[owner, a[triple]], site[owner, b[triple]], site[owner, c[triple]])
+    return np.column_stack([owner, *members])
+
+
+def _anion_cations(structure: Structure, cation_sites: list[int]) -> np.ndarray:
+    """The six nearest cations (within 3.5 A) of every non-cation site."""
+    cations = set(cation_sites)
+    anions = [i for i in range(len(structure)) if i not in cations]
+    cart = structure.cart_coords
+    centre, point, _, distance = _neighbours(
+        structure, cart[anions], cart[list(cation_sites)], 3.5
+    )
+    order = np.lexsort((distance, centre))  # by anion, then distance
+    centre, point = centre[order], point[order]
+    slot, _ = _slots(centre)
+    table = np.full((len(anions), 6), len(cation_sites), dtype=np.int64)
+    table[centre[slot < 6], slot[slot < 6]] = point[slot < 6]
+    return table
+
+
+def _slots(centre: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rank of each entry within its centre (entries grouped by centre), max count."""
+    counts = np.bincount(centre) if len(centre) else np.zeros(1, dtype=np.int64)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(len(centre)) - first, int(counts.max())
+
+
+def _neighbours(structure: Structure, centres, points, cutoff: float):
+    """(centre, point, image, distance) of the ``points`` images within ``cutoff``.
+
+    Cartesian input (A), every periodic image, zero distances excluded; grouped by
+    centre.
+    """
+    lattice = structure.lattice
+    found = find_points_in_spheres(
+        *(np.ascontiguousarray(x, dtype=float) for x in (points, centres)),
+        r=cutoff,
+        pbc=np.array(lattice.pbc, dtype=np.int64),
+        lattice=np.ascontiguousarray(lattice.matrix, dtype=float),
+        tol=1e-8,
+    )
+    near = np.flatnonzero(found[3] > 1e-8)
+    near = near[np.argsort(found[0][near], kind="stable")]
+    centre, point, image, distance = (x[near] for x in found)
+    return centre.astype(np.int64), point.astype(np.int64), np.rint(image), distance
 
 
 def _charge(species: str) -> float:
