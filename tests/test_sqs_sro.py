@@ -345,3 +345,53 @@ def test_monte_carlo_descriptors_equal_those_of_its_snapshots(mc_result):
         for key in ("anion_environments", "zero_tm_tetrahedra_fraction", "species"):
             assert descriptors[key] == again[key]
         assert descriptors["warren_cowley_alpha"] == again["warren_cowley_alpha"]
+
+
+def _reference_pair_shells(structure, sites, n_shells):
+    """Shells and neighbour lists found one site at a time, as before the tables."""
+    lattice, frac = structure.lattice, structure.frac_coords[sites]
+    distances = []
+    for f in frac:
+        found = lattice.get_points_in_sphere(frac, lattice.get_cartesian_coords(f), 8)
+        distances.extend(d for _, d, _, _ in found if d > 1e-3)
+    radii = []
+    for d in sorted(distances):
+        if not radii or d - radii[-1] > 1e-3:
+            radii.append(d)
+    radii = np.array(radii[:n_shells])
+    lists = []
+    for f in frac:
+        found = lattice.get_points_in_sphere(
+            frac, lattice.get_cartesian_coords(f), radii[-1] + 1e-3
+        )
+        counted = {}
+        for _, d, j, _ in found:
+            for s in np.flatnonzero(np.abs(radii - d) < 1e-3)[:1]:
+                counted[(int(j), int(s))] = counted.get((int(j), int(s)), 0) + 1
+        lists.append(sorted(counted.items()))
+    return radii, lists
+
+
+@pytest.mark.parametrize(
+    "structure",
+    [
+        lambda: generate_sqs(ltno_parent(), n_cells=24, n_steps=0, seed=1),
+        lambda: Structure(
+            Lattice.from_parameters(3.1, 4.7, 5.3, 71, 83, 101),
+            ["Li", "Ni", "Li", "Co"],
+            [[0, 0, 0], [0.3, 0.5, 0.1], [0.6, 0.2, 0.7], [0.9, 0.85, 0.4]],
+        ),
+    ],
+)
+def test_pair_shells_match_the_search_one_site_at_a_time(structure):
+    cell = structure()
+    sites = [i for i, site in enumerate(cell) if site.specie.symbol != "O"]
+    radii, lists = _reference_pair_shells(cell, sites, 4)
+    assert np.array_equal(shell_radii(cell, sites, 4), radii)  # to the last bit
+    shells = pair_shells(cell, sites, radii)
+    for i, expected in enumerate(lists):
+        entries = range(shells.pointer[i], shells.pointer[i + 1])
+        found = [
+            ((shells.neighbour[e], shells.shell[e]), shells.count[e]) for e in entries
+        ]
+        assert found == expected

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from pymatgen.core import Structure
+from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from oredox.errors import OredoxInputError
 
@@ -52,16 +53,14 @@ class PairShells:
 
 def shell_radii(parent: Structure, sites: list[int], n_shells: int) -> np.ndarray:
     """The first ``n_shells`` distinct distances (A) between ``sites`` of ``parent``."""
-    frac = parent.frac_coords[sites]
-    cutoff = 1.5 * parent.lattice.volume ** (1 / 3) + 1.0
+    lattice, frac = parent.lattice, parent.frac_coords[sites]
+    points = lattice.get_cartesian_coords(frac)
+    centres = [lattice.get_cartesian_coords(f) for f in frac]  # rounded as before
+    # a sphere a little wider than the volume per site; grown until enough shells
+    cutoff = 1.5 * (lattice.volume / len(sites)) ** (1 / 3) + 1.0
     while True:
-        distances = []
-        for i in range(len(sites)):
-            neighbours = parent.lattice.get_points_in_sphere(
-                frac, parent.lattice.get_cartesian_coords(frac[i]), cutoff
-            )
-            distances.extend(d for _, d, _, _ in neighbours if d > DISTANCE_TOL)
-        radii = _distinct(sorted(distances))
+        distances = _sphere_neighbours(lattice, points, centres, cutoff)[2]
+        radii = _distinct(np.sort(distances[distances > DISTANCE_TOL]))
         if len(radii) >= n_shells:
             return np.array(radii[:n_shells])
         cutoff *= 1.5
@@ -71,37 +70,44 @@ def pair_shells(
     structure: Structure, sites: list[int], radii: np.ndarray
 ) -> PairShells:
     """Neighbour lists of ``sites`` in ``structure`` at the distances ``radii``."""
-    frac = structure.frac_coords[sites]
-    cart = structure.lattice.get_cartesian_coords(frac)
-    pointer = [0]
-    neighbour, shell, count = [], [], []
-    for i in range(len(sites)):
-        found = structure.lattice.get_points_in_sphere(
-            frac, cart[i], radii[-1] + DISTANCE_TOL, zip_results=False
-        )
-        _, dists, indices, _ = found
-        per_key: dict[tuple[int, int], int] = {}
-        for dist, j in zip(dists, indices, strict=True):
-            s = np.flatnonzero(np.abs(radii - dist) < DISTANCE_TOL)
-            if len(s):
-                key = (int(j), int(s[0]))
-                per_key[key] = per_key.get(key, 0) + 1
-        for (j, s), c in sorted(per_key.items()):
-            neighbour.append(j)
-            shell.append(s)
-            count.append(c)
-        pointer.append(len(neighbour))
-    shell_arr = np.array(shell, dtype=np.int64)
-    count_arr = np.array(count, dtype=np.int64)
-    bonds = np.bincount(shell_arr, weights=count_arr, minlength=len(radii))
+    radii = np.asarray(radii, dtype=float)
+    n_sites, n_shells = len(sites), len(radii)
+    cart = structure.lattice.get_cartesian_coords(structure.frac_coords[sites])
+    centre, point, dist = _sphere_neighbours(
+        structure.lattice, cart, cart, radii[-1] + DISTANCE_TOL
+    )
+    close = np.abs(dist[:, None] - radii[None, :]) < DISTANCE_TOL
+    found = close.any(axis=1)
+    # one entry per (site, neighbour, shell), sorted, counting the periodic images
+    key = (centre[found] * n_sites + point[found]) * n_shells
+    key, count = np.unique(key + close[found].argmax(axis=1), return_counts=True)
+    site = key // (n_sites * n_shells)
+    shell = key % n_shells
+    bonds = np.bincount(shell, weights=count, minlength=n_shells)
     return PairShells(
-        radii=np.asarray(radii, dtype=float),
-        pointer=np.array(pointer, dtype=np.int64),
-        neighbour=np.array(neighbour, dtype=np.int64),
-        shell=shell_arr,
-        count=count_arr,
+        radii=radii,
+        pointer=np.concatenate([[0], np.cumsum(np.bincount(site, minlength=n_sites))]),
+        neighbour=key // n_shells % n_sites,
+        shell=shell,
+        count=count.astype(np.int64),
         bonds=bonds.astype(np.int64),
     )
+
+
+def _sphere_neighbours(lattice, points, centres, cutoff: float):
+    """(centre, point, distance) of ``points`` images near ``centres``.
+
+    Every periodic image within ``cutoff`` (Cartesian, A), zero distances included.
+    """
+    centre, point, _, distance = find_points_in_spheres(
+        np.ascontiguousarray(points, dtype=float),
+        np.ascontiguousarray(centres, dtype=float),
+        r=float(cutoff),
+        pbc=np.ascontiguousarray(lattice.pbc, dtype=np.int64),
+        lattice=np.ascontiguousarray(lattice.matrix, dtype=float),
+        tol=1e-8,
+    )
+    return centre.astype(np.int64), point.astype(np.int64), distance
 
 
 def pair_counts(
