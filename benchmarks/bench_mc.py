@@ -24,35 +24,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cells import DIELECTRIC, TEMPERATURE, ltno_primitive
 from measured import spread, write_results
 from pymatgen.analysis.ewald import EwaldSummation
-from pymatgen.core import Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 from smol.cofe import ClusterExpansion, ClusterSubspace
 from smol.cofe.extern import EwaldTerm
 from smol.moca import Ensemble, Sampler
 
-from oredox.structures.frameworks import rock_salt
 from oredox.structures.sqs import compact_supercell
 from oredox.structures.sro import monte_carlo_sro
-
-CONC = {"Li": 7 / 12, "Ti": 7 / 24, "Ni": 1 / 8}
-DIELECTRIC = 10.0
-TEMPERATURE = 1500.0
-
-
-def primitive() -> Structure:
-    disordered = rock_salt(CONC, a=4.15)
-    prim = SpacegroupAnalyzer(
-        rock_salt({"Ni": 1.0}, a=4.15)
-    ).get_primitive_standard_structure()
-    cation = next(s for s in disordered if not s.is_ordered).species
-    anion = next(s for s in disordered if s.is_ordered).species
-    return Structure(
-        prim.lattice,
-        [cation if s.specie.symbol == "Ni" else anion for s in prim],
-        prim.frac_coords,
-    )
 
 
 def main() -> None:
@@ -64,7 +44,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     load_start = os.getloadavg()
-    prim = primitive()
+    prim = ltno_primitive()
     matrix = compact_supercell(prim, 192)
     sweeps = max(2, args.steps // 192)
 

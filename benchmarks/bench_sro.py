@@ -24,34 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from cells import DIELECTRIC, TEMPERATURE, ltno_primitive
 from measured import spread, write_results
-from pymatgen.core import Structure
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from oredox.structures import sro
-from oredox.structures.frameworks import rock_salt
 from oredox.structures.sqs import compact_supercell
 
 BEFORE = "01e7188a19d97b42019f0a2fa601f77512045fc5"
 REPO = Path(__file__).resolve().parent.parent
-CONC = {"Li": 7 / 12, "Ti": 7 / 24, "Ni": 1 / 8}
-DIELECTRIC = 10.0
-TEMPERATURE = 1500.0
-
-
-def primitive() -> Structure:
-    """The primitive disordered LTNO cell of bench_mc.py (without its smol import)."""
-    disordered = rock_salt(CONC, a=4.15)
-    prim = SpacegroupAnalyzer(
-        rock_salt({"Ni": 1.0}, a=4.15)
-    ).get_primitive_standard_structure()
-    cation = next(s for s in disordered if not s.is_ordered).species
-    anion = next(s for s in disordered if s.is_ordered).species
-    return Structure(
-        prim.lattice,
-        [cation if s.specie.symbol == "Ni" else anion for s in prim],
-        prim.frac_coords,
-    )
 
 
 def load_before(revision: str, folder: Path):
@@ -98,7 +78,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     load_start = os.getloadavg()
-    prim = primitive()
+    prim = ltno_primitive()
     matrix = compact_supercell(prim, 192)
     folder = Path(tempfile.mkdtemp(prefix="bench_sro_"))
     versions = {"before": load_before(args.before, folder), "after": sro}
