@@ -143,12 +143,16 @@ def _local_dos(projections) -> dict:
         if not table:
             continue
         weights = sum(table.values())
-        energies, curve = projections.dos(weights, points=1501)
+        if spin_polarised:  # each spin once; their sum is the summed DOS
+            energies, up = projections.dos(weights, points=1501, spin=0)
+            _, down = projections.dos(weights, points=1501, spin=1)
+            curve = up + down
+        else:
+            energies, curve = projections.dos(weights, points=1501)
         keep = (energies >= DOS_WINDOW_EV[0]) & (energies <= DOS_WINDOW_EV[1])
         out["energies_eV"] = energies[keep].round(4).tolist()
         out[name] = curve[keep].round(5).tolist()
         if spin_polarised:
-            for spin, suffix in ((0, "up"), (1, "down")):
-                _, one = projections.dos(weights, points=1501, spin=spin)
-                out[f"{name}_{suffix}"] = one[keep].round(5).tolist()
+            out[f"{name}_up"] = up[keep].round(5).tolist()
+            out[f"{name}_down"] = down[keep].round(5).tolist()
     return out
