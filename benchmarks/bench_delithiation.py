@@ -6,8 +6,11 @@ Sections (all by default; pick with --only):
   Li16Mn8O24 (Li2MnO3 conventional cell doubled along c). Like for like: contents
   1-15 ranked by the same compensated Ewald energy, oredox (every distinct
   arrangement) vs pymatgen's OrderDisorderedStructureTransformation (as many lowest
-  orderings, symmetry duplicates included). icet's enumerate_structures (every cell
-  shape of 4 primitive cells, a different and larger task) is timed once, no ratio.
+  orderings, symmetry duplicates included). Enumeration alone, the same output: CASM's
+  ``ConfigEnumAllOccupations`` on the same fixed cell (libcasm-configuration in its
+  own environment, ``--casm-python``; timed in its child process, counts per content
+  checked equal to oredox's). icet's enumerate_structures (every cell shape of 4
+  primitive cells, a different and larger task) is timed once, labelled, no ratio.
 - ``ewald``: rank every distinct arrangement of 8 vacancies among the 28 Li of the
   LTNO SQS cell doubled (about 1.5 million) by compensated point-charge Ewald energy,
   keeping the 20 lowest; pymatgen's ODST asked for the same 20 lowest (raw orderings,
@@ -34,7 +37,8 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from measured import spread
+from bench_enumeration import casm_counts, default_casm_python
+from measured import load_now, spread
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from oredox.structures.delithiation import (
@@ -98,7 +102,7 @@ def pymatgen_ranked(host, sym, contents) -> tuple[list[tuple[float, int]], float
     return out, time.perf_counter() - start
 
 
-def bench_enumeration(repeats: int = 3) -> dict:
+def bench_enumeration(repeats: int = 3, casm_python: Path | None = None) -> dict:
     """Li16Mn8O24: enumeration, and Ewald-ranked orderings against pymatgen's ODST.
 
     Like for like: contents 1-15 (pymatgen refuses the ordered end members), the same
@@ -107,21 +111,36 @@ def bench_enumeration(repeats: int = 3) -> dict:
     arrangement ranked; pymatgen returns as many lowest raw orderings, symmetry
     duplicates included. icet's enumerate_structures (size 4) enumerates every cell
     shape of that size, a different and larger task: timed once, no ratio.
+
+    Enumeration alone (all 17 contents, no ranking) against CASM's
+    ConfigEnumAllOccupations on the same fixed cell, when ``casm_python`` is given:
+    the same output, the distinct arrangements per content, checked equal each run.
     """
     host = li16mn8o24()
     sym = alkali_symmetry(host)
     contents = range(1, sym.n_sites)
     enumerate_all(sym)  # compile
     oredox_ranked(host, [1])
-    t_all, t_ranked, t_pmg = [], [], []
+    t_all, t_ranked, t_pmg, t_casm, loads = [], [], [], [], []
+    casm_version = None
     for _ in range(repeats):
         start = time.perf_counter()
-        total = len(enumerate_all(alkali_symmetry(host)))
+        configs = enumerate_all(alkali_symmetry(host))
         t_all.append(time.perf_counter() - start)
+        total = len(configs)
+        if casm_python is not None:
+            counts = [0] * (sym.n_sites + 1)
+            for config in configs:
+                counts[config.n_vacancies] += 1
+            casm, elapsed, casm_version = casm_counts(casm_python, host)
+            if casm != counts:
+                raise SystemExit(f"oredox {counts} != CASM {casm}")
+            t_casm.append(elapsed)
         ranked, elapsed = oredox_ranked(host, contents)
         t_ranked.append(elapsed)
         pmg, elapsed = pymatgen_ranked(host, sym, contents)
         t_pmg.append(elapsed)
+        loads.append(os.getloadavg()[0])
     lowest_diff = max(
         abs(float(r[0]) - e) for r, (e, _) in zip(ranked, pmg, strict=True)
     )
@@ -130,14 +149,27 @@ def bench_enumeration(repeats: int = 3) -> dict:
     ratio = statistics.median(t_pmg) / statistics.median(t_ranked)
     print(
         f"oredox: {total} distinct arrangements at all 17 contents, min / median "
-        f"{min(t_all):.4f} / {statistics.median(t_all):.4f} s"
+        f"{min(t_all):.4f} / {statistics.median(t_all):.4f} s [{load_now()}]"
     )
+    casm_fields = {}
+    if t_casm:
+        casm_ratio = statistics.median(t_casm) / statistics.median(t_all)
+        print(
+            f"CASM ConfigEnumAllOccupations, the same cell, the same counts: min / "
+            f"median {min(t_casm):.4f} / {statistics.median(t_casm):.4f} s; CASM / "
+            f"oredox {casm_ratio:.3g}x (medians) [{load_now()}]"
+        )
+        casm_fields = {
+            "casm": f"libcasm-configuration {casm_version}",
+            "casm_all_contents_s": spread(t_casm),
+            "casm_ratio_median": casm_ratio,
+        }
     print(
         f"contents 1-15, Ewald-ranked: oredox {n_ranked} distinct, min / median "
         f"{min(t_ranked):.3f} / {statistics.median(t_ranked):.3f} s; pymatgen ODST "
         f"{n_pmg} orderings (duplicates included), {min(t_pmg):.2f} / "
         f"{statistics.median(t_pmg):.2f} s; ratio {ratio:.0f}x (medians); lowest "
-        f"energies per content agree to {lowest_diff:.2e} eV"
+        f"energies per content agree to {lowest_diff:.2e} eV [{load_now()}]"
     )
 
     from icet.tools import enumerate_structures
@@ -150,20 +182,22 @@ def bench_enumeration(repeats: int = 3) -> dict:
     n_icet = sum(1 for _ in enumerate_structures(atoms, [4], symbols))
     t_icet = time.perf_counter() - start
     print(
-        f"icet enumerate_structures, size 4, every cell shape (a different task): "
-        f"{n_icet} structures in {t_icet:.2f} s, once"
+        f"icet enumerate_structures, size 4, every cell shape (a different task, "
+        f"no ratio): {n_icet} structures in {t_icet:.2f} s, once [{load_now()}]"
     )
     return {
         "oredox_all_contents_s": spread(t_all),
         "oredox_distinct": total,
+        **casm_fields,
         "oredox_ranked_1_15_s": spread(t_ranked),
         "oredox_ranked_1_15_distinct": n_ranked,
         "pymatgen_odst_1_15_s": spread(t_pmg),
         "pymatgen_odst_orderings": n_pmg,
         "lowest_energy_max_diff_eV": lowest_diff,
         "ratio_median": ratio,
-        "icet_all_shapes_s": t_icet,
-        "icet_all_shapes_structures": n_icet,
+        "loadavg_1min_per_repeat": loads,
+        "icet_all_shapes_different_task_s": t_icet,
+        "icet_all_shapes_different_task_structures": n_icet,
     }
 
 
@@ -376,17 +410,28 @@ def main() -> None:
     parser.add_argument("--only", choices=["enumeration", "ewald", "chgnet", "quality"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--casm-python",
+        type=Path,
+        default=default_casm_python(),
+        help="python of an environment with libcasm-configuration, the enumeration "
+        "anchor (default: .bench-casm/bin/python if it exists, else "
+        "/tmp/casm/bin/python)",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         default=Path(__file__).parent / "results" / "delithiation.json",
     )
     args = parser.parse_args()
     sections = {
-        "enumeration": lambda: bench_enumeration(repeats=args.repeats),
+        "enumeration": lambda: bench_enumeration(args.repeats, casm_python),
         "ewald": lambda: bench_ewald(repeats=args.repeats),
         "chgnet": lambda: bench_chgnet(repeats=args.repeats),
         "quality": bench_quality,
     }
+    casm_python = args.casm_python if args.casm_python.exists() else None
+    if casm_python is None and args.only in (None, "enumeration"):
+        print(f"no {args.casm_python}: the CASM enumeration anchor skipped")
     results = {"date": date.today().isoformat(), "loadavg_start": os.getloadavg()}
     for name, fn in sections.items():
         if args.only in (None, name):

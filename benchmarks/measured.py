@@ -1,7 +1,8 @@
 """What every benchmark records beside its timings: spreads, load average, one JSON.
 
 Benchmarks run interleaved repeats and report the min and median of each side; the
-load average at the start and end of the run says how busy the machine was.
+load average beside each figure, and at the start and end of the run, says how busy
+the machine was.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from pathlib import Path
 def spread(values: list[float]) -> dict:
     """``{"min": ..., "median": ...}`` of repeated timings (or rates)."""
     return {"min": min(values), "median": statistics.median(values)}
+
+
+def load_now() -> str:
+    """The 1-, 5- and 15-minute load averages now, printed beside each figure."""
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def write_results(path: Path, load_start: tuple[float, ...], **fields) -> None:
