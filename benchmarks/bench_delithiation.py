@@ -275,12 +275,13 @@ def bench_ewald(keep: int = 20, repeats: int = 3) -> dict:
         f"Ewald ranking: {n:,} distinct arrangements of 8 vacancies on "
         f"{sym.n_sites} Li ({len(host)} atoms), min / median {min(t_oredox):.2f} / "
         f"{statistics.median(t_oredox):.2f} s; lowest {best_e[0]:.3f} eV, spread of "
-        f"the kept {keep}: {1000 * (best_e[-1] - best_e[0]):.1f} meV"
+        f"the kept {keep}: {1000 * (best_e[-1] - best_e[0]):.1f} meV [{load_now()}]"
     )
     print(
         f"pymatgen ODST, the {keep} lowest raw orderings: min / median "
         f"{min(t_pmg):.3f} / {statistics.median(t_pmg):.3f} s, lowest "
-        f"{pmg_e[0]:.3f} eV; pymatgen {ratio:.0f}x faster for the lowest {keep}"
+        f"{pmg_e[0]:.3f} eV; pymatgen {ratio:.0f}x faster for the lowest {keep} "
+        f"[{load_now()}]"
     )
     return {
         "configurations": n,
@@ -303,6 +304,18 @@ def licoo2_cell():
     return host, sym, configs, masks
 
 
+def chgnet_cells(n: int = 40):
+    """The screening host, LiCoO2 hex 2x2x1 (48 atoms), and its first ``n`` cells.
+
+    Returns (host, symmetry, occupied): the first ``n`` distinct arrangements of
+    ``enumerate_all``, as rows of occupied Li sites.
+    """
+    host = make_supercell(o3_layered("LiCoO2"), (2, 2, 1))  # 48 atoms
+    sym = alkali_symmetry(host)
+    masks = np.array([sum(1 << i for i in c.vacancies) for c in enumerate_all(sym)])
+    return host, sym, masks_to_occupied(masks[:n], sym.n_sites)
+
+
 def bench_chgnet(n: int = 40, repeats: int = 3) -> dict:
     """Same 40 single points both ways (energies compared), interleaved repeats."""
     from atomate2.forcefields.jobs import ForceFieldStaticMaker
@@ -310,10 +323,7 @@ def bench_chgnet(n: int = 40, repeats: int = 3) -> dict:
 
     from oredox.workflows.screening import ChgnetSinglePoint
 
-    host = make_supercell(o3_layered("LiCoO2"), (2, 2, 1))  # 48 atoms
-    sym = alkali_symmetry(host)
-    masks = np.array([sum(1 << i for i in c.vacancies) for c in enumerate_all(sym)])
-    occupied = masks_to_occupied(masks[:n], sym.n_sites)
+    host, sym, occupied = chgnet_cells(n)
     t_shared, t_jobs = [], []
     for _ in range(repeats):
         # oredox: one model for all (its load counted), default batch size
@@ -342,11 +352,12 @@ def bench_chgnet(n: int = 40, repeats: int = 3) -> dict:
         f"shared model {min(t_shared):.2f} / {statistics.median(t_shared):.2f} s "
         f"(model load included), one atomate2 job each {min(t_jobs):.2f} / "
         f"{statistics.median(t_jobs):.2f} s -> {ratio:.1f}x; largest energy "
-        f"difference {1000 * agree:.2f} meV"
+        f"difference {1000 * agree:.2f} meV [{load_now()}]"
     )
     print(
         "  model-call batch size, warm model: "
         + ", ".join(f"{size}: {t:.2f} s" for size, t in by_batch.items())
+        + f" (one run each; bench_chgnet_batch.py repeats it) [{load_now()}]"
     )
     return {
         "shared_model_s": spread(t_shared),
