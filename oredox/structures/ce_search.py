@@ -26,8 +26,7 @@ from pymatgen.core import Structure
 from oredox.errors import OredoxInputError
 from oredox.structures.delithiation import (
     AlkaliSymmetry,
-    configurations_to_masks,
-    enumerate_configurations,
+    iter_masks,
     masks_to_occupied,
 )
 
@@ -279,9 +278,11 @@ def lowest_exhaustive(
         )
     if symmetry is not None and symmetry.n_sites != n:
         raise OredoxInputError(f"the symmetry is of {symmetry.n_sites} sites, not {n}")
-    if symmetry is not None:
-        configs = enumerate_configurations(symmetry, n - n_occupied, max_raw=raw)
-        blocks = [masks_to_occupied(configurations_to_masks(configs), n)]
+    if symmetry is not None:  # streamed: one chunk of masks at a time
+        blocks = (
+            masks_to_occupied(masks, n)
+            for masks, _ in iter_masks(symmetry, n - n_occupied)
+        )
     else:
         blocks = _combination_blocks(n, n_occupied)
     best_occ, best_energy = np.zeros((0, n), dtype=bool), np.zeros(0)

@@ -9,10 +9,15 @@ alkali sites; the distinct permutations form the group ``G`` that acts on arrang
 
 - :func:`count_configurations` counts the orbits of k-vacancy arrangements with
   Burnside's lemma, without enumerating them.
-- :func:`iter_configurations` streams one representative per orbit with its
-  multiplicity (orbit size, so that the multiplicities at one k sum to C(n, k)):
-  an arrangement is kept when its bit mask is the smallest of its orbit, which needs no
-  memory of earlier ones. :func:`enumerate_configurations` collects the stream.
+- :func:`iter_masks` streams one representative per orbit with its multiplicity
+  (orbit size, so that the multiplicities at one k sum to C(n, k)) as arrays: an
+  arrangement is kept when its bit mask is the smallest of its orbit, which needs no
+  memory of earlier ones. :func:`iter_configurations` streams the same as
+  :class:`Configuration` objects; :func:`enumerate_configurations` collects them
+  (refusing lists above a memory estimate) and :func:`all_masks` collects the masks.
+- :func:`~oredox.structures.lowest.lowest_ewald` (in :mod:`~oredox.structures.lowest`)
+  finds the lowest Ewald energies of a content by branch and bound, without ranking
+  every arrangement.
 - :func:`~oredox.structures.beam_search.beam_search` (in
   :mod:`~oredox.structures.beam_search`) removes alkali one at a time and keeps the
   lowest-energy distinct arrangements at each content, for cells too large to
@@ -49,6 +54,9 @@ if TYPE_CHECKING:
 MAX_ALKALI_SITES = 62  # bit masks in int64
 MAX_RAW_CONFIGURATIONS = 50_000_000  # default limit of exhaustive enumeration
 _CHUNK = 1 << 20
+# measured: 4.7 M configurations held 1.59 GB (CPython 3.11)
+BYTES_PER_CONFIGURATION = 340
+MAX_LIST_BYTES = 1 << 30  # enumerate_configurations refuses larger lists
 
 
 @dataclass(frozen=True)
@@ -204,12 +212,15 @@ def count_configurations(symmetry: AlkaliSymmetry, n_vacancies: int) -> int:
     return fixed // n_ops
 
 
-def iter_configurations(
+def iter_masks(
     symmetry: AlkaliSymmetry, n_vacancies: int, chunk: int = _CHUNK
-) -> Iterator[Configuration]:
-    """Stream the symmetry-distinct arrangements of ``n_vacancies``, smallest first.
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Stream the distinct arrangements of ``n_vacancies`` as arrays, smallest first.
 
-    Memory stays at one chunk of raw arrangements however many there are.
+    Yields (masks, multiplicities), int64 arrays of at most ``chunk`` entries: the
+    vacancy bit mask of each orbit's smallest member and the orbit's size. Memory
+    stays at one chunk (16 bytes an arrangement) however many there are, and no
+    Python object is made per arrangement.
     """
     from oredox.structures.delithiation_kernels import scan
 
@@ -220,26 +231,59 @@ def iter_configurations(
             f"{n} alkali sites exceed the {MAX_ALKALI_SITES} that bit masks hold; "
             f"use a smaller supercell"
         )
+    if n_vacancies == 0:
+        yield np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)
+        return
     tables = symmetry.tables
     n_ops = len(symmetry.permutations)
-    if n_vacancies == 0:
-        yield Configuration(0, (), 1)
-        return
     masks = np.empty(chunk, dtype=np.int64)
     stabilisers = np.empty(chunk, dtype=np.int64)
     mask = (1 << n_vacancies) - 1
     while mask >= 0:
         mask, found = scan(mask, n, tables, chunk, masks, stabilisers)
-        for m, stab in zip(masks[:found], stabilisers[:found], strict=True):
-            yield Configuration(n_vacancies, _bits(int(m), n), n_ops // int(stab))
+        if found:
+            yield masks[:found].copy(), n_ops // stabilisers[:found]
+
+
+def all_masks(
+    symmetry: AlkaliSymmetry, n_vacancies: int, max_raw: int = MAX_RAW_CONFIGURATIONS
+) -> np.ndarray:
+    """Vacancy bit masks of every distinct arrangement of ``n_vacancies`` (int64).
+
+    8 bytes an arrangement, against about 340 for a :class:`Configuration`: what
+    screening holds when it needs them all. Same limit as
+    :func:`enumerate_configurations` on raw arrangements.
+    """
+    _check_raw(symmetry, n_vacancies, max_raw)
+    blocks = [masks for masks, _ in iter_masks(symmetry, n_vacancies)]
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.int64)
+
+
+def iter_configurations(
+    symmetry: AlkaliSymmetry, n_vacancies: int, chunk: int = _CHUNK
+) -> Iterator[Configuration]:
+    """Stream the symmetry-distinct arrangements of ``n_vacancies``, smallest first.
+
+    Memory stays at one chunk of raw arrangements however many there are; for arrays
+    without a Python object per arrangement, use :func:`iter_masks`.
+    """
+    n = symmetry.n_sites
+    for masks, sizes in iter_masks(symmetry, n_vacancies, chunk):
+        for m, size in zip(masks.tolist(), sizes.tolist(), strict=True):
+            yield Configuration(n_vacancies, _bits(m, n), size)
 
 
 def enumerate_configurations(
     symmetry: AlkaliSymmetry,
     n_vacancies: int,
     max_raw: int = MAX_RAW_CONFIGURATIONS,
+    max_bytes: int = MAX_LIST_BYTES,
 ) -> list[Configuration]:
     """All symmetry-distinct arrangements of ``n_vacancies`` on the alkali sites.
+
+    The list holds a Python object per arrangement, about
+    :data:`BYTES_PER_CONFIGURATION` bytes each; above ``max_bytes`` the call refuses
+    and points to the streaming :func:`iter_configurations` and :func:`iter_masks`.
 
     Returns
     -------
@@ -250,20 +294,35 @@ def enumerate_configurations(
     Raises
     ------
     OredoxInputError
-        If ``n_vacancies`` is out of range, or there are more than ``max_raw`` raw
-        arrangements (the message gives the count and points to beam search).
+        If ``n_vacancies`` is out of range, there are more than ``max_raw`` raw
+        arrangements (the message gives the count and points to beam search), or the
+        list would need more than ``max_bytes``.
     """
+    distinct = _check_raw(symmetry, n_vacancies, max_raw)
+    needed = distinct * BYTES_PER_CONFIGURATION
+    if needed > max_bytes:
+        raise OredoxInputError(
+            f"a list of the {distinct:,} distinct arrangements of {n_vacancies} "
+            f"vacancies on {symmetry.n_sites} sites would take about "
+            f"{needed / 2**30:.1f} GiB (limit {max_bytes / 2**30:.1f} GiB); stream "
+            "them with iter_configurations or iter_masks, or raise max_bytes"
+        )
+    return list(iter_configurations(symmetry, n_vacancies))
+
+
+def _check_raw(symmetry: AlkaliSymmetry, n_vacancies: int, max_raw: int) -> int:
+    """Refuse more than ``max_raw`` raw arrangements; the number of distinct ones."""
     n = symmetry.n_sites
     _check_k(n, n_vacancies)
+    distinct = count_configurations(symmetry, n_vacancies)
     raw = comb(n, n_vacancies)
     if raw > max_raw:
-        distinct = count_configurations(symmetry, n_vacancies)
         raise OredoxInputError(
             f"{raw:,} raw arrangements of {n_vacancies} vacancies on {n} sites "
             f"({distinct:,} distinct) exceed the exhaustive limit of {max_raw:,}; use "
             f"beam_search (the iterative removal of the LTNO study) or raise max_raw"
         )
-    return list(iter_configurations(symmetry, n_vacancies))
+    return distinct
 
 
 def enumerate_all(symmetry: AlkaliSymmetry) -> list[Configuration]:

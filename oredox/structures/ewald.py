@@ -126,3 +126,31 @@ class DelithiationEwald:
         constant = q_f @ self._j_ff @ q_f
         pair = np.sum((occ @ self.j_aa) * occ, axis=1)
         return pair + 2 * occ @ field + constant
+
+    def subset_terms(
+        self, n_removed: int, items: str = "vacancies"
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """The energies of ``n_removed`` vacancies as sums over chosen sites, eV.
+
+        For a set S of ``items`` (the vacant sites, or the occupied ones), the energy
+        of the arrangement is ``offset + single[S].sum() + sum of pair[u, v] over
+        pairs u < v in S``: the form a branch and bound over subsets needs
+        (:func:`oredox.structures.lowest.lowest_ewald`).
+
+        Returns
+        -------
+        offset, single, pair
+            eV; eV per site (n_alkali,); eV per pair (n_alkali, n_alkali).
+        """
+        if items not in ("vacancies", "occupied"):
+            raise OredoxInputError("items must be 'vacancies' or 'occupied'")
+        q_f = self.fixed_charges(n_removed)
+        field = self._j_af @ q_f
+        constant = float(q_f @ self._j_ff @ q_f)
+        diagonal = np.diag(self.j_aa)
+        pair = 2 * self.j_aa
+        if items == "occupied":
+            return constant, diagonal + 2 * field, pair
+        row = self.j_aa.sum(axis=1)
+        offset = float(self.j_aa.sum() + 2 * field.sum()) + constant
+        return offset, diagonal - 2 * row - 2 * field, pair
