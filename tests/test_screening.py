@@ -102,9 +102,15 @@ def test_beam_candidates_for_a_large_cell():
 def test_exhaustive_limit_and_bad_settings():
     host = host_cell((2, 2, 2))
     sym = alkali_symmetry(host)
+    # listing every arrangement (relax_all) is bounded by max_raw ...
     with pytest.raises(OredoxInputError, match="beam_search"):
         screen_configurations(
-            host, sym, ScreeningSettings(max_raw=1000, rankers=["ewald"])
+            host, sym, ScreeningSettings(max_raw=1000, relax_all=True)
+        )
+    # ... the branch-and-bound search of the lowest Ewald energies by max_nodes
+    with pytest.raises(OredoxInputError, match="method='beam'"):
+        screen_configurations(
+            host, sym, ScreeningSettings(max_nodes=100, rankers=["ewald"])
         )
     with pytest.raises(ValidationError, match="rankers"):
         ScreeningSettings(rankers=["dft"])

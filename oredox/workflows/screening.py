@@ -5,7 +5,11 @@ The procedure, stage by stage (:func:`screen_configurations`):
 1. candidates: every symmetry-distinct arrangement at every content (exhaustive), or
    the beam of the iterative removal when there are too many;
 2. ``ewald``: a point-charge Ewald energy with the removed charge compensated on the
-   metals (exact, thousands per second) keeps the ``ewald_keep`` lowest per content;
+   metals keeps the ``ewald_keep`` lowest per content. When it is the first ranker of
+   an exhaustive screening, stages 1-2 are one exact branch-and-bound search
+   (:func:`oredox.structures.lowest.lowest_ewald`) that never lists every
+   arrangement: the same ``ewald_keep`` lowest, in milliseconds where ranking all
+   took seconds, and no limit on raw arrangements (``max_nodes`` bounds the search);
 3. ``chgnet``: CHGNet single points of the survivors with one model load for all
    (batched several structures per call on a GPU), or ``chgnet-relax``: short CHGNet
    relaxations with one shared model;
@@ -39,13 +43,14 @@ from oredox.structures.delithiation import (
     MAX_RAW_CONFIGURATIONS,
     AlkaliSymmetry,
     Configuration,
+    all_masks,
     config_ids,
     configurations_to_masks,
-    enumerate_configurations,
     masks_to_configurations,
     masks_to_occupied,
 )
 from oredox.structures.ewald import DelithiationEwald
+from oredox.structures.lowest import MAX_NODES, lowest_ewald
 
 logger = logging.getLogger(__name__)
 RANKERS = ("ewald", "chgnet", "chgnet-relax")
@@ -66,8 +71,13 @@ class ScreeningSettings(SettingsModel):
     beam_width
         Arrangements kept per content by the beam search (ranked by Ewald).
     max_raw
-        Above this many raw arrangements at a content, exhaustive enumeration stops
-        with an error that points to ``method="beam"``.
+        Above this many raw arrangements at a content, exhaustive enumeration of every
+        arrangement (``relax_all``, or a first ranker other than ``ewald``) stops with
+        an error that points to ``method="beam"``.
+    max_nodes
+        Limit of the branch-and-bound search of the lowest Ewald energies (an
+        exhaustive screening whose first ranker is ``ewald``) per content; past it the
+        search stops with an error that points to ``method="beam"``.
     rankers
         Stages after the candidates, in order: any of ``"ewald"``, ``"chgnet"``,
         ``"chgnet-relax"``.
@@ -93,6 +103,7 @@ class ScreeningSettings(SettingsModel):
     method: Literal["exhaustive", "beam"] = "exhaustive"
     beam_width: int = Field(10, ge=1)
     max_raw: int = Field(MAX_RAW_CONFIGURATIONS, ge=1)
+    max_nodes: int = Field(MAX_NODES, ge=1)
     rankers: list[Literal[RANKERS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["ewald", "chgnet"]
     )
@@ -240,11 +251,20 @@ def check_feasible(symmetry: AlkaliSymmetry, settings: ScreeningSettings) -> Non
             f"screening.vacancies {beyond}: the host has only {n} "
             f"{symmetry.alkali} sites"
         )
-    if settings.method == "exhaustive":
+    if settings.method == "exhaustive" and not _searches_lowest(settings):
         counts = settings.contents(n)
         too_many = [k for k in counts if comb(n, k) > settings.max_raw]
         if too_many:
-            enumerate_configurations(symmetry, too_many[0], settings.max_raw)
+            all_masks(symmetry, too_many[0], settings.max_raw)
+
+
+def _searches_lowest(settings: ScreeningSettings) -> bool:
+    """Whether candidates and the Ewald stage are one lowest-N search."""
+    return (
+        settings.method == "exhaustive"
+        and not settings.relax_all
+        and settings.rankers[0] == "ewald"
+    )
 
 
 def screen_configurations(
@@ -276,7 +296,18 @@ def screen_configurations(
 
     # 1. candidates, as bit masks per vacancy count
     candidates: dict[int, np.ndarray] = {}
-    if settings.method == "beam":
+    scores: dict[int, np.ndarray] = {}
+    rankers = list(settings.rankers)
+    distinct: dict[int, int] = {}
+    if _searches_lowest(settings):
+        for k in settings.contents(n):
+            found = lowest_ewald(
+                symmetry, ewald, k, settings.ewald_keep, settings.max_nodes
+            )
+            candidates[k], scores[k] = found.masks, found.energies_eV
+            distinct[k] = found.distinct
+        rankers = rankers[1:]
+    elif settings.method == "beam":
         deepest = max(settings.contents(n))
         beam = beam_search(symmetry, ewald.energies, settings.beam_width, deepest)
         wanted = set(settings.contents(n))
@@ -287,23 +318,24 @@ def screen_configurations(
                 )
     else:
         for k in settings.contents(n):
-            candidates[k] = configurations_to_masks(
-                enumerate_configurations(symmetry, k, settings.max_raw)
-            )
+            candidates[k] = all_masks(symmetry, k, settings.max_raw)
     record: dict[str, Any] = {
         "settings": settings.model_dump(mode="json"),
-        "candidates_per_k": {k: len(m) for k, m in candidates.items()},
+        "candidates_per_k": distinct or {k: len(m) for k, m in candidates.items()},
     }
+    if distinct:
+        record["after_ewald_per_k"] = {k: len(m) for k, m in candidates.items()}
+        last_ranker = "ewald"
+    else:
+        last_ranker = None
     if settings.relax_all:
         selected = [m for k in sorted(candidates) for m in candidates[k]]
         record["selection"] = "relax_all: every candidate"
         return ScreeningResult(masks_to_configurations(symmetry, selected), record)
 
     # 2-3. ranking stages
-    scores: dict[int, np.ndarray] = {}
-    last_ranker = None
     chgnet = ChgnetSinglePoint(host, symmetry, settings.batch_size)
-    for ranker in settings.rankers:
+    for ranker in rankers:
         keep = settings.ewald_keep if ranker == "ewald" else settings.chgnet_keep
         for k, masks in candidates.items():
             occupied = masks_to_occupied(masks, n)
