@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from measured import load_now, spread, write_results
+from measured import load_now, positive_int, spread, write_results
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Chgcar
 
@@ -257,7 +257,7 @@ def main() -> None:
     parser.add_argument(
         "--fe3o4", type=Path, help="pymatgen's CHGCAR.Fe3O4_ref.gz (72^3 case)"
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument(
         "--json", type=Path, default=Path(__file__).parent / "results" / "bader.json"
     )
@@ -268,8 +268,6 @@ def main() -> None:
         raise SystemExit(
             f"--grids takes comma-separated integers, not {args.grids!r}"
         ) from None
-    if args.repeats < 1:
-        raise SystemExit(f"--repeats must be at least 1, not {args.repeats}")
     if args.baderkit is None:
         print("no baderkit environment (--baderkit): oredox alone")
     load_start = os.getloadavg()

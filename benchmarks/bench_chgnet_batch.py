@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from measured import load_now, spread, write_results
+from measured import load_now, positive_int, spread, write_results
 
 TOLERANCE_EV_PER_ATOM = 1e-5
 
@@ -104,9 +104,11 @@ def positive_ints(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=positive_ints, default=[1, 4, 16])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--cells", type=int, default=40, help="arrangements computed")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    parser.add_argument(
+        "--cells", type=positive_int, default=40, help="arrangements computed"
+    )
+    parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--json",
@@ -114,9 +116,6 @@ def main() -> None:
         default=Path(__file__).parent / "results" / "chgnet_batch.json",
     )
     args = parser.parse_args()
-    for name in ("threads", "cells", "repeats"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
     if args.child:
         child(args.batch_sizes[0], args.threads, args.cells)
         return

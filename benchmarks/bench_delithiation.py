@@ -22,8 +22,8 @@ Sections (all by default; pick with --only):
   hull's vertices that each cheap ranking (Ewald, CHGNet single point) puts in its top k
   at their content.
 
-``--repeats`` interleaved runs for enumeration, ewald and chgnet (min and median); the
-load average is recorded at start and end.
+``--repeats`` interleaved runs for enumeration, ewald and chgnet (min and median), the
+load average beside each figure and at start and end.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_enumeration import casm_counts, default_casm_python
-from measured import load_now, spread
+from measured import load_now, positive_int, spread
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from oredox.structures.delithiation import (
@@ -419,7 +419,7 @@ def bench_quality() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=["enumeration", "ewald", "chgnet", "quality"])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument(
         "--casm-python",
         type=Path,

@@ -35,7 +35,7 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
-from measured import load_now, spread, write_results
+from measured import load_now, positive_int, spread, write_results
 from pymatgen.analysis.structure_matcher import StructureMatcher
 
 from oredox.structures.delithiation import alkali_symmetry, enumerate_all
@@ -225,7 +225,7 @@ def main() -> None:
         "(default: .bench-casm/bin/python if it exists, else /tmp/casm/bin/python)",
     )
     parser.add_argument("--cells", help="comma-separated names of CELLS (default all)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument(
         "--json",
         type=Path,

@@ -7,6 +7,7 @@ the machine was.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -17,6 +18,17 @@ from pathlib import Path
 def spread(values: list[float]) -> dict:
     """``{"min": ..., "median": ...}`` of repeated timings (or rates)."""
     return {"min": min(values), "median": statistics.median(values)}
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (``--repeats`` and the like)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, not {text!r}")
+    return value
 
 
 def load_now() -> str:
