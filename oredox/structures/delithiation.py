@@ -122,6 +122,30 @@ class AlkaliSymmetry(MSONable):
         """Byte lookup tables (n_ops, n_bytes, 256): images of 8 sites at a time."""
         return _byte_tables(self.permutations)
 
+    @cached_property
+    def orbit_counts(self) -> tuple[int, ...]:
+        """Number of distinct arrangements of k vacancies, k = 0..n (Burnside).
+
+        Permutations of one cycle type fix the same number of arrangements, so the
+        polynomial is built once per cycle type.
+        """
+        n = self.n_sites
+        fixed = [0] * (n + 1)
+        for lengths, count in Counter(
+            tuple(sorted(_cycle_lengths(perm))) for perm in self.permutations
+        ).items():
+            poly = [1] + [0] * n
+            for length in lengths:
+                poly = [
+                    poly[i] + (poly[i - length] if i >= length else 0)
+                    for i in range(n + 1)
+                ]
+            fixed = [f + count * p for f, p in zip(fixed, poly, strict=True)]
+        n_ops = len(self.permutations)
+        if any(f % n_ops for f in fixed):
+            raise RuntimeError("Burnside sum not divisible by the group order")
+        return tuple(f // n_ops for f in fixed)
+
     def canonical(self, masks: np.ndarray) -> np.ndarray:
         """Smallest mask of each mask's orbit (its canonical representative)."""
         from oredox.structures.delithiation_kernels import canonical
@@ -195,21 +219,8 @@ def count_configurations(symmetry: AlkaliSymmetry, n_vacancies: int) -> int:
     vacant or wholly occupied, so it fixes the coefficient of t^k in the product over
     its cycles of (1 + t^len).
     """
-    n = symmetry.n_sites
-    _check_k(n, n_vacancies)
-    fixed = 0
-    for perm in symmetry.permutations:
-        poly = np.zeros(n + 1, dtype=object)
-        poly[0] = 1
-        for length in _cycle_lengths(perm):
-            shifted = np.zeros_like(poly)
-            shifted[length:] = poly[: n + 1 - length]
-            poly = poly + shifted
-        fixed += int(poly[n_vacancies])
-    n_ops = len(symmetry.permutations)
-    if fixed % n_ops:
-        raise RuntimeError("Burnside sum not divisible by the group order")
-    return fixed // n_ops
+    _check_k(symmetry.n_sites, n_vacancies)
+    return symmetry.orbit_counts[n_vacancies]
 
 
 def iter_masks(
