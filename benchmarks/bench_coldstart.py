@@ -8,8 +8,8 @@ Each case is a new process, timed from start to exit:
   arrangements at every Li content (``alkali_symmetry`` then ``enumerate_all``);
 - the same enumeration with CASM (libcasm-configuration, in its own virtual
   environment): every occupation of the Li sites made canonical under the supercell's
-  factor group, the distinct ones counted. CASM's ``ConfigEnumAllOccupations`` is in
-  libcasm-enumerate, which is not on PyPI; this loop is what it does.
+  factor group, the distinct ones counted (``ConfigEnumAllOccupations``, installed
+  with libcasm-configuration, does the same; ``bench_enumeration.py`` times it).
 
 "before" runs the same Python on a checkout of the commit before the lazy imports
 (``git worktree add /tmp/cold-before <rev>``, put first on PYTHONPATH); "after" is this
@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_enumeration import default_casm_python
 from measured import spread, write_results
 
 from oredox.structures.frameworks import make_supercell, o3_layered
@@ -143,9 +144,7 @@ def revision(tree: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--before", type=Path, default=Path("/tmp/cold-before"))
-    parser.add_argument(
-        "--casm-python", type=Path, default=Path("/tmp/casm/bin/python")
-    )
+    parser.add_argument("--casm-python", type=Path, default=default_casm_python())
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--json",
