@@ -7,6 +7,7 @@ modules never import the package that registers them: no import cycle.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,12 @@ from oredox.files import (
     check_dpi,
     figure_file,
     figure_formats,
+)
+from oredox.workflows.threads import (
+    SMALL_CELL_ATOMS,
+    SMALL_CELL_THREADS,
+    THREADS_ENV,
+    positive_count,
 )
 
 console = Console()
@@ -38,6 +45,34 @@ FigureFormat = Annotated[
 FigureDpi = Annotated[
     int, typer.Option("--dpi", help="Resolution of PNG figures (dots per inch).")
 ]
+
+
+def thread_count(value: int | None) -> int | None:
+    """Option callback: ``--threads``, a whole number above 0."""
+    if value is not None:
+        positive_count(value, "--threads")
+    return value
+
+
+# the --threads option of the commands that run an engine in this process
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        help="Threads for CHGNet (PyTorch), as OREDOX_THREADS; default: "
+        "OMP_NUM_THREADS if set, else the cores this process was given "
+        "(SLURM_CPUS_PER_TASK, else its CPU affinity) divided by "
+        "OREDOX_ENGINE_PROCESSES, at most "
+        f"{SMALL_CELL_THREADS} for cells under {SMALL_CELL_ATOMS} atoms.",
+        callback=thread_count,
+    ),
+]
+
+
+def use_threads(threads: int | None) -> None:
+    """``--threads N``: set ``OREDOX_THREADS`` for this run (None: leave it)."""
+    if threads is not None:
+        os.environ[THREADS_ENV] = str(threads)
 
 
 def figure_path(path: Path | None) -> Path | None:

@@ -17,11 +17,13 @@ from rich.markup import escape
 from oredox.cli.common import (
     FigureDpi,
     FigureFormat,
+    Threads,
     console,
     figure_path,
     figure_target,
     parse_states,
     positive,
+    use_threads,
 )
 from oredox.errors import OredoxInputError
 from oredox.files import DEFAULT_DPI, check_destination
@@ -75,6 +77,7 @@ def demo(
         Path | None, typer.Option(help="Store and run folders (OREDOX_WORK_DIR).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    threads: Threads = None,
 ) -> None:
     """Relax every distinct delithiated configuration of an O3 host; store the hull."""
     from oredox.settings import load_settings
@@ -82,6 +85,7 @@ def demo(
 
     settings = load_settings(work_dir=work_dir)
     png = figure_target(png, fmt, dpi)
+    use_threads(threads)
     study = run_demo(
         formula=formula,
         supercell=supercell,
@@ -154,6 +158,7 @@ def run(
             "content and engine).",
         ),
     ] = False,
+    threads: Threads = None,
 ) -> None:
     """Run a study template (or write its engine inputs with --dry-run)."""
     from oredox.settings import load_settings
@@ -161,6 +166,7 @@ def run(
     from oredox.workflows.study import run_study
     from oredox.workflows.templates import load_template
 
+    use_threads(threads)  # the dry run's screening may run CHGNet too
     study_template = load_template(template)
     if dry_run:
         out = output or Path(f"{Path(template).stem}-inputs")

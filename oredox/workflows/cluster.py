@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from oredox.errors import OredoxInputError, validation_problems
 from oredox.extras import require
 from oredox.files import read_yaml_mapping, shown
+from oredox.workflows.threads import apply_engine_threads
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -327,13 +328,20 @@ def use_oredox_store(
 
 
 def run_worker(argv: Sequence[str] | None = None) -> int:
-    """FireWorks' ``rlaunch`` (``argv``: its arguments) with the oredox job store."""
+    """FireWorks' ``rlaunch`` (``argv``: its arguments) with the oredox job store.
+
+    PyTorch's thread count is set first, by the rule of
+    :mod:`oredox.workflows.threads` (``SLURM_CPUS_PER_TASK`` of the batch job,
+    ``OREDOX_THREADS`` to override it).
+    """
     try:
+        choice = apply_engine_threads()
         require("cluster", "the oredox worker (FireWorks' rlaunch)", ("fireworks",))
         use_oredox_store(expected=os.environ.get(SUBMITTED_STORE))
     except OredoxInputError as exc:
         print(f"oredox worker: {exc}", file=sys.stderr)
         return 2
+    print(f"oredox worker: threads {choice.threads} ({choice.reason})", file=sys.stderr)
     from fireworks.scripts.rlaunch_run import rlaunch
 
     return rlaunch(None if argv is None else list(argv)) or 0

@@ -10,7 +10,9 @@ reads the running job's folder for its ionic steps and SCF iterations. What the
 engines print (CHGNet announces itself on every load, torch warns, GPAW writes)
 goes to ``run.log`` in the run folder, file descriptors 1 and 2 included, instead
 of the terminal. Beside the journal: ``run.json`` (the run's id and identity) and
-``run.lock`` (``flock``).
+``run.lock`` (``flock``). Before the first job, PyTorch's thread count is set by
+the rule of :mod:`oredox.workflows.threads` for the flow's largest cell, and the
+choice written to ``run.log``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ from monty.json import MontyDecoder
 from oredox.errors import OredoxInputError, OredoxRunError
 from oredox.store import STUDY_JOB_NAME, remove_other_study_documents
 from oredox.workflows.progress import StudyProgress, terminal_to_log
+from oredox.workflows.threads import (
+    apply_engine_threads,
+    engine_threads,
+    largest_cell_atoms,
+)
 
 if TYPE_CHECKING:
     from jobflow import JobStore
@@ -85,10 +92,12 @@ def run_flow(
     ------
     OredoxInputError
         If another process is running this folder, or ``resume`` finds no run of this
-        ``identity`` there (or a journal damaged before its last line).
+        ``identity`` there (or a journal damaged before its last line), or the
+        thread settings (``OREDOX_THREADS``, ``OREDOX_ENGINE_PROCESSES``) are bad.
     OredoxRunError
         If any job failed; the message points to the log.
     """
+    engine_threads()  # bad thread settings: refused before anything is touched
     if resume:  # run.json never changes: checked before anything is touched
         record = read_run_record(run_dir)
         problem = identity_mismatch(record, identity or {}, run_dir)
@@ -130,6 +139,7 @@ def _run_logged(flow, store, run_dir, state, run_id, progress, description) -> d
                 terminal_to_log(log_file) as terminal,
                 StudyProgress(description, terminal if progress else None) as shown,
             ):
+                apply_engine_threads(largest_cell_atoms(flow))  # logged to run.log
                 shown.add(_keyed(flow))
                 for added in state.added.values():
                     shown.add(_keyed(added))
