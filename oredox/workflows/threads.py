@@ -107,10 +107,10 @@ def engine_threads(
     processes, processes_reason = engine_processes(environ)  # checked in any case
     if THREADS_ENV in environ:
         threads = positive_count(environ[THREADS_ENV], THREADS_ENV)
-        return ThreadChoice(threads, f"{THREADS_ENV}={threads} (the user's choice)")
+        return ThreadChoice(threads, f"{THREADS_ENV}={threads}, the user's choice")
     omp = _env_count(environ, "OMP_NUM_THREADS")
     if omp is not None:
-        return ThreadChoice(omp, f"OMP_NUM_THREADS={omp} (the user's choice)")
+        return ThreadChoice(omp, f"OMP_NUM_THREADS={omp}, the user's choice")
     cores, cores_reason = cores_given(environ)
     threads = max(1, cores // processes)
     reason = cores_reason + processes_reason
@@ -118,8 +118,8 @@ def engine_threads(
     if small and threads > SMALL_CELL_THREADS:
         threads = SMALL_CELL_THREADS
         reason += (
-            f"; at most {SMALL_CELL_THREADS} for a {n_atoms}-atom cell (below "
-            f"{SMALL_CELL_ATOMS} atoms more threads were measured no faster)"
+            f"; at most {SMALL_CELL_THREADS} for a {n_atoms}-atom cell: below "
+            f"{SMALL_CELL_ATOMS} atoms more threads were measured no faster"
         )
     return ThreadChoice(threads, reason)
 
