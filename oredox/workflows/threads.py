@@ -19,12 +19,13 @@ chosen, by this rule, in this order:
    :data:`SMALL_CELL_ATOMS` atoms, where more threads were measured no faster.
 
 The size cap comes from this measurement (2026-12-02, a 2-core machine, CHGNet
-0.3.0, PyTorch 2.13 CPU; LiCoO2 cells, one Li removed for the relaxations; 1 and 2
-threads taken in turn). "Call": one warm ``predict_structure(task="efs")``, median
-of 11; "relaxation": ``StructOptimizer.relax`` (FIRE, cell too, fmax 0.05 eV/A),
-median of 3 to 5. Quiet: other processes used 0.00-0.08 cores meanwhile (1-minute
-load average 0.7-2.9, this benchmark's own threads included); busy: another process
-used 1.0-1.5 cores.
+0.4.2 with its 0.3.0 model, PyTorch 2.13 CPU; LiCoO2 cells, one Li removed for the
+relaxations; 1 and 2 threads taken in turn). "Call": one warm
+``predict_structure(task="efs")``, median of 11; "relaxation":
+``StructOptimizer.relax`` (FIRE, cell too, fmax 0.05 eV/A), median of 3 to 5.
+Quiet: other processes used 0.00-0.08 cores meanwhile (1-minute load average
+0.7-2.9, this benchmark's own threads included); busy: another process used 1.0-1.5
+cores.
 
 | atoms | call, quiet (1 / 2 threads) | call, busy | relaxation, quiet |
 |---|---|---|---|
