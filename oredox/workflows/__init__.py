@@ -15,6 +15,7 @@
   inputs;
 - :mod:`~oredox.workflows.demo`: the demo, a shipped template on embedded defaults;
 - :mod:`~oredox.workflows.execution`: local runs with progress and a resumable journal;
+- :mod:`~oredox.workflows.threads`: the thread count of the engines in this process;
 - :mod:`~oredox.workflows.cluster`, :mod:`~oredox.workflows.submit`: SLURM profiles and
   submission through FireWorks or jobflow-remote.
 """

@@ -51,6 +51,7 @@ from oredox.structures.delithiation import (
 )
 from oredox.structures.ewald import DelithiationEwald
 from oredox.structures.lowest import MAX_NODES, lowest_ewald
+from oredox.workflows.threads import apply_engine_threads
 
 logger = logging.getLogger(__name__)
 RANKERS = ("ewald", "chgnet", "chgnet-relax")
@@ -187,6 +188,7 @@ class ChgnetSinglePoint:
         if self._model is None:
             from chgnet.model import CHGNet
 
+            apply_engine_threads(len(self.host))  # the thread rule, for the host's size
             self._model = CHGNet.load(verbose=False)
         return self._model
 
