@@ -139,6 +139,57 @@ def count_sites(structure, extra=None):
     return len(structure)
 
 
+def test_other_processes_busy_cores_limit_the_count_outside_slurm(cores):
+    cores(2)
+    assert engine_threads(BIG, {}, busy_elsewhere=0.3).threads == 2
+    busy = engine_threads(BIG, {}, busy_elsewhere=2.0)  # two busy processes
+    assert busy.threads == 1
+    assert "other processes keep 2.0 of the 2 core(s) busy" in busy.reason
+    cores(8)
+    assert engine_threads(BIG, {}, busy_elsewhere=2.6).threads == 5
+    # a SLURM job's cores are its own: the node's load is other jobs'
+    slurm = {"SLURM_JOB_ID": "7", "SLURM_CPUS_PER_TASK": "4"}
+    assert engine_threads(BIG, slurm, busy_elsewhere=8.0).threads == 4
+    # the user's choice stands
+    assert engine_threads(BIG, {"OREDOX_THREADS": "6"}, 8.0).threads == 6
+
+
+def test_busy_cores_are_sampled_from_proc_stat(monkeypatch):
+    busy = threads_module.busy_cores_elsewhere(0.05)
+    if os.path.exists("/proc/stat"):
+        assert 0 <= busy <= (os.cpu_count() or 1) + 1e-9
+    else:
+        assert busy is None
+    monkeypatch.setattr("builtins.open", _unreadable)
+    assert threads_module.busy_cores_elsewhere(0.0) is None
+
+
+def _unreadable(*args, **kwargs):
+    raise OSError("no /proc here")
+
+
+def test_apply_samples_the_load_only_when_the_rule_could_give_more_than_one(
+    monkeypatch, cores, torch_threads
+):
+    cores(2)
+    for name in ("OREDOX_THREADS", "OMP_NUM_THREADS", "SLURM_JOB_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
+    sampled = []
+
+    def busy(sample_s=0.2):
+        sampled.append(sample_s)
+        return 2.0
+
+    monkeypatch.setattr(threads_module, "busy_cores_elsewhere", busy)
+    assert apply_engine_threads(BIG).threads == 1  # two busy processes: one thread
+    assert len(sampled) == 1
+    assert apply_engine_threads(SMALL_CELL_ATOMS - 1).threads == 1  # no sampling
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert apply_engine_threads(BIG).threads == 2  # the user's choice: no sampling
+    assert len(sampled) == 1
+
+
 def test_the_largest_cell_of_a_flow_counts_nested_flows_and_kwargs():
     small = count_sites(_structure(1))
     big = count_sites(_structure(1), extra={"cells": [_structure(5)]})

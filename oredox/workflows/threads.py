@@ -17,6 +17,12 @@ chosen, by this rule, in this order:
    all its tasks); never below 1.
 4. At most :data:`SMALL_CELL_THREADS` for a cell of fewer than
    :data:`SMALL_CELL_ATOMS` atoms, where more threads were measured no faster.
+5. Outside a SLURM job, at most the cores other processes leave free: when more than
+   one thread is still on the table, :func:`busy_cores_elsewhere` samples the
+   machine's CPU use for :data:`BUSY_SAMPLE_S` seconds while this process sleeps, and
+   the count drops to the given cores minus the busy ones (rounded), at least 1.
+   Inside a SLURM job the cores are the job's own and the node's load belongs to
+   other jobs, so nothing is sampled.
 
 The size cap comes from this measurement (2026-12-02, a 2-core machine, CHGNet
 0.4.2 with its 0.3.0 model, PyTorch 2.13 CPU; LiCoO2 cells, one Li removed for the
@@ -38,8 +44,9 @@ cores.
 | 192 | 2.485 / 2.418 s | 2.44 / 9.17 s | |
 
 A second thread speeds a single call up from 4 atoms on, but a whole relaxation only
-from about 24 atoms; on a busy machine it makes every size 3-4x slower, which no rule
-here can see: ``OREDOX_THREADS`` is the answer there.
+from about 24 atoms; on a busy machine it makes every size 3-4x slower: hence step 5.
+The load is sampled once, when the engine starts; a machine that becomes busy later
+is not seen (``OREDOX_THREADS`` fixes the count whatever happens).
 
 :func:`apply_engine_threads` sets PyTorch's count (when PyTorch is installed) and
 logs the choice with its reason; the local runner
@@ -52,6 +59,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -63,6 +71,8 @@ PROCESSES_ENV = "OREDOX_ENGINE_PROCESSES"
 # below this many atoms, more than SMALL_CELL_THREADS threads were measured slower
 SMALL_CELL_ATOMS = 24
 SMALL_CELL_THREADS = 1
+# seconds of CPU-use sampling when the machine's other load may limit the count
+BUSY_SAMPLE_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,9 @@ class ThreadChoice:
 
 
 def engine_threads(
-    n_atoms: int | None = None, environ: Mapping[str, str] = os.environ
+    n_atoms: int | None = None,
+    environ: Mapping[str, str] = os.environ,
+    busy_elsewhere: float | None = None,
 ) -> ThreadChoice:
     """The thread count for an engine running in this process (module rule).
 
@@ -93,6 +105,9 @@ def engine_threads(
         size cap).
     environ
         The environment to read (default: this process's).
+    busy_elsewhere
+        Cores other processes keep busy (:func:`busy_cores_elsewhere`); ``None``:
+        not known (step 5 skipped). Ignored inside a SLURM job.
 
     Returns
     -------
@@ -122,7 +137,46 @@ def engine_threads(
             f"; at most {SMALL_CELL_THREADS} for a {n_atoms}-atom cell: below "
             f"{SMALL_CELL_ATOMS} atoms more threads were measured no faster"
         )
+    if threads > 1 and busy_elsewhere is not None and not in_slurm_job(environ):
+        free = max(1, round(cores - busy_elsewhere))
+        if free < threads:
+            threads = free
+            reason += (
+                f"; {threads} as other processes keep {busy_elsewhere:.1f} of the "
+                f"{cores} core(s) busy"
+            )
     return ThreadChoice(threads, reason)
+
+
+def in_slurm_job(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the process runs inside a SLURM job (its cores are the job's own)."""
+    return "SLURM_JOB_ID" in environ or "SLURM_CPUS_PER_TASK" in environ
+
+
+def busy_cores_elsewhere(sample_s: float = BUSY_SAMPLE_S) -> float | None:
+    """Cores kept busy by other processes, sampled over ``sample_s`` seconds.
+
+    Reads the machine's CPU time from ``/proc/stat`` before and after sleeping (this
+    process does nothing meanwhile, so the busy time is others'). ``None`` where
+    ``/proc/stat`` cannot be read (not Linux).
+    """
+
+    def cpu_times() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:9]]
+        idle = values[3] + values[4]  # idle and iowait
+        return sum(values) - idle, sum(values)
+
+    try:
+        busy_start, total_start = cpu_times()
+        time.sleep(sample_s)
+        busy_end, total_end = cpu_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total_end <= total_start:
+        return None
+    share = (busy_end - busy_start) / (total_end - total_start)
+    return share * (os.cpu_count() or 1)
 
 
 def cores_given(environ: Mapping[str, str] = os.environ) -> tuple[int, str]:
@@ -166,11 +220,14 @@ def positive_count(value: str | int, name: str) -> int:
 def apply_engine_threads(n_atoms: int | None = None) -> ThreadChoice:
     """Choose the count (:func:`engine_threads`) and give it to PyTorch; log it.
 
-    PyTorch is imported only where it is installed (the ``chgnet`` extra); without
-    it nothing is set. Calling this again with the same environment and size sets
-    the same count.
+    When the rule leaves more than one thread outside a SLURM job, the machine's
+    load is sampled first (step 5 of the module rule, :data:`BUSY_SAMPLE_S`
+    seconds). PyTorch is imported only where it is installed (the ``chgnet`` extra);
+    without it nothing is set.
     """
     choice = engine_threads(n_atoms)
+    if choice.threads > 1 and not in_slurm_job() and _rule_decides():
+        choice = engine_threads(n_atoms, busy_elsewhere=busy_cores_elsewhere())
     logger = logging.getLogger(__name__)
     if missing_modules("chgnet", ("torch",)):
         logger.info("threads: %d (%s); PyTorch is not installed", *_parts(choice))
@@ -208,6 +265,11 @@ def largest_cell_atoms(flow) -> int | None:
         else:  # a flow
             pending += list(item.jobs)
     return max(found, default=None)
+
+
+def _rule_decides(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether no user setting (OREDOX_THREADS, OMP_NUM_THREADS) fixes the count."""
+    return THREADS_ENV not in environ and _env_count(environ, "OMP_NUM_THREADS") is None
 
 
 def _parts(choice: ThreadChoice) -> tuple[int, str]:
