@@ -162,3 +162,16 @@ def test_chgnet_relax_ranker_lowers_energies():
     relaxed = screener.relaxed_energies(occupied, fmax=0.1, steps=60)
     assert np.all(relaxed <= single + 1e-4)
     assert np.all(relaxed > single - 3.0)  # a short relaxation, not a new phase
+
+
+def test_model_calls_bound_structures_and_atoms():
+    from oredox.workflows.screening import model_calls
+
+    cells = [host_cell((1, 1, 1))] * 5  # 12 atoms each
+    sizes = [len(c) for c in model_calls(cells, 4, None)]
+    assert sizes == [4, 1]
+    sizes = [len(c) for c in model_calls(cells, 4, 30)]  # two cells fit in 30 atoms
+    assert sizes == [2, 2, 1]
+    big = host_cell((2, 2, 1))  # more atoms than the bound: goes alone
+    assert [len(c) for c in model_calls([big, big], 16, len(big) - 1)] == [1, 1]
+    assert model_calls([], 4, 30) == []

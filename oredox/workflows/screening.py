@@ -55,6 +55,9 @@ from oredox.workflows.threads import apply_engine_threads
 
 logger = logging.getLogger(__name__)
 RANKERS = ("ewald", "chgnet", "chgnet-relax")
+# atoms per CHGNet model call on a CPU at most: each 48-atom structure of a call was
+# measured to add about 0.6 GB (ChgnetSinglePoint)
+MAX_BATCH_ATOMS_CPU = 192
 
 
 class ScreeningSettings(SettingsModel):
@@ -92,7 +95,9 @@ class ScreeningSettings(SettingsModel):
     lowest, window_meV_per_atom
         Selection: this many lowest per content, plus those within the window.
     batch_size
-        Structures per CHGNet model call; ``None``: 16 on a GPU, 1 on a CPU.
+        Structures per CHGNet model call; ``None``: 16 on a GPU, 1 on a CPU (as fast
+        as any batch there, with the least memory). On a CPU a call also holds at most
+        192 atoms.
     vacancies
         Screen only these numbers of removed alkali per supercell (the host, 0, is
         always kept): e.g. ``[2]`` for a study of x = 2 -> 1 in Li4Mn2O6, or the
@@ -156,9 +161,24 @@ class ChgnetSinglePoint:
 
     The pretrained model loads once (lazily); ``energies`` sends the structures through
     ``CHGNet.predict_structure`` ``batch_size`` at a time. Default batch size: 16 on a
-    GPU, 1 on a CPU, where larger batches are slower (measured here with CHGNet 0.4.2:
-    40 cells of 48 atoms in 4.0 s one at a time, 15.8 s in batches of 16). The saving
-    against one force-field job per structure is the single model load.
+    GPU (CHGNet's own default), 1 on a CPU. On a CPU each model call also holds at most
+    :data:`MAX_BATCH_ATOMS_CPU` atoms, whatever the batch size: every structure of a
+    call adds its graphs to the memory. Measured (``benchmarks/bench_chgnet_batch.py``,
+    2026-12-02, 2-core machine, one torch thread, CHGNet 0.4.2; 40 cells of 48 atoms,
+    warm, a fresh process per setting, min / median of 3):
+
+    | batch size | warm wall time | peak memory |
+    |---|---|---|
+    | 1 | 5.83 / 6.44 s | 1.2 GB |
+    | 2 | 6.38 / 7.09 s | 1.8 GB |
+    | 4 | 6.10 / 6.32 s | 3.0 GB |
+    | 8 | 6.99 / 7.51 s | 5.1 GB |
+    | 16 | 20.99 / 21.42 s | 9.1 GB |
+
+    One structure at a time is as fast as any batch (within the spread) and holds the
+    least memory (about 0.6 GB more per 48-atom structure in a call); the energies
+    agree exactly. The saving against one force-field job per structure is the single
+    model load.
     """
 
     def __init__(
@@ -206,19 +226,24 @@ class ChgnetSinglePoint:
     def energies(self, occupied: np.ndarray) -> np.ndarray:
         """Total energies in eV of the arrangements (n, n_sites)."""
         structures = self.structures(occupied)
-        if not structures:
-            return np.zeros(0)
-        predictions = self.model.predict_structure(
-            structures, task="e", batch_size=self.batch_size
-        )
-        if isinstance(predictions, dict):
-            predictions = [predictions]
-        return np.array(
-            [
-                float(p["e"]) * len(s)
-                for p, s in zip(predictions, structures, strict=True)
+        energies = []
+        for calls in model_calls(structures, self.batch_size, self.max_batch_atoms):
+            predictions = self.model.predict_structure(
+                calls, task="e", batch_size=len(calls)
+            )
+            if isinstance(predictions, dict):
+                predictions = [predictions]
+            energies += [
+                float(p["e"]) * len(s) for p, s in zip(predictions, calls, strict=True)
             ]
-        )
+        return np.array(energies)
+
+    @property
+    def max_batch_atoms(self) -> int | None:
+        """Atoms per model call at most: :data:`MAX_BATCH_ATOMS_CPU` on a CPU."""
+        import torch
+
+        return None if torch.cuda.is_available() else MAX_BATCH_ATOMS_CPU
 
     def relaxed_energies(
         self, occupied: np.ndarray, fmax: float = 0.1, steps: int = 200
@@ -232,6 +257,28 @@ class ChgnetSinglePoint:
             result = optimizer.relax(s, fmax=fmax, steps=steps, verbose=False)
             energies.append(float(result["trajectory"].energies[-1]))
         return np.array(energies)
+
+
+def model_calls(
+    structures: list[Structure], batch_size: int, max_atoms: int | None
+) -> list[list[Structure]]:
+    """Consecutive groups of at most ``batch_size`` structures and ``max_atoms`` atoms.
+
+    A structure larger than ``max_atoms`` goes alone; ``None``: no limit on atoms.
+    """
+    groups: list[list[Structure]] = []
+    atoms = 0
+    for structure in structures:
+        fits = groups and len(groups[-1]) < batch_size
+        if fits and max_atoms is not None:
+            fits = atoms + len(structure) <= max_atoms
+        if fits:
+            groups[-1].append(structure)
+            atoms += len(structure)
+        else:
+            groups.append([structure])
+            atoms = len(structure)
+    return groups
 
 
 def check_feasible(symmetry: AlkaliSymmetry, settings: ScreeningSettings) -> None:
