@@ -9,8 +9,9 @@ import pytest
 from oredox.errors import OredoxInputError
 from oredox.structures.delithiation import (
     BYTES_PER_CONFIGURATION,
-    all_masks,
+    BYTES_PER_VACANCY,
     alkali_symmetry,
+    all_masks,
     configurations_to_masks,
     count_configurations,
     enumerate_configurations,
@@ -83,7 +84,7 @@ def test_lowest_visits_a_fraction_of_the_tree():
     found = lowest_ewald(sym, model, 12, 3)
     assert found.distinct == count_configurations(sym, 12)
     assert found.nodes < comb(24, 12) / 10
-    masks, energies = ranked_all(sym, model, 12)
+    _, energies = ranked_all(sym, model, 12)
     np.testing.assert_allclose(found.energies_eV, energies[:3], atol=1e-8)
 
 
@@ -96,7 +97,7 @@ def test_lowest_refuses_bad_input_and_a_search_beyond_its_limit(licoo2):
     other = DelithiationEwald(host, sym.alkali_indices[:-1])
     with pytest.raises(OredoxInputError, match="not of the symmetry's alkali"):
         lowest_ewald(sym, other, 3, 3)
-    with pytest.raises(OredoxInputError, match="passed 50 nodes.*method='beam'"):
+    with pytest.raises(OredoxInputError, match=r"passed 50 nodes.*method='beam'"):
         lowest_ewald(sym, model, 6, 3, max_nodes=50)
 
 
@@ -115,7 +116,8 @@ def test_screening_keeps_the_lowest_of_the_full_ranking(licoo2):
     }
     chosen = configurations_to_masks(result.selected)
     for k in range(13):
-        of_k = [m for m, c in zip(chosen, result.selected) if c.n_vacancies == k]
+        pairs = zip(chosen, result.selected, strict=True)
+        of_k = [m for m, c in pairs if c.n_vacancies == k]
         _, energies = ranked_all(sym, model, k)
         got = model.energies(masks_to_occupied(np.array(of_k), sym.n_sites))
         np.testing.assert_allclose(np.sort(got), energies[: len(got)], atol=1e-8)
@@ -137,12 +139,40 @@ def test_streamed_masks_are_the_configurations(licoo2):
 def test_configuration_lists_refuse_above_their_memory_estimate(licoo2):
     _, sym, _ = licoo2
     distinct = count_configurations(sym, 6)
-    with pytest.raises(OredoxInputError, match="GiB.*iter_configurations"):
+    with pytest.raises(OredoxInputError, match=r"GiB.*iter_configurations"):
         enumerate_configurations(sym, 6, max_bytes=distinct * 100)
-    # the estimate per configuration is not an underestimate
-    tracemalloc.start()
-    configs = enumerate_configurations(sym, 6)
-    held, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert len(configs) == distinct
-    assert held / distinct < BYTES_PER_CONFIGURATION
+    # the estimate per configuration is not an underestimate, at few vacancies and
+    # at many (each vacancy adds to the configuration's tuple)
+    big = alkali_symmetry(make_supercell(o3_layered("LiCoO2"), (2, 2, 2)))
+    for symmetry, k in ((big, 6), (big, 12)):  # 657 and 10 496 configurations
+        all_masks(symmetry, k)  # the symmetry's tables and the compiled loop, untraced
+        tracemalloc.start()
+        configs = enumerate_configurations(symmetry, k)
+        held, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert len(configs) == count_configurations(symmetry, k)
+        estimate = BYTES_PER_CONFIGURATION + BYTES_PER_VACANCY * k
+        assert held / len(configs) < estimate
+
+
+def test_every_orbit_is_found_exactly_once(licoo2):
+    """Asked for all of them, the search returns each distinct arrangement once."""
+    _, sym, model = licoo2
+    for k in range(sym.n_sites + 1):
+        distinct = count_configurations(sym, k)
+        found = lowest_ewald(sym, model, k, distinct)
+        assert len(set(found.masks.tolist())) == len(found.masks) == distinct
+        assert set(found.masks.tolist()) == set(all_masks(sym, k).tolist())
+
+
+def test_ties_at_the_cut_off_resolve_by_mask_order(licoo2):
+    """The full ranking's lowest, ties included, ordered by (energy, mask)."""
+    _, sym, model = licoo2
+    for k in (2, 3, 6, 9):
+        masks = all_masks(sym, k)
+        energies = model.energies(masks_to_occupied(masks, sym.n_sites))
+        key = np.round(energies, 6)
+        expected = masks[np.lexsort((masks, key))]
+        for n_lowest in (1, 2, 3, 5):
+            found = lowest_ewald(sym, model, k, n_lowest)
+            assert found.masks.tolist() == expected[:n_lowest].tolist()

@@ -175,3 +175,22 @@ def test_model_calls_bound_structures_and_atoms():
     big = host_cell((2, 2, 1))  # more atoms than the bound: goes alone
     assert [len(c) for c in model_calls([big, big], 16, len(big) - 1)] == [1, 1]
     assert model_calls([], 4, 30) == []
+
+
+def test_feasibility_checks_the_path_the_screening_takes():
+    from oredox.workflows.screening import check_feasible
+
+    host = host_cell((2, 2, 2))  # 24 Li: 2 704 156 raw arrangements at half filling
+    sym = alkali_symmetry(host)
+    # the lowest-N search has no raw limit ...
+    check_feasible(sym, ScreeningSettings(max_raw=1000, rankers=["ewald"]), host)
+    # ... but its node limit, searched once at the hardest content
+    with pytest.raises(OredoxInputError, match="passed 100 nodes"):
+        check_feasible(sym, ScreeningSettings(max_nodes=100, rankers=["ewald"]), host)
+    # every arrangement listed: the raw limit
+    for settings in (
+        ScreeningSettings(max_raw=1000, relax_all=True),
+        ScreeningSettings(max_raw=1000, rankers=["chgnet", "ewald"]),
+    ):
+        with pytest.raises(OredoxInputError, match="beam_search"):
+            check_feasible(sym, settings, host)

@@ -54,8 +54,11 @@ if TYPE_CHECKING:
 MAX_ALKALI_SITES = 62  # bit masks in int64
 MAX_RAW_CONFIGURATIONS = 50_000_000  # default limit of exhaustive enumeration
 _CHUNK = 1 << 20
-# measured: 4.7 M configurations held 1.59 GB (CPython 3.11)
-BYTES_PER_CONFIGURATION = 340
+# memory of a Configuration in a list, at most: this much plus BYTES_PER_VACANCY for
+# each vacancy (its tuple); measured with tracemalloc, CPython 3.11: 187-301 bytes
+# each at 5-12 vacancies, 338 over 4.7 M configurations
+BYTES_PER_CONFIGURATION = 300
+BYTES_PER_VACANCY = 8
 MAX_LIST_BYTES = 1 << 30  # enumerate_configurations refuses larger lists
 
 
@@ -293,8 +296,9 @@ def enumerate_configurations(
     """All symmetry-distinct arrangements of ``n_vacancies`` on the alkali sites.
 
     The list holds a Python object per arrangement, about
-    :data:`BYTES_PER_CONFIGURATION` bytes each; above ``max_bytes`` the call refuses
-    and points to the streaming :func:`iter_configurations` and :func:`iter_masks`.
+    :data:`BYTES_PER_CONFIGURATION` bytes plus :data:`BYTES_PER_VACANCY` per vacancy
+    each; above ``max_bytes`` the call refuses and points to the streaming
+    :func:`iter_configurations` and :func:`iter_masks`.
 
     Returns
     -------
@@ -310,7 +314,7 @@ def enumerate_configurations(
         list would need more than ``max_bytes``.
     """
     distinct = _check_raw(symmetry, n_vacancies, max_raw)
-    needed = distinct * BYTES_PER_CONFIGURATION
+    needed = distinct * (BYTES_PER_CONFIGURATION + BYTES_PER_VACANCY * n_vacancies)
     if needed > max_bytes:
         raise OredoxInputError(
             f"a list of the {distinct:,} distinct arrangements of {n_vacancies} "

@@ -210,7 +210,7 @@ class DelithiationHullMaker(Maker):
                 "bit masks hold; use a smaller supercell"
             )
         symmetry = alkali_symmetry(host, self.alkali, self.symprec)
-        check_feasible(symmetry, self.screening)  # now, not after the host relaxes
+        check_feasible(symmetry, self.screening, host)  # now, not after relaxing
         return StudyHost(
             name=study_name or f"{host.composition.reduced_formula} {framework}",
             structure=host,

@@ -281,12 +281,20 @@ def model_calls(
     return groups
 
 
-def check_feasible(symmetry: AlkaliSymmetry, settings: ScreeningSettings) -> None:
+def check_feasible(
+    symmetry: AlkaliSymmetry,
+    settings: ScreeningSettings,
+    host: Structure | None = None,
+) -> None:
     """Raise before any job when the screening could not run on this host.
 
-    More alkali sites than bit masks hold, or (exhaustive) a content with more raw
-    arrangements than ``settings.max_raw``: the same errors the screening job would
-    raise, in seconds instead of after the host relaxation.
+    More alkali sites than bit masks hold; (exhaustive, every arrangement listed) a
+    content with more raw arrangements than ``settings.max_raw``; (exhaustive led by
+    Ewald, given the ``host`` with oxidation states) a search of the lowest Ewald
+    energies beyond ``settings.max_nodes`` at the content with the most raw
+    arrangements, searched once here on the unrelaxed host. The errors are those the
+    screening job would raise, in seconds instead of after the host relaxation (the
+    relaxed host's search visits a similar, not identical, number of nodes).
     """
     n = symmetry.n_sites
     if n > MAX_ALKALI_SITES:
@@ -300,11 +308,21 @@ def check_feasible(symmetry: AlkaliSymmetry, settings: ScreeningSettings) -> Non
             f"screening.vacancies {beyond}: the host has only {n} "
             f"{symmetry.alkali} sites"
         )
-    if settings.method == "exhaustive" and not _searches_lowest(settings):
-        counts = settings.contents(n)
+    if settings.method != "exhaustive":
+        return
+    counts = settings.contents(n)
+    if not _searches_lowest(settings):
         too_many = [k for k in counts if comb(n, k) > settings.max_raw]
         if too_many:
             all_masks(symmetry, too_many[0], settings.max_raw)
+        return
+    charged = host is not None and all(
+        getattr(sp, "oxi_state", None) is not None for sp in host.species
+    )
+    if charged:
+        ewald = DelithiationEwald(host, symmetry.alkali_indices, settings.compensation)
+        hardest = max(counts, key=lambda k: comb(n, k))
+        lowest_ewald(symmetry, ewald, hardest, settings.ewald_keep, settings.max_nodes)
 
 
 def _searches_lowest(settings: ScreeningSettings) -> bool:
