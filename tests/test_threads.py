@@ -21,21 +21,39 @@ from oredox.workflows.threads import (
     SMALL_CELL_ATOMS,
     SMALL_CELL_THREADS,
     apply_engine_threads,
+    busy_cores,
+    cgroup_cpu_quota,
     engine_threads,
+    engine_threads_applied,
     largest_cell_atoms,
+    quota_cores,
 )
 
 BIG = SMALL_CELL_ATOMS + 100  # a cell the size cap leaves alone
 
 
 @pytest.fixture
-def cores(monkeypatch):
-    """Pretend this process is bound to ``n`` cores: ``cores(n)``."""
+def cores(monkeypatch, tmp_path):
+    """Pretend this process is bound to ``n`` cores, under no CPU quota: cores(n)."""
+    monkeypatch.setattr(threads_module, "CGROUP_ROOT", tmp_path / "no-cgroup")
 
     def bind(n: int) -> None:
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(n)))
 
     return bind
+
+
+@pytest.fixture
+def quota(monkeypatch, tmp_path):
+    """A cgroup v2 ``cpu.max`` holding ``text`` is this process's: ``quota(text)``."""
+    root = tmp_path / "cgroup"
+    root.mkdir()
+    monkeypatch.setattr(threads_module, "CGROUP_ROOT", root)
+
+    def write(text: str) -> None:
+        (root / "cpu.max").write_text(text)
+
+    return write
 
 
 @pytest.fixture
@@ -90,6 +108,28 @@ def test_slurm_cpus_per_task_are_the_cores_given(cores):
     assert "bound to 2" in choice.reason
 
 
+def test_inside_slurm_the_cpus_the_job_holds_on_the_node_come_first(cores):
+    cores(16)
+    batch_step = {  # the batch step of a job laid out for VASP: 8 ranks of 1 CPU
+        "SLURM_JOB_ID": "7",
+        "SLURM_CPUS_ON_NODE": "8",
+        "SLURM_CPUS_PER_TASK": "1",
+        "SLURM_NTASKS_PER_NODE": "8",
+    }
+    choice = engine_threads(BIG, batch_step)  # one worker: not divided by 8 tasks
+    assert (choice.threads, choice.reason) == (8, "SLURM_CPUS_ON_NODE=8")
+    shared = {**batch_step, "OREDOX_ENGINE_PROCESSES": "2"}  # the user's word divides
+    assert engine_threads(BIG, shared).threads == 4
+    cores(6)  # bound to fewer: the binding decides
+    choice = engine_threads(BIG, batch_step)
+    assert choice.threads == 6
+    assert "SLURM_CPUS_ON_NODE=8, but this process is bound to 6" in choice.reason
+    # not a count: SLURM_CPUS_PER_TASK decides
+    cores(16)
+    not_a_count = {**batch_step, "SLURM_CPUS_ON_NODE": "", "SLURM_CPUS_PER_TASK": "3"}
+    assert engine_threads(BIG, not_a_count).threads == 3
+
+
 def test_without_slurm_the_affinity_decides(cores, monkeypatch):
     cores(3)
     choice = engine_threads(BIG, {})
@@ -109,7 +149,9 @@ def test_engine_processes_share_the_cores(cores):
     assert engine_threads(BIG, {"SLURM_NTASKS_PER_NODE": "4"}).threads == 2
     both = {"SLURM_NTASKS_PER_NODE": "4", "SLURM_CPUS_PER_TASK": "2"}
     assert engine_threads(BIG, both).threads == 2  # 2 cores per task, not 2 / 4
-    with pytest.raises(OredoxInputError, match="OREDOX_ENGINE_PROCESSES"):
+    on_node = {"SLURM_NTASKS_PER_NODE": "4", "SLURM_CPUS_ON_NODE": "8"}
+    assert engine_threads(BIG, on_node).threads == 8  # the batch step's one worker
+    with pytest.raises(OredoxInputError, match="whole number of processes above 0"):
         engine_threads(BIG, {"OREDOX_ENGINE_PROCESSES": "0"})
 
 
@@ -128,6 +170,59 @@ def test_small_cells_are_capped(cores):
     assert engine_threads(None, {}).threads == 8  # size unknown: no cap
 
 
+@pytest.mark.parametrize(
+    ("cpu_max", "expected"),
+    [
+        ("max 100000\n", None),
+        ("200000 100000\n", 2),
+        ("150000 100000", 2),  # 1.5 cores: rounded up
+        ("50000 100000", 1),
+        ("", None),
+        ("max", None),
+        ("two 100000", None),
+        ("200000 0", None),
+    ],
+)
+def test_a_cgroup_v2_quota_in_whole_cores(cpu_max, expected):
+    assert quota_cores(cpu_max=cpu_max) == expected
+
+
+def test_a_cgroup_v1_quota_in_whole_cores():
+    assert quota_cores(cfs_quota_us="-1\n", cfs_period_us="100000\n") is None
+    assert quota_cores(cfs_quota_us="300000\n", cfs_period_us="100000\n") == 3
+    assert quota_cores(cfs_quota_us="250000", cfs_period_us="100000") == 3
+    assert quota_cores(cfs_quota_us="", cfs_period_us="100000") is None
+
+
+def test_the_cgroup_quota_is_read_from_v2_or_v1_files(tmp_path):
+    assert cgroup_cpu_quota(tmp_path) is None  # no files: no quota
+    v1 = tmp_path / "cpu,cpuacct"
+    v1.mkdir()
+    (v1 / "cpu.cfs_quota_us").write_text("400000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    cores, where = cgroup_cpu_quota(tmp_path)
+    assert cores == 4 and "cpu.cfs_quota_us" in where
+    (tmp_path / "cpu.max").write_text("max 100000\n")  # v2 wins: no quota
+    assert cgroup_cpu_quota(tmp_path) is None
+
+
+def test_a_cpu_quota_caps_the_cores_and_says_so(cores, quota):
+    cores(8)
+    quota("200000 100000\n")  # docker --cpus 2: the affinity still shows 8
+    choice = engine_threads(BIG, {})
+    assert choice.threads == 2
+    assert "8 core(s) in this process's CPU affinity" in choice.reason
+    assert "CPU quota" in choice.reason and "cpu.max allows 2" in choice.reason
+    slurm = {"SLURM_JOB_ID": "7", "SLURM_CPUS_ON_NODE": "4"}
+    assert engine_threads(BIG, slurm).threads == 2
+    quota("1200000 100000\n")  # 12 cores: more than the affinity, not deciding
+    choice = engine_threads(BIG, {})
+    assert (choice.threads, choice.reason) == (
+        8,
+        "8 core(s) in this process's CPU affinity",
+    )
+
+
 def _structure(n_cells: int) -> Structure:
     cell = Structure(Lattice.cubic(3.0), ["Li", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     cell.make_supercell([n_cells, 1, 1])
@@ -139,28 +234,89 @@ def count_sites(structure, extra=None):
     return len(structure)
 
 
-def test_other_processes_busy_cores_limit_the_count_outside_slurm(cores):
+def test_other_processes_busy_cores_limit_the_count_outside_slurm(cores, quota):
     cores(2)
     assert engine_threads(BIG, {}, busy_elsewhere=0.3).threads == 2
     busy = engine_threads(BIG, {}, busy_elsewhere=2.0)  # two busy processes
     assert busy.threads == 1
-    assert "other processes keep 2.0 of the 2 core(s) busy" in busy.reason
+    assert "other processes keep 2.0 of the 2 CPU(s) of its affinity busy" in (
+        busy.reason
+    )
     cores(8)
     assert engine_threads(BIG, {}, busy_elsewhere=2.6).threads == 5
+    # 4.5 free cores round half up to 5 (round() would give 4)
+    assert engine_threads(BIG, {}, busy_elsewhere=3.5).threads == 5
     # a SLURM job's cores are its own: the node's load is other jobs'
     slurm = {"SLURM_JOB_ID": "7", "SLURM_CPUS_PER_TASK": "4"}
     assert engine_threads(BIG, slurm, busy_elsewhere=8.0).threads == 4
     # the user's choice stands
     assert engine_threads(BIG, {"OREDOX_THREADS": "6"}, 8.0).threads == 6
+    # a quota of 2 of 8 CPUs: others' load counts against the 8 the sample covered
+    quota("200000 100000\n")
+    assert engine_threads(BIG, {}, busy_elsewhere=3.0).threads == 2
+    assert engine_threads(BIG, {}, busy_elsewhere=7.0).threads == 1
 
 
-def test_busy_cores_are_sampled_from_proc_stat(monkeypatch):
-    busy = threads_module.busy_cores_elsewhere(0.05)
-    if os.path.exists("/proc/stat"):
-        assert 0 <= busy <= (os.cpu_count() or 1) + 1e-9
-    else:
-        assert busy is None
-    monkeypatch.setattr("builtins.open", _unreadable)
+def _proc_stat(cpus: dict[str, tuple[int, int, int, int]]) -> str:
+    """A /proc/stat text: per line (user, system, idle, iowait); other fields 0."""
+    lines = [
+        f"{name} {user} 0 {system} {idle} {iowait} 0 0 0 0 0"
+        for name, (user, system, idle, iowait) in cpus.items()
+    ]
+    return "\n".join([*lines, "intr 1 2 3", "ctxt 99", "cpufreq x y"]) + "\n"
+
+
+BEFORE = _proc_stat(
+    {
+        "cpu": (1000, 400, 4000, 100),
+        "cpu0": (100, 100, 1000, 0),
+        "cpu1": (100, 100, 1000, 0),
+        "cpu2": (400, 100, 1000, 50),
+        "cpu3": (400, 100, 1000, 50),
+    }
+)
+AFTER = _proc_stat(  # 100 ticks per CPU later
+    {
+        "cpu": (1150, 450, 4180, 120),  # 200 busy of 400
+        "cpu0": (200, 100, 1000, 0),  # 100 busy
+        "cpu1": (100, 100, 1100, 0),  # idle
+        "cpu2": (430, 120, 1030, 70),  # 50 busy, 30 idle, 20 iowait
+        "cpu3": (420, 130, 1050, 50),  # 50 busy
+    }
+)
+
+
+def test_busy_cores_count_only_the_cpus_of_the_affinity():
+    assert busy_cores(BEFORE, AFTER, {0, 1, 2, 3}) == pytest.approx(2.0)
+    assert busy_cores(BEFORE, AFTER, {0}) == pytest.approx(1.0)
+    assert busy_cores(BEFORE, AFTER, {1}) == pytest.approx(0.0)
+    assert busy_cores(BEFORE, AFTER, {1, 2}) == pytest.approx(0.5)  # iowait is idle
+    assert busy_cores(BEFORE, AFTER, {0, 2, 3, 9}) == pytest.approx(2.0)  # 9: absent
+
+
+def test_busy_cores_of_renumbered_cpus_come_from_the_cpu_line():
+    # no cpuN is in the affinity: the cpu line's share (200 / 400) times 4 lines
+    assert busy_cores(BEFORE, AFTER, {16, 17}) == pytest.approx(2.0)
+    assert busy_cores(BEFORE, AFTER, set()) == pytest.approx(2.0)
+
+
+def test_busy_cores_need_time_to_pass_and_cpu_lines():
+    assert busy_cores(BEFORE, BEFORE, {0, 1}) is None
+    assert busy_cores(BEFORE, BEFORE, {16}) is None
+    assert busy_cores("intr 1\n", "intr 2\n", {0}) is None
+    assert busy_cores("", AFTER, {0}) is None
+
+
+def test_busy_cores_are_sampled_from_proc_stat_at_call_time(monkeypatch):
+    texts = iter([BEFORE, AFTER])
+    slept = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(threads_module.Path, "read_text", lambda self: next(texts))
+    monkeypatch.setattr(threads_module.time, "sleep", slept.append)
+    monkeypatch.setattr(threads_module, "BUSY_SAMPLE_S", 0.01)  # read when called
+    assert threads_module.busy_cores_elsewhere() == pytest.approx(1.0)
+    assert slept == [0.01]
+    monkeypatch.setattr(threads_module.Path, "read_text", _unreadable)
     assert threads_module.busy_cores_elsewhere(0.0) is None
 
 
@@ -172,12 +328,19 @@ def test_apply_samples_the_load_only_when_the_rule_could_give_more_than_one(
     monkeypatch, cores, torch_threads
 ):
     cores(2)
-    for name in ("OREDOX_THREADS", "OMP_NUM_THREADS", "SLURM_JOB_ID"):
+    outside_slurm = (
+        "OREDOX_THREADS",
+        "OMP_NUM_THREADS",
+        "SLURM_JOB_ID",
+        "SLURM_CPUS_PER_TASK",
+        "SLURM_CPUS_ON_NODE",
+        "SLURM_NTASKS_PER_NODE",
+    )
+    for name in outside_slurm:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("SLURM_CPUS_PER_TASK", raising=False)
     sampled = []
 
-    def busy(sample_s=0.2):
+    def busy(sample_s=None):
         sampled.append(sample_s)
         return 2.0
 
@@ -207,6 +370,40 @@ def test_apply_sets_pytorchs_count_and_logs_why(monkeypatch, torch_threads, capl
     assert "PyTorch threads: 3 (OREDOX_THREADS=3" in caplog.text
     monkeypatch.setenv("OREDOX_THREADS", "1")
     assert apply_engine_threads().threads == torch_threads.get_num_threads() == 1
+
+
+def test_the_rule_applied_for_a_block_restores_pytorchs_count(
+    monkeypatch, torch_threads
+):
+    torch_threads.set_num_threads(3)
+    monkeypatch.setenv("OREDOX_THREADS", "2")
+    with engine_threads_applied(BIG) as choice:
+        assert choice.threads == torch_threads.get_num_threads() == 2
+    assert torch_threads.get_num_threads() == 3
+    with pytest.raises(_ReachedError), engine_threads_applied(None):
+        assert torch_threads.get_num_threads() == 2
+        raise _ReachedError
+    assert torch_threads.get_num_threads() == 3  # after an error too
+    monkeypatch.setenv("OREDOX_THREADS", "zero")  # refused before anything is set
+    with pytest.raises(OredoxInputError), engine_threads_applied(BIG):
+        pass
+    assert torch_threads.get_num_threads() == 3
+
+
+def test_the_rule_applied_for_a_block_without_pytorch_touches_nothing(
+    monkeypatch, torch_threads
+):
+    monkeypatch.setattr(threads_module, "missing_modules", lambda *a: ["torch"])
+    torch_threads.set_num_threads(3)
+    monkeypatch.setenv("OREDOX_THREADS", "2")
+    with engine_threads_applied(BIG) as choice:
+        assert choice.threads == 2
+        torch_threads.set_num_threads(1)  # not the rule's: left as it is after
+    assert torch_threads.get_num_threads() == 1
+
+
+def test_tests_run_on_one_thread_unless_they_say_otherwise():
+    assert os.environ["OREDOX_THREADS"] == "1"  # conftest: no load sampling
 
 
 def test_apply_without_pytorch_sets_nothing(monkeypatch, torch_threads):

@@ -8,60 +8,61 @@ chosen, by this rule, in this order:
 1. ``OREDOX_THREADS`` (``oredox demo --threads N``, ``oredox run --threads N``),
    a whole number above 0, when set: the user's choice, used as given.
    Else ``OMP_NUM_THREADS``, when it holds a whole number above 0.
-2. The cores this process was given: ``SLURM_CPUS_PER_TASK`` inside a SLURM job
-   (at most the cores the process is bound to), else the cores of its CPU affinity
-   (``os.sched_getaffinity``; ``os.cpu_count()`` where there is none).
+2. The cores this process was given. Inside a SLURM job: ``SLURM_CPUS_ON_NODE``
+   (the CPUs the job holds on this node; oredox's batch step, where the cluster
+   worker runs, may use them all), else ``SLURM_CPUS_PER_TASK``. Outside SLURM, or
+   with neither set: the cores of the process's CPU affinity
+   (``os.sched_getaffinity``; ``os.cpu_count()`` where there is none). Whatever
+   the source, at most the cores of the affinity, and at most the CPU quota of the
+   process's control group rounded up (:func:`cgroup_cpu_quota`: ``docker --cpus``
+   and Kubernetes CPU limits set a quota, not the affinity).
 3. Divided by the engine processes that share those cores:
-   ``OREDOX_ENGINE_PROCESSES`` when set, else ``SLURM_NTASKS_PER_NODE`` when it is
-   above 1 and ``SLURM_CPUS_PER_TASK`` is not set (the cores are the node's, for
-   all its tasks); never below 1.
+   ``OREDOX_ENGINE_PROCESSES`` when set (whatever the source of step 2); else
+   ``SLURM_NTASKS_PER_NODE`` when it is above 1 and neither ``SLURM_CPUS_ON_NODE``
+   nor ``SLURM_CPUS_PER_TASK`` holds a count (the cores are then the affinity's, for
+   all the node's tasks). With ``SLURM_CPUS_ON_NODE`` as the source nothing is
+   divided by ``SLURM_NTASKS_PER_NODE``: the tasks of the job are VASP's MPI ranks,
+   started later by ``srun``, and the worker is the batch step's one engine
+   process. Never below 1.
 4. At most :data:`SMALL_CELL_THREADS` for a cell of fewer than
    :data:`SMALL_CELL_ATOMS` atoms, where more threads were measured no faster.
 5. Outside a SLURM job, at most the cores other processes leave free: when more than
-   one thread is still on the table, :func:`busy_cores_elsewhere` samples the
-   machine's CPU use for :data:`BUSY_SAMPLE_S` seconds while this process sleeps, and
-   the count drops to the given cores minus the busy ones (rounded), at least 1.
-   Inside a SLURM job the cores are the job's own and the node's load belongs to
-   other jobs, so nothing is sampled.
+   one thread is still on the table, :func:`busy_cores_elsewhere` samples the CPU
+   use of the CPUs in this process's affinity for :data:`BUSY_SAMPLE_S` seconds
+   while this process sleeps, and the count drops to those CPUs minus the busy
+   ones, rounded half up, at least 1. Inside a SLURM job the cores are the job's own
+   and the node's load belongs to other jobs, so nothing is sampled.
 
-The size cap comes from this measurement (2026-12-02, a 2-core machine, CHGNet
-0.4.2 with its 0.3.0 model, PyTorch 2.13 CPU; LiCoO2 cells, one Li removed for the
-relaxations; 1 and 2 threads taken in turn). "Call": one warm
-``predict_structure(task="efs")``, median of 11; "relaxation":
-``StructOptimizer.relax`` (FIRE, cell too, fmax 0.05 eV/A), median of 3 to 5.
-Quiet: other processes used 0.00-0.08 cores meanwhile (1-minute load average
-0.7-2.9, this benchmark's own threads included); busy: another process used 1.0-1.5
-cores.
-
-| atoms | call, quiet (1 / 2 threads) | call, busy | relaxation, quiet |
-|---|---|---|---|
-| 4 | 0.055 / 0.043 s | | |
-| 16 (15) | 0.198 / 0.140 s | 0.35 / 1.21 s | 4.98 / 5.75 s |
-| 24 (23) | | | 7.67 / 7.58 s |
-| 32 (31) | 0.478 / 0.334 s | | 9.99 / 8.24 s |
-| 48 (47) | 0.686 / 0.479 s | | 15.31 / 11.46 s |
-| 108 | 1.250 / 0.990 s | 2.15 / 6.07 s | |
-| 192 | 2.485 / 2.418 s | 2.44 / 9.17 s | |
-
-A second thread speeds a single call up from 4 atoms on, but a whole relaxation only
-from about 24 atoms; on a busy machine it makes every size 3-4x slower: hence step 5.
-The load is sampled once, when the engine starts; a machine that becomes busy later
-is not seen (``OREDOX_THREADS`` fixes the count whatever happens).
+The size cap and step 5 come from measurements on a 2-core machine (2026-12-02,
+CHGNet 0.4.2 with its 0.3.0 model, PyTorch 2.13 CPU, LiCoO2 cells; the full table
+is in the user guide, docs/guide/running.md, "Threads"). On a quiet machine a second
+thread speeds a single ``predict_structure`` call up from 4 atoms on (16 atoms:
+0.198 s on 1 thread, 0.140 s on 2), but a whole relaxation only from about 24
+atoms (15 atoms: 4.98 / 5.75 s; 47 atoms: 15.31 / 11.46 s). While another process
+used 1.0-1.5 cores, a second thread made every size 3-4x slower (16 atoms: 0.35 /
+1.21 s; 108 atoms: 2.15 / 6.07 s): hence step 5. The load is sampled each time the
+rule is applied; a machine that becomes busy later is not seen (``OREDOX_THREADS``
+fixes the count whatever happens).
 
 :func:`apply_engine_threads` sets PyTorch's count (when PyTorch is installed) and
 logs the choice with its reason; the local runner
 (:func:`~oredox.workflows.execution.run_flow`) calls it once per run with the size
 of the largest cell in the flow, the cluster worker
 (:func:`~oredox.workflows.cluster.run_worker`) once, without a size.
+:func:`engine_threads_applied` applies it for a block of engine calls (CHGNet
+screening) and gives PyTorch its previous count back after.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from oredox.errors import OredoxInputError
 from oredox.extras import missing_modules
@@ -73,6 +74,10 @@ SMALL_CELL_ATOMS = 24
 SMALL_CELL_THREADS = 1
 # seconds of CPU-use sampling when the machine's other load may limit the count
 BUSY_SAMPLE_S = 0.2
+# where the control groups are mounted (a container sees its own cgroup there)
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# the SLURM variables that give the cores, first found wins (module rule, step 2)
+SLURM_CORES_ENV = ("SLURM_CPUS_ON_NODE", "SLURM_CPUS_PER_TASK")
 
 
 @dataclass(frozen=True)
@@ -106,8 +111,9 @@ def engine_threads(
     environ
         The environment to read (default: this process's).
     busy_elsewhere
-        Cores other processes keep busy (:func:`busy_cores_elsewhere`); ``None``:
-        not known (step 5 skipped). Ignored inside a SLURM job.
+        Cores of this process's CPU affinity that other processes keep busy
+        (:func:`busy_cores_elsewhere`); ``None``: not known (step 5 skipped).
+        Ignored inside a SLURM job.
 
     Returns
     -------
@@ -138,81 +144,173 @@ def engine_threads(
             f"{SMALL_CELL_ATOMS} atoms more threads were measured no faster"
         )
     if threads > 1 and busy_elsewhere is not None and not in_slurm_job(environ):
-        free = max(1, round(cores - busy_elsewhere))
+        cpus = _affinity_cores()  # the CPUs the load was sampled on
+        free = max(1, math.floor(cpus - busy_elsewhere + 0.5))
         if free < threads:
             threads = free
             reason += (
                 f"; {threads} as other processes keep {busy_elsewhere:.1f} of the "
-                f"{cores} core(s) busy"
+                f"{cpus} CPU(s) of its affinity busy"
             )
     return ThreadChoice(threads, reason)
 
 
 def in_slurm_job(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether the process runs inside a SLURM job (its cores are the job's own)."""
-    return "SLURM_JOB_ID" in environ or "SLURM_CPUS_PER_TASK" in environ
+    return any(name in environ for name in ("SLURM_JOB_ID", *SLURM_CORES_ENV))
 
 
-def busy_cores_elsewhere(sample_s: float = BUSY_SAMPLE_S) -> float | None:
-    """Cores kept busy by other processes, sampled over ``sample_s`` seconds.
+def busy_cores_elsewhere(sample_s: float | None = None) -> float | None:
+    """Cores of this process's CPU affinity kept busy by other processes.
 
-    Reads the machine's CPU time from ``/proc/stat`` before and after sleeping (this
-    process does nothing meanwhile, so the busy time is others'). ``None`` where
-    ``/proc/stat`` cannot be read (not Linux).
+    Reads ``/proc/stat`` before and after sleeping ``sample_s`` seconds (``None``:
+    :data:`BUSY_SAMPLE_S`); this process does nothing meanwhile, so the busy time is
+    others' (:func:`busy_cores`). ``None`` where ``/proc/stat`` cannot be read (not
+    Linux) or tells nothing.
     """
-
-    def cpu_times() -> tuple[int, int]:
-        with open("/proc/stat") as stat:
-            values = [int(v) for v in stat.readline().split()[1:9]]
-        idle = values[3] + values[4]  # idle and iowait
-        return sum(values) - idle, sum(values)
-
+    if sample_s is None:
+        sample_s = BUSY_SAMPLE_S
     try:
-        busy_start, total_start = cpu_times()
+        cpus = os.sched_getaffinity(0)
+    except (AttributeError, OSError):  # no affinity on this platform
+        cpus = set()
+    try:
+        before = Path("/proc/stat").read_text()
         time.sleep(sample_s)
-        busy_end, total_end = cpu_times()
-    except (OSError, ValueError, IndexError):
+        after = Path("/proc/stat").read_text()
+    except OSError:
         return None
-    if total_end <= total_start:
+    return busy_cores(before, after, cpus)
+
+
+def busy_cores(before: str, after: str, cpus: Collection[int]) -> float | None:
+    """Cores kept busy between two readings of ``/proc/stat``, on the CPUs ``cpus``.
+
+    Busy time is user, nice, system, irq, softirq and steal; idle and iowait are
+    not. Over the ``cpuN`` lines whose N is in ``cpus``: the sum of their busy time
+    divided by the time one of them spent, ``sum(busy) / (sum(total) / n)``. Where
+    no ``cpuN`` line is one of ``cpus`` (CPUs renumbered, as lxcfs does), the
+    ``cpu`` line's busy share times the number of ``cpuN`` lines.
+
+    Returns
+    -------
+    float or None
+        Busy cores (0 to the CPUs counted); ``None`` where the texts tell nothing
+        (no time passed, no ``cpu`` lines).
+    """
+    start, end = _cpu_times(before), _cpu_times(after)
+    matched = [cpu for cpu in set(cpus) if cpu in start and cpu in end]
+    if matched:
+        busy = sum(end[cpu][0] - start[cpu][0] for cpu in matched)
+        total = sum(end[cpu][1] - start[cpu][1] for cpu in matched)
+        n_cpus = len(matched)
+    else:
+        lines = sum(1 for key in end if key is not None)
+        if None not in start or None not in end or lines == 0:
+            return None
+        busy = end[None][0] - start[None][0]
+        total = end[None][1] - start[None][1]  # the time of all the lines
+        n_cpus = lines
+    if total <= 0:
         return None
-    share = (busy_end - busy_start) / (total_end - total_start)
-    return share * (os.cpu_count() or 1)
+    return min(max(busy / (total / n_cpus), 0.0), float(n_cpus))
 
 
 def cores_given(environ: Mapping[str, str] = os.environ) -> tuple[int, str]:
-    """The cores this process was given, and where that number comes from."""
+    """The cores this process was given, and where that number comes from.
+
+    Step 2 of the module rule: a SLURM variable (:data:`SLURM_CORES_ENV`, the first
+    that holds a count), else the CPU affinity; at most the affinity and the CPU
+    quota (:func:`cgroup_cpu_quota`).
+    """
     affinity = _affinity_cores()
-    slurm = _env_count(environ, "SLURM_CPUS_PER_TASK")
-    if slurm is None:
-        return affinity, f"{affinity} core(s) in this process's CPU affinity"
-    if slurm > affinity:
-        return affinity, (
-            f"SLURM_CPUS_PER_TASK={slurm}, but this process is bound to {affinity} "
-            "core(s)"
-        )
-    return slurm, f"SLURM_CPUS_PER_TASK={slurm}"
+    cores, reason = affinity, f"{affinity} core(s) in this process's CPU affinity"
+    slurm = _slurm_cores(environ)
+    if slurm is not None:
+        name, count = slurm
+        if count <= affinity:
+            cores, reason = count, f"{name}={count}"
+        else:
+            reason = f"{name}={count}, but this process is bound to {affinity} core(s)"
+    quota = cgroup_cpu_quota()
+    if quota is not None and quota[0] < cores:
+        cores = quota[0]
+        reason += f", but {quota[1]} allows {cores}"
+    return cores, reason
+
+
+def cgroup_cpu_quota(root: Path | None = None) -> tuple[int, str] | None:
+    """The CPU quota of this process's control group, in whole cores, and its file.
+
+    Reads cgroup v2's ``cpu.max`` under ``root`` (``None``: :data:`CGROUP_ROOT`),
+    else cgroup v1's ``cpu.cfs_quota_us`` and ``cpu.cfs_period_us`` (in ``cpu/`` or
+    ``cpu,cpuacct/``). That is the quota of the cgroup mounted there, which is a
+    container's own (``docker --cpus``, Kubernetes limits); a quota set on a
+    deeper cgroup of the host is not read. ``None``: no quota, or none readable.
+    """
+    root = CGROUP_ROOT if root is None else root
+    v2 = _read_or_none(root / "cpu.max")
+    if v2 is not None:
+        cores = quota_cores(cpu_max=v2)
+        return None if cores is None else (cores, f"the CPU quota in {root}/cpu.max")
+    for folder in (root / "cpu", root / "cpu,cpuacct"):
+        quota = _read_or_none(folder / "cpu.cfs_quota_us")
+        period = _read_or_none(folder / "cpu.cfs_period_us")
+        if quota is not None and period is not None:
+            cores = quota_cores(cfs_quota_us=quota, cfs_period_us=period)
+            where = f"the CPU quota in {folder}/cpu.cfs_quota_us"
+            return None if cores is None else (cores, where)
+    return None
+
+
+def quota_cores(
+    cpu_max: str | None = None,
+    cfs_quota_us: str | None = None,
+    cfs_period_us: str | None = None,
+) -> int | None:
+    """Whole cores a CPU quota allows (quota / period, rounded up; at least 1).
+
+    ``cpu_max``: the text of cgroup v2's ``cpu.max``, ``"max 100000"`` (no quota) or
+    ``"200000 100000"`` (quota and period in microseconds: 2 cores). Else
+    ``cfs_quota_us`` and ``cfs_period_us``: cgroup v1's texts (quota ``-1``: none).
+    ``None`` for no quota, or a text that is not one.
+    """
+    if cpu_max is not None:
+        fields = cpu_max.split()
+        if len(fields) != 2:
+            return None
+        quota_text, period_text = fields
+    else:
+        quota_text, period_text = cfs_quota_us or "", cfs_period_us or ""
+    try:
+        quota_us, period_us = int(quota_text), int(period_text)
+    except ValueError:  # "max", or not a number
+        return None
+    if quota_us <= 0 or period_us <= 0:
+        return None
+    return max(1, math.ceil(quota_us / period_us))
 
 
 def engine_processes(environ: Mapping[str, str] = os.environ) -> tuple[int, str]:
     """The engine processes sharing this process's cores, and why (``""``: one)."""
     if PROCESSES_ENV in environ:
-        processes = positive_count(environ[PROCESSES_ENV], PROCESSES_ENV)
+        processes = positive_count(environ[PROCESSES_ENV], PROCESSES_ENV, "processes")
         return processes, f" shared by {PROCESSES_ENV}={processes} processes"
     per_node = _env_count(environ, "SLURM_NTASKS_PER_NODE")
-    if per_node is not None and per_node > 1 and "SLURM_CPUS_PER_TASK" not in environ:
+    if per_node is not None and per_node > 1 and _slurm_cores(environ) is None:
         return per_node, f" shared by SLURM_NTASKS_PER_NODE={per_node} tasks"
     return 1, ""
 
 
-def positive_count(value: str | int, name: str) -> int:
-    """``value`` as a whole number above 0; else an error naming ``name``."""
+def positive_count(value: str | int, name: str, unit: str = "threads") -> int:
+    """``value`` as a whole number above 0; else an error naming ``name``, ``unit``."""
     try:
         count = int(str(value).strip())
     except ValueError:
         count = 0
     if count < 1:
         raise OredoxInputError(
-            f"{name} must be a whole number of threads above 0, got {str(value)!r}"
+            f"{name} must be a whole number of {unit} above 0, got {str(value)!r}"
         )
     return count
 
@@ -237,6 +335,33 @@ def apply_engine_threads(n_atoms: int | None = None) -> ThreadChoice:
     torch.set_num_threads(choice.threads)
     logger.info("PyTorch threads: %d (%s)", *_parts(choice))
     return choice
+
+
+@contextmanager
+def engine_threads_applied(n_atoms: int | None = None) -> Iterator[ThreadChoice]:
+    """The rule applied for a block (:func:`apply_engine_threads`), then undone.
+
+    Inside the ``with`` block PyTorch has the count of the rule for ``n_atoms``
+    atoms (``None``: no size cap); after it, also after an error, the count it had
+    before. Without PyTorch nothing is set nor restored. Each entry may sample the
+    load (:data:`BUSY_SAMPLE_S` seconds): wrap a batch of engine calls, not each.
+
+    Yields
+    ------
+    ThreadChoice
+        The count used inside the block, and why.
+    """
+    before = None
+    if not missing_modules("chgnet", ("torch",)):
+        import torch
+
+        before = torch.get_num_threads()
+    choice = apply_engine_threads(n_atoms)
+    try:
+        yield choice
+    finally:
+        if before is not None:
+            torch.set_num_threads(before)
 
 
 def largest_cell_atoms(flow) -> int | None:
@@ -290,3 +415,40 @@ def _env_count(environ: Mapping[str, str], name: str) -> int | None:
     except ValueError:
         return None
     return value if value > 0 else None
+
+
+def _slurm_cores(environ: Mapping[str, str]) -> tuple[str, int] | None:
+    """The first of :data:`SLURM_CORES_ENV` that holds a count, and the count."""
+    for name in SLURM_CORES_ENV:
+        count = _env_count(environ, name)
+        if count is not None:
+            return name, count
+    return None
+
+
+def _cpu_times(stat_text: str) -> dict[int | None, tuple[int, int]]:
+    """Busy and total time of each ``cpuN`` line (key N) and the ``cpu`` line (None)."""
+    times = {}
+    for line in stat_text.splitlines():
+        fields = line.split()
+        if not fields or not fields[0].startswith("cpu"):
+            continue
+        number = fields[0][3:]
+        if number and not number.isdigit():
+            continue
+        try:  # user nice system idle iowait irq softirq steal (guest is in user)
+            values = [int(value) for value in fields[1:9]]
+        except ValueError:
+            continue
+        if len(values) < 5:
+            continue
+        idle = values[3] + values[4]  # idle and iowait
+        times[int(number) if number else None] = (sum(values) - idle, sum(values))
+    return times
+
+
+def _read_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
