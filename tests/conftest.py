@@ -29,10 +29,16 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
-    """No OREDOX_* variable or ~/.oredox.yaml from the machine leaks into a test."""
+    """No OREDOX_* variable or ~/.oredox.yaml from the machine leaks into a test.
+
+    ``OREDOX_THREADS=1``: a local run in a test neither samples the machine's load
+    nor leaves PyTorch's process-wide count at what the load gave; tests of the
+    thread rule unset it.
+    """
     for key in list(os.environ):
         if key.startswith("OREDOX_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv("OREDOX_THREADS", "1")
     monkeypatch.setenv("OREDOX_CONFIG_FILE", str(tmp_path / "no-such-config.yaml"))
     monkeypatch.setenv("OREDOX_WORK_DIR", str(tmp_path / "work"))
     return tmp_path / "work"
