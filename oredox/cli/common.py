@@ -61,9 +61,10 @@ Threads = Annotated[
         "--threads",
         help="Threads for CHGNet (PyTorch), as OREDOX_THREADS; default: "
         "OMP_NUM_THREADS if set, else the cores this process was given "
-        "(SLURM_CPUS_PER_TASK, else its CPU affinity) divided by "
-        "OREDOX_ENGINE_PROCESSES, at most "
-        f"{SMALL_CELL_THREADS} for cells under {SMALL_CELL_ATOMS} atoms.",
+        "(SLURM_CPUS_ON_NODE, else SLURM_CPUS_PER_TASK, else its CPU affinity; "
+        "at most its CPU quota) divided by OREDOX_ENGINE_PROCESSES, at most "
+        f"{SMALL_CELL_THREADS} for cells under {SMALL_CELL_ATOMS} atoms, and "
+        "outside SLURM no more than the cores other processes leave free.",
         callback=thread_count,
     ),
 ]

@@ -331,8 +331,9 @@ def run_worker(argv: Sequence[str] | None = None) -> int:
     """FireWorks' ``rlaunch`` (``argv``: its arguments) with the oredox job store.
 
     PyTorch's thread count is set first, by the rule of
-    :mod:`oredox.workflows.threads` (``SLURM_CPUS_PER_TASK`` of the batch job,
-    ``OREDOX_THREADS`` to override it).
+    :mod:`oredox.workflows.threads`: in the batch step the worker is the one engine
+    process, so it gets the CPUs the job holds on the node (``SLURM_CPUS_ON_NODE``);
+    ``OREDOX_THREADS`` overrides it.
     """
     try:
         choice = apply_engine_threads()
