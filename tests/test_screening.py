@@ -165,7 +165,7 @@ def test_chgnet_relax_ranker_lowers_energies():
 
 
 def test_model_calls_bound_structures_and_atoms():
-    from oredox.workflows.screening import model_calls
+    from oredox.workflows.chgnet_points import model_calls
 
     cells = [host_cell((1, 1, 1))] * 5  # 12 atoms each
     sizes = [len(c) for c in model_calls(cells, 4, None)]

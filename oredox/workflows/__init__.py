@@ -4,7 +4,7 @@
   ``vasp``, ``gpaw``) and :func:`~oredox.workflows.engines.get_engine`;
 - :mod:`~oredox.workflows.dftu`: DFT+U presets and initial moments;
 - :mod:`~oredox.workflows.screening`: ranking and selecting configurations before the
-  engine (Ewald, CHGNet);
+  engine (Ewald, CHGNet); :mod:`~oredox.workflows.chgnet_points`: its CHGNet stage;
 - :mod:`~oredox.workflows.hull_flow`: :class:`DelithiationHullMaker
   <oredox.workflows.hull_flow.DelithiationHullMaker>`, the delithiation hull flow;
 - :mod:`~oredox.workflows.study_document`: the job that assembles the stored study;
