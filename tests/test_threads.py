@@ -367,7 +367,7 @@ def test_apply_sets_pytorchs_count_and_logs_why(monkeypatch, torch_threads, capl
         choice = apply_engine_threads(4)
         assert apply_engine_threads(4) == choice  # again: the same
     assert torch_threads.get_num_threads() == 3
-    assert "PyTorch threads: 3 (OREDOX_THREADS=3" in caplog.text
+    assert "PyTorch and BLAS threads: 3 (OREDOX_THREADS=3" in caplog.text
     monkeypatch.setenv("OREDOX_THREADS", "1")
     assert apply_engine_threads().threads == torch_threads.get_num_threads() == 1
 
@@ -422,7 +422,8 @@ def test_a_local_run_sets_and_logs_the_threads(
     run_dir = isolated_settings / "run"
     run_flow(Flow([count_sites(_structure(2))]), store, run_dir, progress=False)
     assert torch_threads.get_num_threads() == 2
-    assert "PyTorch threads: 2 (OREDOX_THREADS=2" in (run_dir / "run.log").read_text()
+    log = (run_dir / "run.log").read_text()
+    assert "PyTorch and BLAS threads: 2 (OREDOX_THREADS=2" in log
 
 
 def test_bad_thread_settings_stop_a_local_run_before_it_starts(
@@ -488,3 +489,19 @@ def test_the_threads_option_reaches_the_rule(
         _cli(monkeypatch, *command, "--threads", "3")
     assert seen[0].threads == 3
     assert "OREDOX_THREADS=3" in seen[0].reason
+
+
+def test_the_count_reaches_numpys_blas_and_is_restored(monkeypatch, torch_threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        info = threadpoolctl.threadpool_info()
+        return {p["num_threads"] for p in info if p["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("numpy has no BLAS thread pool here")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        monkeypatch.setenv("OREDOX_THREADS", "1")
+        with threads_module.engine_threads_applied(None):
+            assert blas_threads() == {1}
+        assert blas_threads() == {2}

@@ -33,16 +33,19 @@ chosen, by this rule, in this order:
    ones, rounded half up, at least 1. Inside a SLURM job the cores are the job's own
    and the node's load belongs to other jobs, so nothing is sampled.
 
+The count goes to PyTorch and to numpy's BLAS (through threadpoolctl): with
+PyTorch on one thread and BLAS on its default two, the demo took 124 s beside two
+busy processes on a 2-core machine, 77 s with BLAS on one thread too.
+
 The size cap and step 5 come from measurements on a 2-core machine (2026-12-02,
-CHGNet 0.4.2 with its 0.3.0 model, PyTorch 2.13 CPU, LiCoO2 cells; the full table
-is in the user guide, docs/guide/running.md, "Threads"). On a quiet machine a second
-thread speeds a single ``predict_structure`` call up from 4 atoms on (16 atoms:
-0.198 s on 1 thread, 0.140 s on 2), but a whole relaxation only from about 24
-atoms (15 atoms: 4.98 / 5.75 s; 47 atoms: 15.31 / 11.46 s). While another process
-used 1.0-1.5 cores, a second thread made every size 3-4x slower (16 atoms: 0.35 /
-1.21 s; 108 atoms: 2.15 / 6.07 s): hence step 5. The load is sampled each time the
-rule is applied; a machine that becomes busy later is not seen (``OREDOX_THREADS``
-fixes the count whatever happens).
+CHGNet 0.4.2, PyTorch 2.13 CPU, LiCoO2 cells; the full table is in the user guide,
+"Threads"). On a quiet machine a second thread speeds a single
+``predict_structure`` call up from 4 atoms on (16 atoms: 0.198 s / 0.140 s on 1 / 2
+threads), a whole relaxation only from about 24 atoms (15 atoms: 4.98 / 5.75 s;
+47 atoms: 15.31 / 11.46 s). While another process used 1.0-1.5 cores, a second
+thread made every size 3-4x slower (108 atoms: 2.15 / 6.07 s): hence step 5. The
+load is sampled each time the rule is applied; ``OREDOX_THREADS`` fixes the count
+whatever happens later.
 
 :func:`apply_engine_threads` sets PyTorch's count (when PyTorch is installed) and
 logs the choice with its reason; the local runner
@@ -59,13 +62,14 @@ import logging
 import math
 import os
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from oredox.errors import OredoxInputError
 from oredox.extras import missing_modules
+from oredox.workflows.cpu_probe import busy_cores, quota_cores
 
 THREADS_ENV = "OREDOX_THREADS"
 PROCESSES_ENV = "OREDOX_ENGINE_PROCESSES"
@@ -183,39 +187,6 @@ def busy_cores_elsewhere(sample_s: float | None = None) -> float | None:
     return busy_cores(before, after, cpus)
 
 
-def busy_cores(before: str, after: str, cpus: Collection[int]) -> float | None:
-    """Cores kept busy between two readings of ``/proc/stat``, on the CPUs ``cpus``.
-
-    Busy time is user, nice, system, irq, softirq and steal; idle and iowait are
-    not. Over the ``cpuN`` lines whose N is in ``cpus``: the sum of their busy time
-    divided by the time one of them spent, ``sum(busy) / (sum(total) / n)``. Where
-    no ``cpuN`` line is one of ``cpus`` (CPUs renumbered, as lxcfs does), the
-    ``cpu`` line's busy share times the number of ``cpuN`` lines.
-
-    Returns
-    -------
-    float or None
-        Busy cores (0 to the CPUs counted); ``None`` where the texts tell nothing
-        (no time passed, no ``cpu`` lines).
-    """
-    start, end = _cpu_times(before), _cpu_times(after)
-    matched = [cpu for cpu in set(cpus) if cpu in start and cpu in end]
-    if matched:
-        busy = sum(end[cpu][0] - start[cpu][0] for cpu in matched)
-        total = sum(end[cpu][1] - start[cpu][1] for cpu in matched)
-        n_cpus = len(matched)
-    else:
-        lines = sum(1 for key in end if key is not None)
-        if None not in start or None not in end or lines == 0:
-            return None
-        busy = end[None][0] - start[None][0]
-        total = end[None][1] - start[None][1]  # the time of all the lines
-        n_cpus = lines
-    if total <= 0:
-        return None
-    return min(max(busy / (total / n_cpus), 0.0), float(n_cpus))
-
-
 def cores_given(environ: Mapping[str, str] = os.environ) -> tuple[int, str]:
     """The cores this process was given, and where that number comes from.
 
@@ -263,34 +234,6 @@ def cgroup_cpu_quota(root: Path | None = None) -> tuple[int, str] | None:
     return None
 
 
-def quota_cores(
-    cpu_max: str | None = None,
-    cfs_quota_us: str | None = None,
-    cfs_period_us: str | None = None,
-) -> int | None:
-    """Whole cores a CPU quota allows (quota / period, rounded up; at least 1).
-
-    ``cpu_max``: the text of cgroup v2's ``cpu.max``, ``"max 100000"`` (no quota) or
-    ``"200000 100000"`` (quota and period in microseconds: 2 cores). Else
-    ``cfs_quota_us`` and ``cfs_period_us``: cgroup v1's texts (quota ``-1``: none).
-    ``None`` for no quota, or a text that is not one.
-    """
-    if cpu_max is not None:
-        fields = cpu_max.split()
-        if len(fields) != 2:
-            return None
-        quota_text, period_text = fields
-    else:
-        quota_text, period_text = cfs_quota_us or "", cfs_period_us or ""
-    try:
-        quota_us, period_us = int(quota_text), int(period_text)
-    except ValueError:  # "max", or not a number
-        return None
-    if quota_us <= 0 or period_us <= 0:
-        return None
-    return max(1, math.ceil(quota_us / period_us))
-
-
 def engine_processes(environ: Mapping[str, str] = os.environ) -> tuple[int, str]:
     """The engine processes sharing this process's cores, and why (``""``: one)."""
     if PROCESSES_ENV in environ:
@@ -316,7 +259,7 @@ def positive_count(value: str | int, name: str, unit: str = "threads") -> int:
 
 
 def apply_engine_threads(n_atoms: int | None = None) -> ThreadChoice:
-    """Choose the count (:func:`engine_threads`) and give it to PyTorch; log it.
+    """Choose the count (:func:`engine_threads`), give it to PyTorch and BLAS; log it.
 
     When the rule leaves more than one thread outside a SLURM job, the machine's
     load is sampled first (step 5 of the module rule, :data:`BUSY_SAMPLE_S`
@@ -333,18 +276,32 @@ def apply_engine_threads(n_atoms: int | None = None) -> ThreadChoice:
     import torch
 
     torch.set_num_threads(choice.threads)
-    logger.info("PyTorch threads: %d (%s)", *_parts(choice))
+    _set_blas_threads(choice.threads)
+    logger.info("PyTorch and BLAS threads: %d (%s)", *_parts(choice))
     return choice
+
+
+def _set_blas_threads(threads: int | None) -> int | None:
+    """Limit numpy's BLAS to ``threads`` (None: leave it); its count before."""
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+    except ImportError:  # nothing to limit with
+        return None
+    counts = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    if threads is not None:
+        threadpool_limits(limits=threads, user_api="blas")
+    return max(counts, default=None)
 
 
 @contextmanager
 def engine_threads_applied(n_atoms: int | None = None) -> Iterator[ThreadChoice]:
     """The rule applied for a block (:func:`apply_engine_threads`), then undone.
 
-    Inside the ``with`` block PyTorch has the count of the rule for ``n_atoms``
-    atoms (``None``: no size cap); after it, also after an error, the count it had
-    before. Without PyTorch nothing is set nor restored. Each entry may sample the
-    load (:data:`BUSY_SAMPLE_S` seconds): wrap a batch of engine calls, not each.
+    Inside the ``with`` block PyTorch and BLAS have the count of the rule for
+    ``n_atoms`` atoms (``None``: no size cap); after it, also after an error, the
+    counts they had before. Without PyTorch nothing is set nor restored. Each entry
+    may sample the load (:data:`BUSY_SAMPLE_S` seconds): wrap a batch of engine
+    calls, not each.
 
     Yields
     ------
@@ -356,12 +313,15 @@ def engine_threads_applied(n_atoms: int | None = None) -> Iterator[ThreadChoice]
         import torch
 
         before = torch.get_num_threads()
+    blas_before = _set_blas_threads(None)
     choice = apply_engine_threads(n_atoms)
     try:
         yield choice
     finally:
         if before is not None:
             torch.set_num_threads(before)
+            if blas_before is not None:
+                _set_blas_threads(blas_before)
 
 
 def largest_cell_atoms(flow) -> int | None:
@@ -424,27 +384,6 @@ def _slurm_cores(environ: Mapping[str, str]) -> tuple[str, int] | None:
         if count is not None:
             return name, count
     return None
-
-
-def _cpu_times(stat_text: str) -> dict[int | None, tuple[int, int]]:
-    """Busy and total time of each ``cpuN`` line (key N) and the ``cpu`` line (None)."""
-    times = {}
-    for line in stat_text.splitlines():
-        fields = line.split()
-        if not fields or not fields[0].startswith("cpu"):
-            continue
-        number = fields[0][3:]
-        if number and not number.isdigit():
-            continue
-        try:  # user nice system idle iowait irq softirq steal (guest is in user)
-            values = [int(value) for value in fields[1:9]]
-        except ValueError:
-            continue
-        if len(values) < 5:
-            continue
-        idle = values[3] + values[4]  # idle and iowait
-        times[int(number) if number else None] = (sum(values) - idle, sum(values))
-    return times
 
 
 def _read_or_none(path: Path) -> str | None:
