@@ -30,9 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from bench_enumeration import default_casm_python
-from measured import spread, write_results
+from bench_enumeration import casm_cell, default_casm_python
+from measured import spread, tree_revision, write_results
 
 from oredox.structures.frameworks import make_supercell, o3_layered
 
@@ -84,31 +83,9 @@ print(json.dumps([len(d) for d in distinct]))
 
 
 def casm_input(path: Path) -> None:
-    """Write the rhombohedral primitive cell and the supercell matrix for CASM.
-
-    CASM's supercell matrix T relates lattice vectors as columns, S = L T; the
-    supercell is the same ``make_supercell`` cell that oredox enumerates.
-    """
-    hexagonal = o3_layered("LiCoO2")
-    supercell = make_supercell(hexagonal, SUPERCELL)
-    primitive = hexagonal.get_primitive_structure()
-    t = np.linalg.solve(primitive.lattice.matrix.T, supercell.lattice.matrix.T)
-    if not np.allclose(t, np.round(t), atol=1e-6):
-        raise SystemExit(f"the supercell is not an integer supercell of the cell: {t}")
-    occ_dof = [
-        ["Li", "Va"] if s.specie.symbol == "Li" else [s.specie.symbol]
-        for s in primitive
-    ]
-    path.write_text(
-        json.dumps(
-            {
-                "lattice": primitive.lattice.matrix.tolist(),
-                "frac": primitive.frac_coords.tolist(),
-                "occ_dof": occ_dof,
-                "T": np.round(t).astype(int).tolist(),
-            }
-        )
-    )
+    """Write CASM's prim and supercell matrix of the cell oredox enumerates."""
+    supercell = make_supercell(o3_layered("LiCoO2"), SUPERCELL)
+    path.write_text(json.dumps(casm_cell(supercell)))
 
 
 def run(command: list[str], env: dict) -> tuple[float, str]:
@@ -121,24 +98,6 @@ def run(command: list[str], env: dict) -> tuple[float, str]:
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr}")
     return elapsed, result.stdout
-
-
-def revision(tree: Path) -> str:
-    """The commit a checkout is at, with '+changes' when its tree differs from it."""
-    git = ["git", "-C", str(tree)]
-    rev = subprocess.run(
-        [*git, "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "oredox"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return rev + ("+changes" if dirty else "")
 
 
 def main() -> None:
@@ -208,7 +167,7 @@ def main() -> None:
         load_start,
         repeats=args.repeats,
         python=sys.version.split()[0],
-        trees={label: revision(tree) for label, tree in trees.items()},
+        trees={label: tree_revision(tree) for label, tree in trees.items()},
         casm=f"libcasm-configuration {casm_version}" if casm_version else None,
         cell=f"O3 LiCoO2 hexagonal {'x'.join(map(str, SUPERCELL))} "
         f"({len(next(iter(counts.values()))) - 1} Li sites)",

@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from measured import load_now, positive_int, spread, write_results
+from measured import load_now, positive_int, spread, tree_revision, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_ARGS = ["demo", "--primitive", "--supercell", "2", "2", "1", "--no-progress"]
@@ -138,24 +138,6 @@ def run_condition(tree: Path, condition: str, timeout_s: float) -> dict:
             process.wait()
 
 
-def commit_of(tree: Path) -> str:
-    """The short commit of a checkout, '+changes' when its oredox/ differs from it."""
-    git = ["git", "-C", str(tree)]
-    rev = subprocess.run(
-        [*git, "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--", "oredox"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    return rev + ("+changes" if dirty else "")
-
-
 def choices(text: str, allowed: tuple[str, ...]) -> list[str]:
     values = [v for v in text.split(",") if v]
     wrong = [v for v in values if v not in allowed]
@@ -229,7 +211,7 @@ def main() -> None:
         if "after" in args.revisions:
             trees["after"] = ROOT
         try:
-            commits = {name: commit_of(tree) for name, tree in trees.items()}
+            commits = {name: tree_revision(tree) for name, tree in trees.items()}
             print("revisions: " + ", ".join(f"{k} {v}" for k, v in commits.items()))
             warm, runs = measure(
                 trees, args.conditions, args.repeats, args.timeout, not args.no_warmup

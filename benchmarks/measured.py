@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 from datetime import date
 from pathlib import Path
 
@@ -52,3 +53,21 @@ def write_results(path: Path, load_start: tuple[float, ...], **fields) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2))
     print(f"results: {path}")
+
+
+def tree_revision(tree: Path) -> str:
+    """The short commit of a checkout, '+changes' when its oredox/ differs from it."""
+    git = ["git", "-C", str(tree)]
+    rev = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "oredox"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return rev + ("+changes" if dirty else "")
