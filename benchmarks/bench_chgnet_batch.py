@@ -2,7 +2,7 @@
 
 The screening benchmark's cells (``bench_delithiation.py --only chgnet``): the first
 ``--cells`` (40) distinct Li/vacancy arrangements of LiCoO2 hex 2x2x1 (48 atoms),
-through ``oredox.workflows.screening.ChgnetSinglePoint.energies`` (CHGNet
+through ``oredox.workflows.chgnet_points.ChgnetSinglePoint.energies`` (CHGNet
 ``predict_structure``, task ``"e"``) with each batch size of ``--batch-sizes``
 (1, 4, 16) and ``--threads`` torch threads (1).
 
@@ -42,7 +42,7 @@ def child(batch_size: int, threads: int, n_cells: int) -> None:
     torch.set_num_threads(threads)
     from bench_delithiation import chgnet_cells
 
-    from oredox.workflows.screening import ChgnetSinglePoint
+    from oredox.workflows.chgnet_points import ChgnetSinglePoint
 
     host, sym, occupied = chgnet_cells(n_cells)
     screener = ChgnetSinglePoint(host, sym, batch_size=batch_size)

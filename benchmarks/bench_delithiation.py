@@ -321,7 +321,7 @@ def bench_chgnet(n: int = 40, repeats: int = 3) -> dict:
     from atomate2.forcefields.jobs import ForceFieldStaticMaker
     from jobflow import run_locally
 
-    from oredox.workflows.screening import ChgnetSinglePoint
+    from oredox.workflows.chgnet_points import ChgnetSinglePoint
 
     host, sym, occupied = chgnet_cells(n)
     t_shared, t_jobs = [], []
@@ -372,7 +372,7 @@ def bench_quality() -> dict:
     from chgnet.model import StructOptimizer
 
     from oredox.analysis.hull import lower_hull
-    from oredox.workflows.screening import ChgnetSinglePoint
+    from oredox.workflows.chgnet_points import ChgnetSinglePoint
 
     host, sym, configs, masks = licoo2_cell()
     occupied = masks_to_occupied(masks, sym.n_sites)

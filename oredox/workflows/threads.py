@@ -33,9 +33,10 @@ chosen, by this rule, in this order:
    ones, rounded half up, at least 1. Inside a SLURM job the cores are the job's own
    and the node's load belongs to other jobs, so nothing is sampled.
 
-The count goes to PyTorch and to numpy's BLAS (through threadpoolctl): with
-PyTorch on one thread and BLAS on its default two, the demo took 124 s beside two
-busy processes on a 2-core machine, 77 s with BLAS on one thread too.
+Where PyTorch is installed (the ``chgnet`` extra, which brings threadpoolctl), the
+count goes to PyTorch and to numpy's BLAS: beside two busy processes on a 2-core
+machine the demo took 156 / 164 s (min / median of 3) with PyTorch on one thread and
+BLAS on its default two, 35.0 / 39.3 s with BLAS on one thread too.
 
 The size cap and step 5 come from measurements on a 2-core machine (2026-12-02,
 CHGNet 0.4.2, PyTorch 2.13 CPU, LiCoO2 cells; the full table is in the user guide,
@@ -281,16 +282,17 @@ def apply_engine_threads(n_atoms: int | None = None) -> ThreadChoice:
     return choice
 
 
-def _set_blas_threads(threads: int | None) -> int | None:
-    """Limit numpy's BLAS to ``threads`` (None: leave it); its count before."""
+def _set_blas_threads(threads: int | None):
+    """Limit numpy's BLAS libraries to ``threads`` (None: leave them); a limiter.
+
+    ``None`` where threadpoolctl is missing. The returned limiter's
+    ``restore_original_limits()`` gives each library back its own count.
+    """
     try:
-        from threadpoolctl import threadpool_info, threadpool_limits
+        from threadpoolctl import threadpool_limits
     except ImportError:  # nothing to limit with
         return None
-    counts = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
-    if threads is not None:
-        threadpool_limits(limits=threads, user_api="blas")
-    return max(counts, default=None)
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 @contextmanager
@@ -308,20 +310,20 @@ def engine_threads_applied(n_atoms: int | None = None) -> Iterator[ThreadChoice]
     ThreadChoice
         The count used inside the block, and why.
     """
-    before = None
+    before = blas = None
     if not missing_modules("chgnet", ("torch",)):
         import torch
 
         before = torch.get_num_threads()
-    blas_before = _set_blas_threads(None)
+        blas = _set_blas_threads(None)  # records each library's count, sets nothing
     choice = apply_engine_threads(n_atoms)
     try:
         yield choice
     finally:
         if before is not None:
             torch.set_num_threads(before)
-            if blas_before is not None:
-                _set_blas_threads(blas_before)
+        if blas is not None:
+            blas.restore_original_limits()
 
 
 def largest_cell_atoms(flow) -> int | None:
