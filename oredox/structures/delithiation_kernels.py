@@ -105,7 +105,6 @@ def lowest_subsets(
     m,
     tables,
     capacity,
-    threshold,
     tolerance,
     max_nodes,
     out_masks,
@@ -122,9 +121,8 @@ def lowest_subsets(
     the image of a completion are at most those of the image of P).
 
     A node with chosen set C, last item l and r items still to add is also cut when
-    its lower bound exceeds the current ``capacity``-th lowest energy (or
-    ``threshold``, an upper bound on it known beforehand) by more than
-    ``tolerance``. The bound adds to the energy of C the r smallest values of
+    its lower bound exceeds the ``capacity``-th lowest energy found so far by more
+    than ``tolerance``. The bound adds to the energy of C the r smallest values of
     ``g[w] + cheapest[w] / 2`` over w > l, where ``g[w] = single[w] + sum of
     pair[u, w] over u in C`` and ``cheapest[w]`` is the sum of the r - 1 smallest
     ``pair[w, t]`` over t > l: the pairs among the r added items, counted once from
@@ -148,7 +146,7 @@ def lowest_subsets(
     cursor = np.zeros(m + 1, dtype=np.int64)
     bound_terms = np.empty(n)
     found = 0
-    worst = threshold
+    worst = np.inf  # the capacity-th lowest energy found so far
     nodes = 0
     depth = 0
     entering = True
@@ -181,7 +179,7 @@ def lowest_subsets(
                         highest = out_energy[0]
                         for i in range(1, capacity):
                             highest = max(highest, out_energy[i])
-                        worst = min(threshold, highest)
+                        worst = highest
                 cut = True
             if not cut and worst < np.inf:
                 count = n - first

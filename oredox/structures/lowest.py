@@ -177,7 +177,6 @@ def _search(
         chosen,
         symmetry.tables,
         capacity,
-        np.inf,
         TOLERANCE_EV,
         max_nodes,
         out_masks,
